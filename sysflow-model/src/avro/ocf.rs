@@ -10,7 +10,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use super::cursor::{put_long, Cur};
 use super::decode::Program;
 use super::encode::encode_datum;
-use super::error::{ReadError, WriteError};
+use super::error::{DatumError, ReadError, WriteError};
 use super::schema::SYSFLOW_V5_SCHEMA;
 use crate::record::SysFlow;
 
@@ -92,10 +92,8 @@ impl<R: Read> Reader<R> {
             schema: String::new(),
             codec: Codec::Null,
             sync: [0; 16],
-            program: Program::compile(SYSFLOW_V5_SCHEMA).map_err(|detail| ReadError::InvalidSchema {
-                offset: 0,
-                detail,
-            })?,
+            program: Program::compile(SYSFLOW_V5_SCHEMA)
+                .map_err(|detail| ReadError::InvalidSchema { offset: 0, detail })?,
             raw: Vec::new(),
             block: Vec::new(),
             inflater: Decompress::new(false),
@@ -226,10 +224,11 @@ impl<R: Read> Reader<R> {
     }
 
     fn need_varint(&mut self, expected: &str) -> Result<i64, ReadError> {
-        self.read_varint(expected)?.ok_or_else(|| ReadError::Truncated {
-            offset: self.pos,
-            expected: expected.into(),
-        })
+        self.read_varint(expected)?
+            .ok_or_else(|| ReadError::Truncated {
+                offset: self.pos,
+                expected: expected.into(),
+            })
     }
 
     /// Length-prefixed bytes of at most `max`, read without trusting the declared length
@@ -401,7 +400,9 @@ fn inflate(d: &mut Decompress, input: &[u8], out: &mut Vec<u8>) -> Result<(), St
             out.reserve(grow.min(cap - out.len()));
         }
         let (in_before, out_before) = (d.total_in(), d.total_out());
-        let consumed = usize::try_from(in_before).unwrap_or(usize::MAX).min(input.len());
+        let consumed = usize::try_from(in_before)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
         let status = d
             .decompress_vec(&input[consumed..], out, FlushDecompress::None)
             .map_err(|e| format!("invalid deflate stream: {e}"))?;
@@ -438,20 +439,25 @@ impl<R: Read> Iterator for Reader<R> {
                     }
                     Err(e) => {
                         self.done = true;
-                        Err(self.pending.take().unwrap_or_else(|| match e {
-                            super::error::DatumError::UnknownRecord { name, .. } => {
-                                ReadError::UnknownRecord {
+                        // A fault found while reading the block explains a failing datum
+                        // better than the datum error itself.
+                        Err(match self.pending.take() {
+                            Some(p) => p,
+                            None => match e {
+                                DatumError::UnknownRecord { name, .. } => {
+                                    ReadError::UnknownRecord {
+                                        offset: self.block_off,
+                                        index: self.index,
+                                        name,
+                                    }
+                                }
+                                source => ReadError::Datum {
                                     offset: self.block_off,
                                     index: self.index,
-                                    name,
-                                }
-                            }
-                            source => ReadError::Datum {
-                                offset: self.block_off,
-                                index: self.index,
-                                source,
+                                    source,
+                                },
                             },
-                        }))
+                        })
                     }
                 });
             }
@@ -607,7 +613,9 @@ fn deflate(c: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> Result<(), Writ
         if out.len() == out.capacity() {
             out.reserve(out.capacity().max(4096));
         }
-        let consumed = usize::try_from(c.total_in()).unwrap_or(usize::MAX).min(input.len());
+        let consumed = usize::try_from(c.total_in())
+            .unwrap_or(usize::MAX)
+            .min(input.len());
         let st = c
             .compress_vec(&input[consumed..], out, FlushCompress::Finish)
             .map_err(|e| WriteError::Compress(e.to_string()))?;
