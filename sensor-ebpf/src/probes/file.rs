@@ -2,7 +2,6 @@
 //! directory-entry calls mkdir/rmdir/unlink/link/symlink/rename, plus chdir/fchdir so user
 //! space can make relative paths absolute.
 
-use aya_ebpf::{macros::fexit, programs::FExitContext};
 use sensor_ebpf_common::{EventKind, OpenEvent, Op, PathEvent, AT_FDCWD};
 
 use super::{header, pid_tgid};
@@ -14,14 +13,12 @@ use crate::{
 /// `O_CREAT | O_WRONLY | O_TRUNC`: what creat(2) means.
 const CREAT_FLAGS: u32 = 0o100 | 0o1 | 0o1000;
 
-#[inline(always)]
-unsafe fn open_exit(ctx: &FExitContext, op: Op) {
+#[inline(never)]
+pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) {
         return;
     }
-    let regs: u64 = ctx.arg(0);
-    let ret: i64 = ctx.arg(1);
     if ret < 0 {
         // A failed open creates no flow; library-path probing would flood the ring.
         return;
@@ -57,20 +54,7 @@ unsafe fn open_exit(ctx: &FExitContext, op: Op) {
     e.submit(0);
 }
 
-macro_rules! open_probe {
-    ($name:ident, $func:literal, $op:expr) => {
-        #[fexit(function = $func)]
-        pub fn $name(ctx: FExitContext) -> i32 {
-            unsafe { open_exit(&ctx, $op) };
-            0
-        }
-    };
-}
 
-open_probe!(open_exit_p, "__x64_sys_open", Op::Open);
-open_probe!(openat_exit, "__x64_sys_openat", Op::Openat);
-open_probe!(openat2_exit, "__x64_sys_openat2", Op::Openat2);
-open_probe!(creat_exit, "__x64_sys_creat", Op::Creat);
 
 /// Argument positions of a path call: (dirfd1, path1, dirfd2, path2, flags); `None` = absent.
 type Layout = (Option<usize>, Option<usize>, Option<usize>, Option<usize>, Option<usize>);
@@ -91,14 +75,12 @@ fn layout(op: Op) -> Layout {
     }
 }
 
-#[inline(always)]
-unsafe fn path_exit(ctx: &FExitContext, op: Op) {
+#[inline(never)]
+pub(crate) unsafe fn path_exit(regs: u64, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) {
         return;
     }
-    let regs: u64 = ctx.arg(0);
-    let ret: i64 = ctx.arg(1);
     if (op == Op::Chdir || op == Op::Fchdir) && ret < 0 {
         return;
     }
@@ -120,27 +102,4 @@ unsafe fn path_exit(ctx: &FExitContext, op: Op) {
     e.submit(0);
 }
 
-macro_rules! path_probe {
-    ($name:ident, $func:literal, $op:expr) => {
-        #[fexit(function = $func)]
-        pub fn $name(ctx: FExitContext) -> i32 {
-            unsafe { path_exit(&ctx, $op) };
-            0
-        }
-    };
-}
 
-path_probe!(mkdir_exit, "__x64_sys_mkdir", Op::Mkdir);
-path_probe!(mkdirat_exit, "__x64_sys_mkdirat", Op::Mkdirat);
-path_probe!(rmdir_exit, "__x64_sys_rmdir", Op::Rmdir);
-path_probe!(unlink_exit, "__x64_sys_unlink", Op::Unlink);
-path_probe!(unlinkat_exit, "__x64_sys_unlinkat", Op::Unlinkat);
-path_probe!(link_exit, "__x64_sys_link", Op::Link);
-path_probe!(linkat_exit, "__x64_sys_linkat", Op::Linkat);
-path_probe!(symlink_exit, "__x64_sys_symlink", Op::Symlink);
-path_probe!(symlinkat_exit, "__x64_sys_symlinkat", Op::Symlinkat);
-path_probe!(rename_exit, "__x64_sys_rename", Op::Rename);
-path_probe!(renameat_exit, "__x64_sys_renameat", Op::Renameat);
-path_probe!(renameat2_exit, "__x64_sys_renameat2", Op::Renameat2);
-path_probe!(chdir_exit, "__x64_sys_chdir", Op::Chdir);
-path_probe!(fchdir_exit, "__x64_sys_fchdir", Op::Fchdir);

@@ -4,7 +4,6 @@
 //! Only regular files and inet sockets are reported (the collector's `fileOnly` default);
 //! pipes, ttys, unix sockets and the like are filtered here to keep the ring quiet.
 
-use aya_ebpf::{macros::fexit, programs::FExitContext};
 use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
 
 use super::{header, pid_tgid};
@@ -15,14 +14,12 @@ use crate::{
 
 const IPPROTO_UDP: u16 = 17;
 
-#[inline(always)]
-unsafe fn io_exit(ctx: &FExitContext, op: Op) {
+#[inline(never)]
+pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) {
         return;
     }
-    let regs: u64 = ctx.arg(0);
-    let ret: i64 = ctx.arg(1);
     let mut fd = unsafe { sys_arg(regs, 0) } as i32 as i64;
     match op {
         Op::Mmap => {
@@ -92,33 +89,4 @@ unsafe fn io_exit(ctx: &FExitContext, op: Op) {
     e.submit(0);
 }
 
-macro_rules! io_probe {
-    ($name:ident, $func:literal, $op:expr) => {
-        #[fexit(function = $func)]
-        pub fn $name(ctx: FExitContext) -> i32 {
-            unsafe { io_exit(&ctx, $op) };
-            0
-        }
-    };
-}
 
-io_probe!(read_exit, "__x64_sys_read", Op::Read);
-io_probe!(write_exit, "__x64_sys_write", Op::Write);
-io_probe!(pread64_exit, "__x64_sys_pread64", Op::Pread64);
-io_probe!(pwrite64_exit, "__x64_sys_pwrite64", Op::Pwrite64);
-io_probe!(readv_exit, "__x64_sys_readv", Op::Readv);
-io_probe!(writev_exit, "__x64_sys_writev", Op::Writev);
-io_probe!(preadv_exit, "__x64_sys_preadv", Op::Preadv);
-io_probe!(pwritev_exit, "__x64_sys_pwritev", Op::Pwritev);
-io_probe!(recvfrom_exit, "__x64_sys_recvfrom", Op::Recvfrom);
-io_probe!(sendto_exit, "__x64_sys_sendto", Op::Sendto);
-io_probe!(recvmsg_exit, "__x64_sys_recvmsg", Op::Recvmsg);
-io_probe!(sendmsg_exit, "__x64_sys_sendmsg", Op::Sendmsg);
-io_probe!(recvmmsg_exit, "__x64_sys_recvmmsg", Op::Recvmmsg);
-io_probe!(sendmmsg_exit, "__x64_sys_sendmmsg", Op::Sendmmsg);
-io_probe!(mmap_exit, "__x64_sys_mmap", Op::Mmap);
-io_probe!(close_exit, "__x64_sys_close", Op::Close);
-io_probe!(connect_exit, "__x64_sys_connect", Op::Connect);
-io_probe!(accept_exit, "__x64_sys_accept", Op::Accept);
-io_probe!(accept4_exit, "__x64_sys_accept4", Op::Accept4);
-io_probe!(shutdown_exit, "__x64_sys_shutdown", Op::Shutdown);

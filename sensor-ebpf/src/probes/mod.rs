@@ -4,6 +4,7 @@
 mod file;
 mod io;
 mod process;
+mod syscalls;
 
 use aya_ebpf::helpers::generated::{
     bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_ktime_get_ns,

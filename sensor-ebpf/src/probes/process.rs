@@ -3,8 +3,8 @@
 
 use aya_ebpf::{
     helpers::generated::bpf_get_current_cgroup_id,
-    macros::{btf_tracepoint, fexit},
-    programs::{BtfTracePointContext, FExitContext},
+    macros::btf_tracepoint,
+    programs::BtfTracePointContext,
 };
 use sensor_ebpf_common::{
     CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, Op, ARGS_LEN,
@@ -136,14 +136,12 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
     0
 }
 
-#[inline(always)]
-unsafe fn cred_exit(ctx: &FExitContext, op: Op) {
+#[inline(never)]
+pub(crate) unsafe fn cred_exit(regs: u64, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) {
         return;
     }
-    let regs: u64 = ctx.arg(0);
-    let ret: i64 = ctx.arg(1);
     let uid_arg = unsafe {
         match op {
             Op::Setuid => sys_arg(regs, 0),
@@ -163,16 +161,4 @@ unsafe fn cred_exit(ctx: &FExitContext, op: Op) {
     e.submit(0);
 }
 
-macro_rules! cred_probe {
-    ($name:ident, $func:literal, $op:expr) => {
-        #[fexit(function = $func)]
-        pub fn $name(ctx: FExitContext) -> i32 {
-            unsafe { cred_exit(&ctx, $op) };
-            0
-        }
-    };
-}
 
-cred_probe!(setuid_exit, "__x64_sys_setuid", Op::Setuid);
-cred_probe!(setreuid_exit, "__x64_sys_setreuid", Op::Setreuid);
-cred_probe!(setresuid_exit, "__x64_sys_setresuid", Op::Setresuid);

@@ -8,7 +8,7 @@ use std::{
 
 use aya::{
     maps::{MapData, PerCpuArray, RingBuf},
-    programs::{BtfTracePoint, FExit},
+    programs::BtfTracePoint,
     Btf as AyaBtf, Ebpf, EbpfLoader,
 };
 use sensor_ebpf_common::{DROP_CLASSES, DROP_CLASS_NAMES};
@@ -53,54 +53,13 @@ pub struct Collector {
     attached: usize,
 }
 
-/// fexit programs of the probe object and the kernel functions they hook. Keep in sync
-/// with `sensor-ebpf/src/probes/` (a name missing here is reported at load).
-const FEXIT_PROGRAMS: &[(&str, &str)] = &[
-    ("open_exit_p", "__x64_sys_open"),
-    ("openat_exit", "__x64_sys_openat"),
-    ("openat2_exit", "__x64_sys_openat2"),
-    ("creat_exit", "__x64_sys_creat"),
-    ("mkdir_exit", "__x64_sys_mkdir"),
-    ("mkdirat_exit", "__x64_sys_mkdirat"),
-    ("rmdir_exit", "__x64_sys_rmdir"),
-    ("unlink_exit", "__x64_sys_unlink"),
-    ("unlinkat_exit", "__x64_sys_unlinkat"),
-    ("link_exit", "__x64_sys_link"),
-    ("linkat_exit", "__x64_sys_linkat"),
-    ("symlink_exit", "__x64_sys_symlink"),
-    ("symlinkat_exit", "__x64_sys_symlinkat"),
-    ("rename_exit", "__x64_sys_rename"),
-    ("renameat_exit", "__x64_sys_renameat"),
-    ("renameat2_exit", "__x64_sys_renameat2"),
-    ("chdir_exit", "__x64_sys_chdir"),
-    ("fchdir_exit", "__x64_sys_fchdir"),
-    ("read_exit", "__x64_sys_read"),
-    ("write_exit", "__x64_sys_write"),
-    ("pread64_exit", "__x64_sys_pread64"),
-    ("pwrite64_exit", "__x64_sys_pwrite64"),
-    ("readv_exit", "__x64_sys_readv"),
-    ("writev_exit", "__x64_sys_writev"),
-    ("preadv_exit", "__x64_sys_preadv"),
-    ("pwritev_exit", "__x64_sys_pwritev"),
-    ("recvfrom_exit", "__x64_sys_recvfrom"),
-    ("sendto_exit", "__x64_sys_sendto"),
-    ("recvmsg_exit", "__x64_sys_recvmsg"),
-    ("sendmsg_exit", "__x64_sys_sendmsg"),
-    ("recvmmsg_exit", "__x64_sys_recvmmsg"),
-    ("sendmmsg_exit", "__x64_sys_sendmmsg"),
-    ("mmap_exit", "__x64_sys_mmap"),
-    ("close_exit", "__x64_sys_close"),
-    ("connect_exit", "__x64_sys_connect"),
-    ("accept_exit", "__x64_sys_accept"),
-    ("accept4_exit", "__x64_sys_accept4"),
-    ("shutdown_exit", "__x64_sys_shutdown"),
-    ("setuid_exit", "__x64_sys_setuid"),
-    ("setreuid_exit", "__x64_sys_setreuid"),
-    ("setresuid_exit", "__x64_sys_setresuid"),
-];
-
 /// BTF tracepoint programs (named after their tracepoint).
-const TP_PROGRAMS: &[&str] = &["sched_process_exec", "sched_process_fork", "sched_process_exit"];
+const TP_PROGRAMS: &[&str] = &[
+    "sys_exit",
+    "sched_process_exec",
+    "sched_process_fork",
+    "sched_process_exit",
+];
 
 impl Collector {
     /// Load the embedded probes, attach them, and read pre-existing processes from /proc.
@@ -118,33 +77,17 @@ impl Collector {
             .load(obj)
             .map_err(CollectorError::Load)?;
         let mut attached = 0;
-        let all = FEXIT_PROGRAMS
-            .iter()
-            .map(|(n, t)| (*n, *t, true))
-            .chain(TP_PROGRAMS.iter().map(|n| (*n, *n, false)));
-        for (name, target, fexit) in all {
+        for &name in TP_PROGRAMS {
+            let target = name;
             let Some(prog) = ebpf.program_mut(name) else {
                 tracing::warn!(program = name, "probe object lacks this program");
                 continue;
             };
-            let res = if fexit {
-                let p: &mut FExit =
-                    prog.try_into().map_err(|e| CollectorError::Program(name.into(), e))?;
-                p.load(target, &kbtf).and_then(|_| p.attach().map(|_| ()))
-            } else {
-                let p: &mut BtfTracePoint =
-                    prog.try_into().map_err(|e| CollectorError::Program(name.into(), e))?;
-                p.load(target, &kbtf).and_then(|_| p.attach().map(|_| ()))
-            };
-            match res {
-                Ok(()) => attached += 1,
-                // A syscall missing from this kernel (e.g. no legacy `open` on some arches)
-                // costs coverage, not the sensor.
-                Err(e) => tracing::warn!(program = %name, target = %target, error = %e, "probe not attached"),
-            }
-        }
-        if attached == 0 {
-            return Err(CollectorError::Map("no probe could be attached"));
+            let p: &mut BtfTracePoint =
+                prog.try_into().map_err(|e| CollectorError::Program(name.into(), e))?;
+            let res = p.load(target, &kbtf).and_then(|_| p.attach().map(|_| ()));
+            res.map_err(|e| CollectorError::Program(name.into(), e))?;
+            attached += 1;
         }
         let ring = RingBuf::try_from(ebpf.take_map("EVENTS").ok_or(CollectorError::Map("EVENTS"))?)
             .map_err(|_| CollectorError::Map("EVENTS"))?;
