@@ -20,11 +20,20 @@ fn build_ebpf(release: bool) -> Result<()> {
         .env_remove("RUSTC")
         .env_remove("RUSTC_WRAPPER")
         .env_remove("CARGO_TARGET_DIR")
-        .args(["+nightly", "build", "-Z", "build-std=core", "--target", "bpfel-unknown-none"]);
+        .args([
+            "+nightly",
+            "build",
+            "-Z",
+            "build-std=core",
+            "--target",
+            "bpfel-unknown-none",
+        ]);
     if release {
         cmd.arg("--release");
     }
-    let status = cmd.status().context("running cargo +nightly (is rustup installed?)")?;
+    let status = cmd
+        .status()
+        .context("running cargo +nightly (is rustup installed?)")?;
     if !status.success() {
         bail!(
             "building sensor-ebpf failed; it needs `rustup component add rust-src --toolchain nightly` \
@@ -32,7 +41,10 @@ fn build_ebpf(release: bool) -> Result<()> {
         );
     }
     let profile = if release { "release" } else { "debug" };
-    let obj = dir.join("target/bpfel-unknown-none").join(profile).join("sensor-probes");
+    let obj = dir
+        .join("target/bpfel-unknown-none")
+        .join(profile)
+        .join("sensor-probes");
     let out_dir = root().join("target/sensor-ebpf");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let out = out_dir.join("sensor-probes.o");

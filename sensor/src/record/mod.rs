@@ -90,13 +90,21 @@ fn open_output(args: &RecordArgs, exporter: &str) -> Result<Output> {
         ip: std::env::var("NODE_IP").unwrap_or_default(),
         filename: path.to_string_lossy().into_owned(),
     });
-    writer.write(&header).with_context(|| format!("writing {}", path.display()))?;
-    Ok(Output { writer, path, records: 0 })
+    writer
+        .write(&header)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(Output {
+        writer,
+        path,
+        records: 0,
+    })
 }
 
 fn close_output(o: Output) -> Result<()> {
     let path = o.path.clone();
-    o.writer.finish().with_context(|| format!("finishing {}", path.display()))?;
+    o.writer
+        .finish()
+        .with_context(|| format!("finishing {}", path.display()))?;
     tracing::info!(file = %path.display(), records = o.records, "trace file closed");
     Ok(())
 }
@@ -104,7 +112,9 @@ fn close_output(o: Output) -> Result<()> {
 fn write_all(col: &mut Collector, out: &mut Output) -> Result<()> {
     let b = col.builder();
     for r in b.drain() {
-        out.writer.write(&r).with_context(|| format!("writing {}", out.path.display()))?;
+        out.writer
+            .write(&r)
+            .with_context(|| format!("writing {}", out.path.display()))?;
         out.records += 1;
     }
     // IPv6 flows cannot be written to v5 files; they are counted (see docs/ipv6.md).
@@ -121,7 +131,10 @@ pub fn main(args: RecordArgs) -> Result<u8> {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let cfg = BuilderConfig { file_read_mode: args.file_read_mode, ..Default::default() };
+    let cfg = BuilderConfig {
+        file_read_mode: args.file_read_mode,
+        ..Default::default()
+    };
     let mut col = Collector::start(cfg).context("starting the eBPF collector")?;
     install_signal_handlers();
     let exporter = args.exporter.clone().unwrap_or_else(hostname);
@@ -132,12 +145,15 @@ pub fn main(args: RecordArgs) -> Result<u8> {
         col.attached()
     );
     let started = Instant::now();
-    let deadline = args.duration.map(|d| started + Duration::from_secs_f64(d.max(0.0)));
+    let deadline = args
+        .duration
+        .map(|d| started + Duration::from_secs_f64(d.max(0.0)));
     let rotate = args.rotate.map(|s| Duration::from_secs(s.max(1)));
     let mut epoch_start = Instant::now();
     let mut last_flush = Instant::now();
     while !STOP.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) {
-        col.poll(Duration::from_millis(100)).context("reading probe events")?;
+        col.poll(Duration::from_millis(100))
+            .context("reading probe events")?;
         write_all(&mut col, &mut out)?;
         if rotate.is_some_and(|r| epoch_start.elapsed() >= r) {
             close_output(out)?;
@@ -146,13 +162,19 @@ pub fn main(args: RecordArgs) -> Result<u8> {
             epoch_start = Instant::now();
         }
         if last_flush.elapsed() >= Duration::from_secs(1) {
-            out.writer.flush().with_context(|| format!("flushing {}", out.path.display()))?;
+            out.writer
+                .flush()
+                .with_context(|| format!("flushing {}", out.path.display()))?;
             last_flush = Instant::now();
         }
     }
     // Drain what is still in the ring, then end the open flows (TRUNCATE) as the collector
     // does at shutdown.
-    while col.poll(Duration::from_millis(0)).context("reading probe events")? > 0 {
+    while col
+        .poll(Duration::from_millis(0))
+        .context("reading probe events")?
+        > 0
+    {
         write_all(&mut col, &mut out)?;
     }
     col.builder().flush(Clocks::wall_now());
@@ -170,8 +192,14 @@ mod tests {
 
     #[test]
     fn epoch_paths_follow_collector_naming() {
-        assert_eq!(epoch_path(Path::new("/t/x.sf"), false, 5), PathBuf::from("/t/x.sf"));
-        assert_eq!(epoch_path(Path::new("/t/x.sf"), true, 5), PathBuf::from("/t/x.sf.5"));
+        assert_eq!(
+            epoch_path(Path::new("/t/x.sf"), false, 5),
+            PathBuf::from("/t/x.sf")
+        );
+        assert_eq!(
+            epoch_path(Path::new("/t/x.sf"), true, 5),
+            PathBuf::from("/t/x.sf.5")
+        );
         assert_eq!(epoch_path(Path::new("/t/"), true, 5), PathBuf::from("/t/5"));
     }
 }

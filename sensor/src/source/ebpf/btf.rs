@@ -74,7 +74,12 @@ impl Btf {
             .ok_or(BtfError::Malformed("string section out of bounds"))?
             .to_vec();
         // Type id 0 is `void`.
-        let mut types = vec![Type { name: 0, kind: 0, ty: 0, members: Vec::new() }];
+        let mut types = vec![Type {
+            name: 0,
+            kind: 0,
+            ty: 0,
+            members: Vec::new(),
+        }];
         let mut p = 0;
         while p < tsec.len() {
             let name = u32_at(tsec, p)?;
@@ -112,9 +117,18 @@ impl Btf {
                 _ => return Err(BtfError::Malformed("unknown type kind")),
             };
             p += extra;
-            types.push(Type { name, kind, ty: size_or_type, members });
+            types.push(Type {
+                name,
+                kind,
+                ty: size_or_type,
+                members,
+            });
         }
-        let mut btf = Btf { types, strings, by_name: HashMap::new() };
+        let mut btf = Btf {
+            types,
+            strings,
+            by_name: HashMap::new(),
+        };
         for (id, t) in btf.types.iter().enumerate() {
             if t.kind == KIND_STRUCT && !t.members.is_empty() {
                 let n = btf.str_at(t.name).to_string();
@@ -167,7 +181,10 @@ impl Btf {
 
     /// Byte offset of `member` (possibly inside anonymous members) of `struct name`.
     pub fn offset(&self, name: &str, member: &str) -> Result<u32, BtfError> {
-        let id = *self.by_name.get(name).ok_or_else(|| BtfError::NoStruct(name.into()))?;
+        let id = *self
+            .by_name
+            .get(name)
+            .ok_or_else(|| BtfError::NoStruct(name.into()))?;
         match self.find(id, member, 0) {
             Some(bits) if bits % 8 == 0 => Ok(bits / 8),
             _ => Err(BtfError::NoMember(name.into(), member.into())),
@@ -225,9 +242,16 @@ mod tests {
         };
         let btf = Btf::parse(&data).expect("parse vmlinux BTF");
         let o = btf.kernel_offsets().expect("offsets");
-        assert_eq!(o.sk_daddr, 0, "skc_daddr is the first member of sock_common");
+        assert_eq!(
+            o.sk_daddr, 0,
+            "skc_daddr is the first member of sock_common"
+        );
         assert!(o.task_tgid > o.task_pid || o.task_pid > 0);
-        assert_eq!(o.task_tgid, o.task_pid + 4, "tgid follows pid in task_struct");
+        assert_eq!(
+            o.task_tgid,
+            o.task_pid + 4,
+            "tgid follows pid in task_struct"
+        );
         assert!(o.mm_arg_end == o.mm_arg_start + 8);
     }
 

@@ -19,8 +19,8 @@ use std::{
 };
 
 use sensor_ebpf_common::{
-    mode, CredEvent, ExecEvent, ExitEvent, ForkEvent, IoEvent, Op, OpenEvent, PathEvent,
-    SockTuple, AT_FDCWD,
+    mode, CredEvent, ExecEvent, ExitEvent, ForkEvent, IoEvent, Op, OpenEvent, PathEvent, SockTuple,
+    AT_FDCWD,
 };
 use sysflow_model::{
     Container, ContainerType, File, FileEvent, FileFlow, Foid, NetworkFlow, ObjectState, Oid,
@@ -111,8 +111,14 @@ enum Role {
 }
 
 enum FdInfo {
-    File { foid: Foid, restype: u8, linux_flags: u32 },
-    Sock { role: Role },
+    File {
+        foid: Foid,
+        restype: u8,
+        linux_flags: u32,
+    },
+    Sock {
+        role: Role,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -313,7 +319,10 @@ impl Builder {
     fn proc_from_info(&self, pid: u32, info: ProcInfo) -> Proc {
         let poid = self.procs.get(&info.ppid).map(|p| p.oid);
         Proc {
-            oid: Oid { create_ts: info.start_ns, hpid: pid as i64 },
+            oid: Oid {
+                create_ts: info.start_ns,
+                hpid: pid as i64,
+            },
             poid,
             ppid: info.ppid,
             exe: info.exe,
@@ -381,7 +390,10 @@ impl Builder {
 
     fn ensure_container(&mut self, id: &Option<String>) {
         let Some(id) = id else { return };
-        let entry = self.containers.entry(id.clone()).or_insert((ContainerType::Docker, false));
+        let entry = self
+            .containers
+            .entry(id.clone())
+            .or_insert((ContainerType::Docker, false));
         if entry.1 {
             return;
         }
@@ -418,11 +430,17 @@ impl Builder {
             }
             cur = p.ppid;
         }
-        let state = if self.reup { ObjectState::Reup } else { ObjectState::Created };
+        let state = if self.reup {
+            ObjectState::Reup
+        } else {
+            ObjectState::Created
+        };
         for p in todo.into_iter().rev() {
             let cont = self.procs.get(&p).and_then(|x| x.container.clone());
             self.ensure_container(&cont);
-            let Some(proc) = self.procs.get(&p) else { continue };
+            let Some(proc) = self.procs.get(&p) else {
+                continue;
+            };
             let rec = self.process_record(proc, state, ts);
             if let Some(proc) = self.procs.get_mut(&p) {
                 proc.written = true;
@@ -461,7 +479,9 @@ impl Builder {
 
     fn ensure_file(&mut self, foid: Foid, ts: i64, state: ObjectState) {
         let reup = self.reup;
-        let Some(f) = self.files.get_mut(&foid) else { return };
+        let Some(f) = self.files.get_mut(&foid) else {
+            return;
+        };
         if f.written {
             return;
         }
@@ -482,7 +502,9 @@ impl Builder {
     // ----- process events --------------------------------------------------------------
 
     fn proc_event(&mut self, pid: u32, tid: u32, ts: i64, op: u32, ret: i64, args: Vec<String>) {
-        let Some(oid) = self.ensure_proc(pid, ts) else { return };
+        let Some(oid) = self.ensure_proc(pid, ts) else {
+            return;
+        };
         self.emit(SysFlow::ProcessEvent(ProcessEvent {
             proc_oid: oid,
             ts,
@@ -504,7 +526,10 @@ impl Builder {
         self.load_proc(ptgid);
         let child = match self.procs.get(&ptgid) {
             Some(p) => Proc {
-                oid: Oid { create_ts: ts, hpid: e.child_tgid as i64 },
+                oid: Oid {
+                    create_ts: ts,
+                    hpid: e.child_tgid as i64,
+                },
                 poid: Some(p.oid),
                 ppid: ptgid,
                 exe: p.exe.clone(),
@@ -518,7 +543,10 @@ impl Builder {
                 exited: false,
             },
             None => Proc {
-                oid: Oid { create_ts: ts, hpid: e.child_tgid as i64 },
+                oid: Oid {
+                    create_ts: ts,
+                    hpid: e.child_tgid as i64,
+                },
                 poid: None,
                 ppid: ptgid,
                 exe: String::new(),
@@ -533,7 +561,14 @@ impl Builder {
             },
         };
         self.procs.insert(e.child_tgid, child);
-        self.proc_event(ptgid, ptid, ts, OpFlags::CLONE, e.child_pid as i64, Vec::new());
+        self.proc_event(
+            ptgid,
+            ptid,
+            ts,
+            OpFlags::CLONE,
+            e.child_pid as i64,
+            Vec::new(),
+        );
         self.proc_event(e.child_tgid, e.child_pid, ts, OpFlags::CLONE, 0, Vec::new());
     }
 
@@ -543,9 +578,11 @@ impl Builder {
         self.load_proc(pid);
         let exe_raw = String::from_utf8_lossy(cstr(&e.exe, e.exe_len as usize)).into_owned();
         let args = procfs::join_args(cstr_args(&e.args, e.args_len as usize));
-        let names_container = procfs::read_proc(&self.cfg.proc_root, pid, &self.clocks)
-            .and_then(|i| i.container);
-        let Some(p) = self.procs.get_mut(&pid) else { return };
+        let names_container =
+            procfs::read_proc(&self.cfg.proc_root, pid, &self.clocks).and_then(|i| i.container);
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
         p.exe = if exe_raw.starts_with('/') || p.cwd.is_empty() {
             exe_raw
         } else {
@@ -583,14 +620,23 @@ impl Builder {
         let ts = self.epoch_ns(e.hdr.ts_ns);
         if e.group_dead == 0 {
             // One thread gone: its flows end, truncated.
-            let keys: Vec<FlowKey> =
-                self.flows.keys().filter(|k| k.tid == tid && k.tgid == pid).copied().collect();
+            let keys: Vec<FlowKey> = self
+                .flows
+                .keys()
+                .filter(|k| k.tid == tid && k.tgid == pid)
+                .copied()
+                .collect();
             for k in keys {
                 self.finish_flow(k, ts, OpFlags::TRUNCATE);
             }
             return;
         }
-        let keys: Vec<FlowKey> = self.flows.keys().filter(|k| k.tgid == pid).copied().collect();
+        let keys: Vec<FlowKey> = self
+            .flows
+            .keys()
+            .filter(|k| k.tgid == pid)
+            .copied()
+            .collect();
         for k in keys {
             self.finish_flow(k, ts, OpFlags::TRUNCATE);
         }
@@ -598,7 +644,11 @@ impl Builder {
         self.by_fd.retain(|(t, _), _| *t != pid);
         // Wait status → exit status (or minus the signal number).
         let code = e.exit_code;
-        let ret = if code & 0x7f == 0 { (code >> 8) & 0xff } else { -(code & 0x7f) };
+        let ret = if code & 0x7f == 0 {
+            (code >> 8) & 0xff
+        } else {
+            -(code & 0x7f)
+        };
         self.proc_event(pid, tid, ts, OpFlags::EXIT, ret as i64, Vec::new());
         if let Some(p) = self.procs.get_mut(&pid) {
             p.exited = true;
@@ -616,7 +666,11 @@ impl Builder {
             }
             self.emit_modified(pid, ts);
         }
-        let arg = if e.uid_arg == u32::MAX { "<NA>".to_string() } else { e.uid_arg.to_string() };
+        let arg = if e.uid_arg == u32::MAX {
+            "<NA>".to_string()
+        } else {
+            e.uid_arg.to_string()
+        };
         self.proc_event(pid, e.hdr.tid(), ts, OpFlags::SETUID, e.hdr.ret, vec![arg]);
     }
 
@@ -664,13 +718,32 @@ impl Builder {
         // A reused descriptor: whatever was on it is over.
         self.close_fd(pid, tid, fd, ts, false);
         let foid = self.file_foid(pid, &path, restype);
-        self.fds.insert((pid, fd), FdInfo::File { foid, restype, linux_flags: e.flags });
+        self.fds.insert(
+            (pid, fd),
+            FdInfo::File {
+                foid,
+                restype,
+                linux_flags: e.flags,
+            },
+        );
         if restype != b'f' {
             // The collector's fileOnly default: flows on regular files only.
             return;
         }
-        let key = FlowKey { tgid: pid, tid, fd, peer: 0 };
-        let flow = self.new_flow(key, FlowKind::File { foid, open_flags: ppm_open_flags(e.flags) }, ts);
+        let key = FlowKey {
+            tgid: pid,
+            tid,
+            fd,
+            peer: 0,
+        };
+        let flow = self.new_flow(
+            key,
+            FlowKind::File {
+                foid,
+                open_flags: ppm_open_flags(e.flags),
+            },
+            ts,
+        );
         flow.op_flags |= OpFlags::OPEN;
     }
 
@@ -693,8 +766,17 @@ impl Builder {
     fn flow_for_io(&mut self, e: &IoEvent, ts: i64) -> Option<FlowKey> {
         let (pid, tid, fd) = (e.hdr.tgid(), e.hdr.tid(), e.fd);
         let is_sock = e.i_mode & mode::S_IFMT == mode::S_IFSOCK;
-        let peer = if is_sock && e.sock.proto == 17 { peer_hash(&e.sock) } else { 0 };
-        let key = FlowKey { tgid: pid, tid, fd, peer };
+        let peer = if is_sock && e.sock.proto == 17 {
+            peer_hash(&e.sock)
+        } else {
+            0
+        };
+        let key = FlowKey {
+            tgid: pid,
+            tid,
+            fd,
+            peer,
+        };
         if self.flows.contains_key(&key) {
             return Some(key);
         }
@@ -702,7 +784,12 @@ impl Builder {
             let role = match self.fds.get(&(pid, fd)) {
                 Some(FdInfo::Sock { role }) => *role,
                 _ => {
-                    self.fds.insert((pid, fd), FdInfo::Sock { role: Role::Unknown });
+                    self.fds.insert(
+                        (pid, fd),
+                        FdInfo::Sock {
+                            role: Role::Unknown,
+                        },
+                    );
                     Role::Unknown
                 }
             };
@@ -713,7 +800,14 @@ impl Builder {
                 }
                 (r, _) => r,
             };
-            self.new_flow(key, FlowKind::Net { tuple: e.sock, role }, ts);
+            self.new_flow(
+                key,
+                FlowKind::Net {
+                    tuple: e.sock,
+                    role,
+                },
+                ts,
+            );
             return Some(key);
         }
         if e.i_mode & mode::S_IFMT != mode::S_IFREG {
@@ -728,16 +822,32 @@ impl Builder {
                     return None;
                 };
                 let foid = self.file_foid(pid, &path, b'f');
-                self.fds.insert((pid, fd), FdInfo::File { foid, restype: b'f', linux_flags: 0 });
+                self.fds.insert(
+                    (pid, fd),
+                    FdInfo::File {
+                        foid,
+                        restype: b'f',
+                        linux_flags: 0,
+                    },
+                );
                 foid
             }
         };
-        self.new_flow(key, FlowKind::File { foid, open_flags: 0 }, ts);
+        self.new_flow(
+            key,
+            FlowKind::File {
+                foid,
+                open_flags: 0,
+            },
+            ts,
+        );
         Some(key)
     }
 
     fn on_io(&mut self, e: &IoEvent) {
-        let Some(op) = Op::from_u16(e.hdr.op) else { return };
+        let Some(op) = Op::from_u16(e.hdr.op) else {
+            return;
+        };
         let ts = self.epoch_ns(e.hdr.ts_ns);
         let (pid, tid) = (e.hdr.tgid(), e.hdr.tid());
         match op {
@@ -750,16 +860,22 @@ impl Builder {
                     return;
                 }
                 self.close_fd(pid, tid, e.fd, ts, false);
-                self.fds.insert((pid, e.fd), FdInfo::Sock { role: Role::Client });
+                self.fds
+                    .insert((pid, e.fd), FdInfo::Sock { role: Role::Client });
             }
             Op::Accept | Op::Accept4 => {
                 self.close_fd(pid, tid, e.fd, ts, false);
-                self.fds.insert((pid, e.fd), FdInfo::Sock { role: Role::Server });
+                self.fds
+                    .insert((pid, e.fd), FdInfo::Sock { role: Role::Server });
             }
             _ => {}
         }
-        let Some(key) = self.flow_for_io(e, ts) else { return };
-        let Some(f) = self.flows.get_mut(&key) else { return };
+        let Some(key) = self.flow_for_io(e, ts) else {
+            return;
+        };
+        let Some(f) = self.flows.get_mut(&key) else {
+            return;
+        };
         f.last_activity = ts;
         let ret = e.hdr.ret;
         match op {
@@ -796,9 +912,15 @@ impl Builder {
     /// exec), which truncate every flow.
     fn close_fd(&mut self, pid: u32, tid: u32, fd: i32, ts: i64, explicit: bool) {
         self.fds.remove(&(pid, fd));
-        let Some(keys) = self.by_fd.remove(&(pid, fd)) else { return };
+        let Some(keys) = self.by_fd.remove(&(pid, fd)) else {
+            return;
+        };
         for k in keys {
-            let how = if explicit && k.tid == tid { OpFlags::CLOSE } else { OpFlags::TRUNCATE };
+            let how = if explicit && k.tid == tid {
+                OpFlags::CLOSE
+            } else {
+                OpFlags::TRUNCATE
+            };
             self.finish_flow(k, ts, how);
         }
     }
@@ -807,7 +929,9 @@ impl Builder {
         if let Some(v) = self.by_fd.get_mut(&(key.tgid, key.fd)) {
             v.retain(|k| *k != key);
         }
-        let Some(mut f) = self.flows.remove(&key) else { return };
+        let Some(mut f) = self.flows.remove(&key) else {
+            return;
+        };
         f.op_flags |= how;
         self.write_flow(key, &f, ts);
     }
@@ -824,14 +948,19 @@ impl Builder {
                     let suppress = match self.cfg.file_read_mode {
                         0 => false,
                         1 => true,
-                        _ => self.files.get(foid).is_some_and(|x| paths::read_suppressed(&x.path)),
+                        _ => self
+                            .files
+                            .get(foid)
+                            .is_some_and(|x| paths::read_suppressed(&x.path)),
                     };
                     if suppress {
                         self.stats.suppressed_flows += 1;
                         return;
                     }
                 }
-                let Some(oid) = self.ensure_proc(key.tgid, f.ts) else { return };
+                let Some(oid) = self.ensure_proc(key.tgid, f.ts) else {
+                    return;
+                };
                 self.ensure_file(*foid, f.ts, ObjectState::Created);
                 self.emit(SysFlow::FileFlow(FileFlow {
                     proc_oid: oid,
@@ -849,7 +978,9 @@ impl Builder {
                 }));
             }
             FlowKind::Net { tuple, role } => {
-                let Some(oid) = self.ensure_proc(key.tgid, f.ts) else { return };
+                let Some(oid) = self.ensure_proc(key.tgid, f.ts) else {
+                    return;
+                };
                 // s = initiator, d = server on both sides (libsinsp tuple).
                 let (sa, sp, da, dp) = if *role == Role::Server {
                     (&tuple.daddr, tuple.dport, &tuple.saddr, tuple.sport)
@@ -875,7 +1006,11 @@ impl Builder {
                 };
                 if tuple.family == 10 {
                     self.stats.ipv6_flows += 1;
-                    self.out6.push(NetworkFlow6 { flow: nf, sip6: *sa, dip6: *da });
+                    self.out6.push(NetworkFlow6 {
+                        flow: nf,
+                        sip6: *sa,
+                        dip6: *da,
+                    });
                 } else {
                     nf.sip = ip4(sa);
                     nf.dip = ip4(da);
@@ -886,7 +1021,9 @@ impl Builder {
     }
 
     fn on_path(&mut self, e: &PathEvent) {
-        let Some(op) = Op::from_u16(e.hdr.op) else { return };
+        let Some(op) = Op::from_u16(e.hdr.op) else {
+            return;
+        };
         let (pid, tid) = (e.hdr.tgid(), e.hdr.tid());
         let ts = self.epoch_ns(e.hdr.ts_ns);
         self.load_proc(pid);
@@ -931,8 +1068,14 @@ impl Builder {
         } else {
             None
         };
-        let Some(oid) = self.ensure_proc(pid, ts) else { return };
-        let st1 = if new.is_some() { ObjectState::Reup } else { ObjectState::Created };
+        let Some(oid) = self.ensure_proc(pid, ts) else {
+            return;
+        };
+        let st1 = if new.is_some() {
+            ObjectState::Reup
+        } else {
+            ObjectState::Created
+        };
         self.ensure_file(foid1, ts, st1);
         if let Some(n) = new {
             self.ensure_file(n, ts, ObjectState::Created);
@@ -965,7 +1108,9 @@ impl Builder {
             .map(|(k, _)| *k)
             .collect();
         for k in due {
-            let Some(f) = self.flows.get(&k) else { continue };
+            let Some(f) = self.flows.get(&k) else {
+                continue;
+            };
             if now - f.last_activity >= idle {
                 self.stats.expired_flows += 1;
                 if let Some(v) = self.by_fd.get_mut(&(k.tgid, k.fd)) {
@@ -974,7 +1119,9 @@ impl Builder {
                 self.flows.remove(&k);
                 continue;
             }
-            let Some(mut f) = self.flows.remove(&k) else { continue };
+            let Some(mut f) = self.flows.remove(&k) else {
+                continue;
+            };
             self.write_flow(k, &f, now);
             f.ts = now;
             f.last_export = now;

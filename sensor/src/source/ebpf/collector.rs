@@ -83,16 +83,21 @@ impl Collector {
                 tracing::warn!(program = name, "probe object lacks this program");
                 continue;
             };
-            let p: &mut BtfTracePoint =
-                prog.try_into().map_err(|e| CollectorError::Program(name.into(), e))?;
+            let p: &mut BtfTracePoint = prog
+                .try_into()
+                .map_err(|e| CollectorError::Program(name.into(), e))?;
             let res = p.load(target, &kbtf).and_then(|_| p.attach().map(|_| ()));
             res.map_err(|e| CollectorError::Program(name.into(), e))?;
             attached += 1;
         }
-        let ring = RingBuf::try_from(ebpf.take_map("EVENTS").ok_or(CollectorError::Map("EVENTS"))?)
-            .map_err(|_| CollectorError::Map("EVENTS"))?;
-        let drops = PerCpuArray::try_from(ebpf.take_map("DROPS").ok_or(CollectorError::Map("DROPS"))?)
-            .map_err(|_| CollectorError::Map("DROPS"))?;
+        let ring = RingBuf::try_from(
+            ebpf.take_map("EVENTS")
+                .ok_or(CollectorError::Map("EVENTS"))?,
+        )
+        .map_err(|_| CollectorError::Map("EVENTS"))?;
+        let drops =
+            PerCpuArray::try_from(ebpf.take_map("DROPS").ok_or(CollectorError::Map("DROPS"))?)
+                .map_err(|_| CollectorError::Map("DROPS"))?;
         let mut builder = Builder::new(cfg, Clocks::now(), Names::load());
         builder.scan_proc();
         tracing::info!(programs = attached, "eBPF probes attached");
@@ -118,9 +123,19 @@ impl Collector {
     pub fn poll(&mut self, timeout: Duration) -> Result<usize, CollectorError> {
         let mut n = self.drain();
         if n == 0 {
-            let mut pfd = libc::pollfd { fd: self.ring.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd: self.ring.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd for the duration of the call.
-            let r = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
+            let r = unsafe {
+                libc::poll(
+                    &mut pfd,
+                    1,
+                    timeout.as_millis().min(i32::MAX as u128) as i32,
+                )
+            };
             if r < 0 {
                 let err = std::io::Error::last_os_error();
                 if err.kind() != std::io::ErrorKind::Interrupted {
@@ -173,7 +188,11 @@ impl Collector {
             for i in 0..now.len() {
                 let d = now[i] - self.last_drops[i].min(now[i]);
                 if d > 0 {
-                    tracing::warn!(class = DROP_CLASS_NAMES[i], lost = d, "events lost (ring buffer full)");
+                    tracing::warn!(
+                        class = DROP_CLASS_NAMES[i],
+                        lost = d,
+                        "events lost (ring buffer full)"
+                    );
                 }
             }
             self.last_drops = now;
@@ -207,7 +226,6 @@ impl Collector {
         out
     }
 }
-
 
 /// Give up waiting after this long without events (used by callers' loops).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);

@@ -35,7 +35,14 @@ pub fn parent(path: &str) -> &str {
 
 /// Read-only flows under these prefixes are not written by default (collector FILE_READ_MODE 2).
 pub const READ_SUPPRESSED: [&str; 8] = [
-    "/proc/", "/dev/", "/sys/", "//sys/", "/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/",
+    "/proc/",
+    "/dev/",
+    "/sys/",
+    "//sys/",
+    "/lib/",
+    "/lib64/",
+    "/usr/lib/",
+    "/usr/lib64/",
 ];
 
 /// True when a read-only flow on `path` is suppressed in read mode 2.

@@ -33,7 +33,10 @@ pub struct Clocks {
 }
 
 fn clock_ns(id: libc::clockid_t) -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer to a timespec; the clock ids used are always available on Linux.
     unsafe { libc::clock_gettime(id, &mut ts) };
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
@@ -47,7 +50,11 @@ impl Clocks {
         let boot = clock_ns(libc::CLOCK_BOOTTIME);
         // SAFETY: sysconf has no preconditions.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
-        Clocks { mono_to_epoch: real - mono, boot_to_epoch: real - boot, ticks }
+        Clocks {
+            mono_to_epoch: real - mono,
+            boot_to_epoch: real - boot,
+            ticks,
+        }
     }
 
     /// Current wall-clock time, ns since the epoch.
@@ -62,7 +69,10 @@ pub fn read_proc(root: &Path, pid: u32, clocks: &Clocks) -> Option<ProcInfo> {
     let stat = fs::read_to_string(dir.join("stat")).ok()?;
     // `comm` may contain spaces and parentheses: fields start after the last ')'.
     let close = stat.rfind(')')?;
-    let comm = stat.get(stat.find('(')? + 1..close).unwrap_or("").to_string();
+    let comm = stat
+        .get(stat.find('(')? + 1..close)
+        .unwrap_or("")
+        .to_string();
     let f: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
     let ppid = f.get(1)?.parse().ok()?;
     let tty_nr: i64 = f.get(4)?.parse().ok()?;
@@ -82,9 +92,17 @@ pub fn read_proc(root: &Path, pid: u32, clocks: &Clocks) -> Option<ProcInfo> {
     if let Ok(status) = fs::read_to_string(dir.join("status")) {
         for line in status.lines() {
             if let Some(v) = line.strip_prefix("Uid:") {
-                info.uid = v.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                info.uid = v
+                    .split_whitespace()
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
             } else if let Some(v) = line.strip_prefix("Gid:") {
-                info.gid = v.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                info.gid = v
+                    .split_whitespace()
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
             }
         }
     }
@@ -125,8 +143,11 @@ pub fn cwd(root: &Path, pid: u32) -> Option<String> {
 
 /// Live process ids under `/proc`.
 pub fn pids(root: &Path) -> Vec<u32> {
-    let Ok(rd) = fs::read_dir(root) else { return Vec::new() };
-    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+    let Ok(rd) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// Container id (12 hex chars, as the collector uses) and runtime from a `/proc/<pid>/cgroup`
@@ -207,7 +228,10 @@ mod tests {
             container_of_cgroup(c).map(|x| x.1),
             Some(ContainerType::Containerd)
         );
-        assert_eq!(container_of_cgroup("0::/user.slice/user-0.slice/session-3.scope"), None);
+        assert_eq!(
+            container_of_cgroup("0::/user.slice/user-0.slice/session-3.scope"),
+            None
+        );
     }
 
     #[test]

@@ -101,7 +101,10 @@ mod tests {
             child_start_ns: 7,
         };
         let bytes = unsafe {
-            std::slice::from_raw_parts((&e as *const ForkEvent).cast::<u8>(), size_of::<ForkEvent>())
+            std::slice::from_raw_parts(
+                (&e as *const ForkEvent).cast::<u8>(),
+                size_of::<ForkEvent>(),
+            )
         };
         match RawEvent::decode(bytes) {
             Ok(RawEvent::Fork(f)) => {
