@@ -38,6 +38,8 @@ fn pid() -> i64 {
 }
 
 /// Start `sensor record`; `None` (after printing why) when eBPF is not available here.
+// The child is waited for on every path (here when it fails, in `stop` otherwise).
+#[allow(clippy::zombie_processes)]
 fn start(name: &str, extra: &[&str]) -> Option<Recording> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {

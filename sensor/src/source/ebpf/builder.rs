@@ -111,14 +111,8 @@ enum Role {
 }
 
 enum FdInfo {
-    File {
-        foid: Foid,
-        restype: u8,
-        linux_flags: u32,
-    },
-    Sock {
-        role: Role,
-    },
+    File { foid: Foid, linux_flags: u32 },
+    Sock { role: Role },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -722,7 +716,6 @@ impl Builder {
             (pid, fd),
             FdInfo::File {
                 foid,
-                restype,
                 linux_flags: e.flags,
             },
         );
@@ -826,7 +819,6 @@ impl Builder {
                     (pid, fd),
                     FdInfo::File {
                         foid,
-                        restype: b'f',
                         linux_flags: 0,
                     },
                 );

@@ -226,6 +226,3 @@ impl Collector {
         out
     }
 }
-
-/// Give up waiting after this long without events (used by callers' loops).
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);

@@ -7,6 +7,8 @@ use sensor_ebpf_common::{
 };
 
 /// One event from the probes.
+// Decoded on the stack and consumed at once; boxing the big variants would allocate per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy)]
 pub enum RawEvent {
     Exec(ExecEvent),
@@ -56,19 +58,6 @@ impl RawEvent {
             EventKind::Io => RawEvent::Io(read(b, kind)?),
             EventKind::Path => RawEvent::Path(read(b, kind)?),
         })
-    }
-
-    /// The common header.
-    pub fn header(&self) -> &EventHeader {
-        match self {
-            RawEvent::Exec(e) => &e.hdr,
-            RawEvent::Fork(e) => &e.hdr,
-            RawEvent::Exit(e) => &e.hdr,
-            RawEvent::Cred(e) => &e.hdr,
-            RawEvent::Open(e) => &e.hdr,
-            RawEvent::Io(e) => &e.hdr,
-            RawEvent::Path(e) => &e.hdr,
-        }
     }
 }
 
