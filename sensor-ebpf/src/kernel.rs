@@ -10,7 +10,14 @@ use sensor_ebpf_common::{mode, SockTuple};
 use crate::maps::offsets;
 
 /// x86-64 `struct pt_regs` offsets of the syscall argument registers (uapi layout, stable).
-const REG_OFFSETS: [u64; 6] = [112 /* di */, 104 /* si */, 96 /* dx */, 56 /* r10 */, 72 /* r8 */, 64 /* r9 */];
+const REG_OFFSETS: [u64; 6] = [
+    112, /* di */
+    104, /* si */
+    96,  /* dx */
+    56,  /* r10 */
+    72,  /* r8 */
+    64,  /* r9 */
+];
 
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
@@ -26,7 +33,11 @@ pub unsafe fn kread<T: Copy>(addr: u64) -> Option<T> {
             addr as *const _,
         )
     };
-    if r == 0 { Some(unsafe { v.assume_init() }) } else { None }
+    if r == 0 {
+        Some(unsafe { v.assume_init() })
+    } else {
+        None
+    }
 }
 
 /// Read a `T` from user address `addr`; `None` on fault.
@@ -40,7 +51,11 @@ pub unsafe fn uread<T: Copy>(addr: u64) -> Option<T> {
             addr as *const _,
         )
     };
-    if r == 0 { Some(unsafe { v.assume_init() }) } else { None }
+    if r == 0 {
+        Some(unsafe { v.assume_init() })
+    } else {
+        None
+    }
 }
 
 /// Syscall argument `n` (0-based) from the `pt_regs` pointer an `__x64_sys_*` function got.
@@ -60,14 +75,24 @@ pub unsafe fn user_str<const N: usize>(src: u64, dst: *mut [u8; N]) -> u32 {
         return 0;
     }
     let n = unsafe { bpf_probe_read_user_str(dst.cast(), N as u32, src as *const _) };
-    if n > 0 { (n - 1) as u32 } else { unsafe { (*dst)[0] = 0 }; 0 }
+    if n > 0 {
+        (n - 1) as u32
+    } else {
+        unsafe { (*dst)[0] = 0 };
+        0
+    }
 }
 
 /// Copy a NUL-terminated kernel string into `dst`; returns the length without NUL.
 #[inline(always)]
 pub unsafe fn kernel_str<const N: usize>(src: u64, dst: *mut [u8; N]) -> u32 {
     let n = unsafe { bpf_probe_read_kernel_str(dst.cast(), N as u32, src as *const _) };
-    if n > 0 { (n - 1) as u32 } else { unsafe { (*dst)[0] = 0 }; 0 }
+    if n > 0 {
+        (n - 1) as u32
+    } else {
+        unsafe { (*dst)[0] = 0 };
+        0
+    }
 }
 
 /// Copy exactly `N` user bytes into `dst`; false on fault.
@@ -97,7 +122,11 @@ pub unsafe fn file_of_fd(fd: i64) -> Option<u64> {
     }
     let arr: u64 = unsafe { kread(fdt + o.fdtable_fd as u64)? };
     let file: u64 = unsafe { kread(arr + (fd as u64) * 8)? };
-    if file == 0 { None } else { Some(file) }
+    if file == 0 {
+        None
+    } else {
+        Some(file)
+    }
 }
 
 /// `i_mode` of the inode behind `file`.

@@ -2,7 +2,7 @@
 //! directory-entry calls mkdir/rmdir/unlink/link/symlink/rename, plus chdir/fchdir so user
 //! space can make relative paths absolute.
 
-use sensor_ebpf_common::{EventKind, OpenEvent, Op, PathEvent, AT_FDCWD};
+use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 
 use super::{header, pid_tgid};
 use crate::{
@@ -32,7 +32,11 @@ pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
                 let f = uread::<u64>(how).unwrap_or(0) as u32;
                 (sys_arg(regs, 0) as i32, sys_arg(regs, 1), f)
             }
-            _ => (sys_arg(regs, 0) as i32, sys_arg(regs, 1), sys_arg(regs, 2) as u32),
+            _ => (
+                sys_arg(regs, 0) as i32,
+                sys_arg(regs, 1),
+                sys_arg(regs, 2) as u32,
+            ),
         }
     };
     let i_mode = match unsafe { file_of_fd(ret) } {
@@ -54,10 +58,14 @@ pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
     e.submit(0);
 }
 
-
-
 /// Argument positions of a path call: (dirfd1, path1, dirfd2, path2, flags); `None` = absent.
-type Layout = (Option<usize>, Option<usize>, Option<usize>, Option<usize>, Option<usize>);
+type Layout = (
+    Option<usize>,
+    Option<usize>,
+    Option<usize>,
+    Option<usize>,
+    Option<usize>,
+);
 
 #[inline(always)]
 fn layout(op: Op) -> Layout {
@@ -101,5 +109,3 @@ pub(crate) unsafe fn path_exit(regs: u64, ret: i64, op: Op) {
     }
     e.submit(0);
 }
-
-

@@ -8,7 +8,9 @@ use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread},
+    kernel::{
+        file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread,
+    },
     maps::{count_drop, is_self, EVENTS},
 };
 
@@ -88,5 +90,3 @@ pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
     });
     e.submit(0);
 }
-
-

@@ -2,13 +2,10 @@
 //! the setuid family.
 
 use aya_ebpf::{
-    helpers::generated::bpf_get_current_cgroup_id,
-    macros::btf_tracepoint,
+    helpers::generated::bpf_get_current_cgroup_id, macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
-use sensor_ebpf_common::{
-    CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, Op, ARGS_LEN,
-};
+use sensor_ebpf_common::{CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, Op, ARGS_LEN};
 
 use super::{header, pid_tgid};
 use crate::{
@@ -56,7 +53,11 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
                 // Fixed-size read keeps the verifier happy; the env block follows argv, so
                 // reading past `end` stays in the mapping. Fall back to argv[0] on a fault.
                 if user_bytes(start, &raw mut (*p).args) {
-                    (*p).args_len = if len > ARGS_LEN as u64 { ARGS_LEN as u32 } else { len as u32 };
+                    (*p).args_len = if len > ARGS_LEN as u64 {
+                        ARGS_LEN as u32
+                    } else {
+                        len as u32
+                    };
                     (*p).args_truncated = (len > ARGS_LEN as u64) as u32;
                 } else {
                     (*p).args_len = user_str(start, &raw mut (*p).args);
@@ -154,11 +155,13 @@ pub(crate) unsafe fn cred_exit(regs: u64, ret: i64, op: Op) {
     };
     let hdr = header(pt, EventKind::Cred, op, ret);
     e.write(CredEvent {
-        euid: if uid_arg == u32::MAX { hdr.uid() } else { uid_arg },
+        euid: if uid_arg == u32::MAX {
+            hdr.uid()
+        } else {
+            uid_arg
+        },
         hdr,
         uid_arg,
     });
     e.submit(0);
 }
-
-
