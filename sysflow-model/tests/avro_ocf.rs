@@ -435,3 +435,33 @@ fn corrupted_and_truncated_files_never_panic() {
     }
     assert!(errors > 2000, "only {errors} errors");
 }
+
+#[test]
+fn corrupted_and_truncated_datums_never_panic() {
+    use sysflow_model::avro::datum::decode_datum;
+    use sysflow_model::avro::DatumError;
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    for r in common::samples() {
+        let mut clean = Vec::new();
+        encode_datum(&r, &mut clean);
+        for cut in 0..clean.len() {
+            // Never a half-decoded record: every strict prefix fails.
+            let e = decode_datum(&clean[..cut]).unwrap_err();
+            assert!(e.pos() <= cut, "{e}");
+        }
+        for _ in 0..300 {
+            let mut b = clean.clone();
+            for _ in 0..1 + rng.below(3) {
+                let i = rng.below(b.len());
+                b[i] = rng.next() as u8;
+            }
+            if let Err(e) = decode_datum(&b) {
+                assert!(e.pos() <= b.len(), "{e}");
+                assert!(
+                    !matches!(e, DatumError::UnknownRecord { .. }),
+                    "v5 knows every branch"
+                );
+            }
+        }
+    }
+}
