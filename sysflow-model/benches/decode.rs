@@ -46,7 +46,6 @@ fn records(n: usize) -> Vec<SysFlow> {
                     num_w_send_ops: 1,
                     num_r_recv_bytes: 300,
                     num_w_send_bytes: 120,
-                    ..Default::default()
                 }),
                 _ => SysFlow::ProcessEvent(ProcessEvent {
                     proc_oid: oid,
