@@ -92,8 +92,8 @@ impl<R: Read> Reader<R> {
             schema: String::new(),
             codec: Codec::Null,
             sync: [0; 16],
-            program: Program::compile(SYSFLOW_V5_SCHEMA)
-                .map_err(|detail| ReadError::InvalidSchema { offset: 0, detail })?,
+            // Replaced by the compiled writer schema once the header is read.
+            program: Program::empty(),
             raw: Vec::new(),
             block: Vec::new(),
             inflater: Decompress::new(false),
