@@ -9,6 +9,8 @@
 pub mod flags;
 pub mod flat;
 pub mod record;
+pub mod tables;
 
 pub use flags::{OpFlags, OpenFlags};
 pub use record::*;
+pub use tables::{Flattener, FlattenerStats, TableConfig};
