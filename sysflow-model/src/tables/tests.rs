@@ -305,3 +305,38 @@ fn poid_cycles_and_deep_chains_are_cut() {
     assert_eq!(get(&fr, "sf.proc.aname"), "p9,p8,p7,p6");
     assert_eq!(fl.stats().ancestry_truncated, 1);
 }
+
+#[test]
+fn events_with_a_memoized_ancestry_and_attribute_reads_allocate_nothing() {
+    use crate::testutil::alloc_count::count;
+    let mut fl = loaded();
+    fl.push(pe()); // first event of the process builds the memo
+    let names: Vec<Field> = crate::flat::Field::all_names()
+        .iter()
+        .filter_map(|n| Field::resolve(n))
+        .filter(|f| !f.needs_scratch())
+        .collect();
+    for r in [pe(), ff(passwd().oid), fe(), nf(), ne(), pf(), ke()] {
+        let (fr, n) = count(|| fl.push(r));
+        let fr = fr.unwrap();
+        assert_eq!(n, 0, "push of {} allocated", fr.rec.record_type().code());
+        let (_, n) = count(|| {
+            let mut hits = 0;
+            for f in &names {
+                let v = fr.get(f);
+                if v.any_part(|p| p == "bash") {
+                    hits += 1;
+                }
+            }
+            hits
+        });
+        assert_eq!(
+            n,
+            0,
+            "attribute reads on {} allocated",
+            fr.rec.record_type().code()
+        );
+    }
+    // The counter does count.
+    assert!(count(|| vec![1u8]).1 >= 1);
+}
