@@ -247,6 +247,16 @@ pub(crate) struct Program {
 }
 
 impl Program {
+    /// A program with no branches (every datum is a `BadBranch` error).
+    pub fn empty() -> Program {
+        Program {
+            branches: Vec::new(),
+            skips: Vec::new(),
+            enums: Vec::new(),
+            named: Vec::new(),
+        }
+    }
+
     /// Compile a writer schema (JSON). Errors describe what is wrong with it.
     pub fn compile(json: &str) -> Result<Program, String> {
         let parsed = Parsed::parse(json)?;
