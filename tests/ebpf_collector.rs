@@ -11,7 +11,7 @@ use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream, UdpSocket},
     os::unix::process::CommandExt,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     sync::Mutex,
     time::Duration,
@@ -544,9 +544,11 @@ fn ebpf_rotation_files_are_self_contained_and_read_by_sysprint() {
     for (p, r) in &files {
         assert_self_contained(r);
         // Later files re-emit entities as REUP.
-        let sysprint = Path::new("/opt/sfvenv/bin/sysprint");
+        let sysprint = std::env::var_os("SYSPRINT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/opt/sfvenv/bin/sysprint"));
         if sysprint.exists() {
-            let out = Command::new(sysprint)
+            let out = Command::new(&sysprint)
                 .arg(p)
                 .env("TZ", "UTC")
                 .output()
@@ -558,7 +560,10 @@ fn ebpf_rotation_files_are_self_contained_and_read_by_sysprint() {
                 String::from_utf8_lossy(&out.stderr)
             );
         } else {
-            eprintln!("SKIPPED: sysprint check (/opt/sfvenv/bin/sysprint not installed)");
+            eprintln!(
+                "SKIPPED: sysprint check ({} not installed)",
+                sysprint.display()
+            );
         }
     }
     let later = &files[1].1;

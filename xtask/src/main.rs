@@ -37,7 +37,7 @@ fn build_ebpf(release: bool) -> Result<()> {
     if !status.success() {
         bail!(
             "building sensor-ebpf failed; it needs `rustup component add rust-src --toolchain nightly` \
-             and `cargo install bpf-linker` (see DEVELOPERS.md)"
+             and `cargo install bpf-linker` (see docs/ebpf.md)"
         );
     }
     let profile = if release { "release" } else { "debug" };

@@ -3,7 +3,7 @@
 
 /// How to get a sensor with probes, for the error message when there are none.
 pub const HOW_TO_BUILD: &str = "this sensor binary was built without the eBPF probes: run \
-`cargo xtask build-ebpf --release` (needs nightly rust-src and bpf-linker, see DEVELOPERS.md), \
+`cargo xtask build-ebpf --release` (needs nightly rust-src and bpf-linker, see docs/ebpf.md), \
 then rebuild the sensor";
 
 /// The probe object bytes, if they were built.
