@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod policy;
+use sensor::policy;
 mod print;
 mod record;
 mod run;
