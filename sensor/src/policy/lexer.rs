@@ -99,7 +99,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             match ch {
                 '[' => depth += 1,
                 ']' if depth > 0 => depth -= 1,
-                '!' if depth == 0 && src[i + off..].starts_with("!=") => break,
+                '!' if depth == 0 && src[start + off..].starts_with("!=") => break,
                 _ if depth == 0 && ends_word(ch) => break,
                 _ => {}
             }

@@ -9,6 +9,8 @@
 
 pub mod ast;
 mod check;
+#[cfg(test)]
+mod eval_props;
 pub mod compile;
 pub mod engine;
 pub mod error;
