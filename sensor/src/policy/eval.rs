@@ -24,7 +24,7 @@ pub struct FieldRef {
 
 impl FieldRef {
     pub fn new(field: Field) -> Self {
-        let render = field.json_path.is_some();
+        let render = field.needs_scratch();
         FieldRef { field, render }
     }
     #[inline]
