@@ -10,8 +10,14 @@ use sysflow_model::*;
 fn proc_(hpid: i64, parent: Option<i64>, exe: &str, args: &str) -> SysFlow {
     SysFlow::Process(Process {
         state: ObjectState::Created,
-        oid: Oid { create_ts: hpid * 10, hpid },
-        poid: parent.map(|p| Oid { create_ts: p * 10, hpid: p }),
+        oid: Oid {
+            create_ts: hpid * 10,
+            hpid,
+        },
+        poid: parent.map(|p| Oid {
+            create_ts: p * 10,
+            hpid: p,
+        }),
         exe: exe.into(),
         exe_args: args.into(),
         container_id: Some("c1".into()),
@@ -20,29 +26,78 @@ fn proc_(hpid: i64, parent: Option<i64>, exe: &str, args: &str) -> SysFlow {
 }
 
 fn oid(hpid: i64) -> Oid {
-    Oid { create_ts: hpid * 10, hpid }
+    Oid {
+        create_ts: hpid * 10,
+        hpid,
+    }
 }
 
 /// Records: 0 header, 1 container, 2-4 processes, 5 file, then events/flows (flat 0..).
 fn records() -> Vec<FlatRecord> {
-    let passwd = File { oid: Foid::of("c1", "/etc/passwd"), restype: 'f' as i32, path: "/etc/passwd".into(), container_id: Some("c1".into()), ..File::default() };
+    let passwd = File {
+        oid: Foid::of("c1", "/etc/passwd"),
+        restype: 'f' as i32,
+        path: "/etc/passwd".into(),
+        container_id: Some("c1".into()),
+        ..File::default()
+    };
     let input = vec![
-        SysFlow::Header(SfHeader { version: 5, exporter: "node1".into(), ip: "10.0.0.1".into(), filename: "t.sf".into() }),
-        SysFlow::Container(Container { id: "c1".into(), name: "node-app".into(), image: "node:18".into(), ..Container::default() }),
+        SysFlow::Header(SfHeader {
+            version: 5,
+            exporter: "node1".into(),
+            ip: "10.0.0.1".into(),
+            filename: "t.sf".into(),
+        }),
+        SysFlow::Container(Container {
+            id: "c1".into(),
+            name: "node-app".into(),
+            image: "node:18".into(),
+            ..Container::default()
+        }),
         proc_(1, None, "/bin/bash", ""),
         proc_(2, Some(1), "/usr/bin/python", "cos-write.py x"),
         proc_(3, Some(1), "/bin/cat", "/etc/passwd"),
         SysFlow::File(passwd.clone()),
         // flat 0: python EXEC
-        SysFlow::ProcessEvent(ProcessEvent { proc_oid: oid(2), ts: 100, op_flags: OpFlags(OpFlags::EXEC), ..ProcessEvent::default() }),
+        SysFlow::ProcessEvent(ProcessEvent {
+            proc_oid: oid(2),
+            ts: 100,
+            op_flags: OpFlags(OpFlags::EXEC),
+            ..ProcessEvent::default()
+        }),
         // flat 1: cat opens /etc/passwd for reading
-        SysFlow::FileFlow(FileFlow { proc_oid: oid(3), ts: 200, op_flags: OpFlags(OpFlags::OPEN | OpFlags::READ | OpFlags::CLOSE), open_flags: OpenFlags(OpenFlags::RDONLY), file_oid: passwd.oid, fd: 3, ..FileFlow::default() }),
+        SysFlow::FileFlow(FileFlow {
+            proc_oid: oid(3),
+            ts: 200,
+            op_flags: OpFlags(OpFlags::OPEN | OpFlags::READ | OpFlags::CLOSE),
+            open_flags: OpenFlags(OpenFlags::RDONLY),
+            file_oid: passwd.oid,
+            fd: 3,
+            ..FileFlow::default()
+        }),
         // flat 2: python network flow
-        SysFlow::NetworkFlow(NetworkFlow { proc_oid: oid(2), ts: 300, op_flags: OpFlags(OpFlags::CONNECT), dport: 443, proto: 6, ..NetworkFlow::default() }),
+        SysFlow::NetworkFlow(NetworkFlow {
+            proc_oid: oid(2),
+            ts: 300,
+            op_flags: OpFlags(OpFlags::CONNECT),
+            dport: 443,
+            proto: 6,
+            ..NetworkFlow::default()
+        }),
         // flat 3: bash EXEC
-        SysFlow::ProcessEvent(ProcessEvent { proc_oid: oid(1), ts: 400, op_flags: OpFlags(OpFlags::EXEC), ..ProcessEvent::default() }),
+        SysFlow::ProcessEvent(ProcessEvent {
+            proc_oid: oid(1),
+            ts: 400,
+            op_flags: OpFlags(OpFlags::EXEC),
+            ..ProcessEvent::default()
+        }),
         // flat 4: cat EXIT
-        SysFlow::ProcessEvent(ProcessEvent { proc_oid: oid(3), ts: 500, op_flags: OpFlags(OpFlags::EXIT), ..ProcessEvent::default() }),
+        SysFlow::ProcessEvent(ProcessEvent {
+            proc_oid: oid(3),
+            ts: 500,
+            op_flags: OpFlags(OpFlags::EXIT),
+            ..ProcessEvent::default()
+        }),
     ];
     let mut t = Flattener::new(TableConfig::default());
     input.into_iter().filter_map(|r| t.push(r)).collect()
@@ -84,7 +139,8 @@ const POLICY: &str = r#"
 "#;
 
 fn engine(mode: Mode) -> PolicyEngine {
-    let (e, w) = PolicyEngine::from_str("p.yaml", POLICY, LoadOptions { mode, strict: true }).unwrap_or_else(|e| panic!("{e}"));
+    let (e, w) = PolicyEngine::from_str("p.yaml", POLICY, LoadOptions { mode, strict: true })
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(w.is_empty(), "{w:?}");
     e
 }
@@ -99,16 +155,37 @@ fn verdicts_and_matches_in_declaration_order() {
     assert_eq!(recs.len(), 5);
     let e = engine(Mode::Alert);
     let mut m = Matches::new();
-    let got: Vec<(Verdict, Vec<String>)> = recs.iter().map(|r| (e.process(r, &mut m), names(&e, &m))).collect();
+    let got: Vec<(Verdict, Vec<String>)> = recs
+        .iter()
+        .map(|r| (e.process(r, &mut m), names(&e, &m)))
+        .collect();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    assert_eq!(got[0], (Verdict::Alert, s(&["Interpreter exec", "Child of a shell", "Python icontains"])));
-    assert_eq!(got[1], (Verdict::Alert, s(&["Child of a shell", "Passwd read"])));
+    assert_eq!(
+        got[0],
+        (
+            Verdict::Alert,
+            s(&["Interpreter exec", "Child of a shell", "Python icontains"])
+        )
+    );
+    assert_eq!(
+        got[1],
+        (Verdict::Alert, s(&["Child of a shell", "Passwd read"]))
+    );
     // HTTPS: sf.proc.exe equals one of sf.proc.aexe (self included) — a field comparison.
-    assert_eq!(got[2], (Verdict::Alert, s(&["Child of a shell", "HTTPS", "Python icontains"])));
+    assert_eq!(
+        got[2],
+        (
+            Verdict::Alert,
+            s(&["Child of a shell", "HTTPS", "Python icontains"])
+        )
+    );
     assert_eq!(got[3], (Verdict::Alert, s(&["Interpreter exec"])));
     assert_eq!(got[4].0, Verdict::Drop);
     let r = &e.rules()[0];
-    assert_eq!((r.priority.name(), r.tags.clone()), ("warning", vec!["exec".to_string()]));
+    assert_eq!(
+        (r.priority.name(), r.tags.clone()),
+        ("warning", vec!["exec".to_string()])
+    );
 }
 
 #[test]
@@ -118,7 +195,9 @@ fn modes_decide_what_goes_on() {
     let a = engine(Mode::Alert);
     let en = engine(Mode::Enrich);
     let f = engine(Mode::Filter);
-    assert!(!a.forwards(Verdict::Pass) && en.forwards(Verdict::Pass) && !en.forwards(Verdict::Drop));
+    assert!(
+        !a.forwards(Verdict::Pass) && en.forwards(Verdict::Pass) && !en.forwards(Verdict::Drop)
+    );
     assert_eq!(f.process(&recs[0], &mut m), Verdict::Pass);
     assert!(m.is_empty());
     assert_eq!(f.process(&recs[4], &mut m), Verdict::Drop);

@@ -3,12 +3,19 @@
 
 use std::path::{Path, PathBuf};
 
-use sensor::policy::{DiagKind, Diagnostic, LoadOptions, Mode, PolicyEngine, PolicyError, Priority};
+use sensor::policy::{
+    DiagKind, Diagnostic, LoadOptions, Mode, PolicyEngine, PolicyError, Priority,
+};
 
 fn shared() -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"));
+    // SYSFLOW_SHARED overrides the location (worktrees not beside ../shared).
+    let p = std::env::var_os("SYSFLOW_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")).to_path_buf()
+        });
     if p.join("policies").is_dir() {
-        Some(p.to_path_buf())
+        Some(p)
     } else {
         eprintln!("SKIPPED: ../shared not found");
         None
@@ -20,7 +27,14 @@ fn load(text: &str) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
 }
 
 fn strict(text: &str) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
-    PolicyEngine::from_str("t.yaml", text, LoadOptions { mode: Mode::Alert, strict: true })
+    PolicyEngine::from_str(
+        "t.yaml",
+        text,
+        LoadOptions {
+            mode: Mode::Alert,
+            strict: true,
+        },
+    )
 }
 
 /// The single error of a policy that must fail.
@@ -70,7 +84,9 @@ fn falco_rules_with_unsupported_fields_are_skipped_with_a_warning_naming_the_fie
     let Some(s) = shared() else { return };
     let (e, w) = PolicyEngine::load(&s.join("policies/tests/falco.yaml"), Mode::Alert).unwrap();
     assert!(e.summary().skipped_rules > 0);
-    let k8s = w.iter().find(|d| d.kind == DiagKind::UnsupportedField && d.message.contains("'k8s."));
+    let k8s = w
+        .iter()
+        .find(|d| d.kind == DiagKind::UnsupportedField && d.message.contains("'k8s."));
     assert!(k8s.is_some(), "no warning names a k8s.* field");
     assert!(w.iter().all(|d| d.loc.line > 0 && d.loc.col > 0));
 }
@@ -80,7 +96,11 @@ fn tolerated_non_yaml_in_real_files_is_reported_with_original_columns() {
     let text = "- list: a\n  items: [x]\n\n - list: b\n  items: [y]\n- rule: R: with colon\n  desc: d\n  condition: sf.type = PE\n";
     let (e, w) = load(text).unwrap();
     assert_eq!(e.rules()[0].name, "R: with colon");
-    let tol: Vec<_> = w.iter().filter(|d| d.kind == DiagKind::Tolerated).map(|d| (d.loc.line, d.loc.col)).collect();
+    let tol: Vec<_> = w
+        .iter()
+        .filter(|d| d.kind == DiagKind::Tolerated)
+        .map(|d| (d.loc.line, d.loc.col))
+        .collect();
     assert_eq!(tol, vec![(4, 2), (6, 9)]);
 }
 
@@ -99,7 +119,9 @@ fn missing_keys_are_errors_at_the_item() {
     assert!(d.message.contains("has no 'condition'"), "{d}");
     let d = error(load("- list: l\n"));
     assert_eq!(at(&d), (DiagKind::Item, 1, 9));
-    let d = error(load("- rule: r\n  desc: d\n  condition: sf.type = PE\n  priority: urgent\n"));
+    let d = error(load(
+        "- rule: r\n  desc: d\n  condition: sf.type = PE\n  priority: urgent\n",
+    ));
     assert_eq!(at(&d), (DiagKind::Item, 4, 13));
     assert!(d.help.as_deref().unwrap_or("").contains("critical"), "{d}");
 }
@@ -110,12 +132,19 @@ fn unknown_field_on_the_left_names_it_with_a_suggestion() {
     // Default: the rule is skipped with a warning; strict: an error. Same diagnostic.
     let (e, w) = load(text).unwrap();
     assert!(e.rules().is_empty());
-    let d = w.iter().find(|d| d.kind == DiagKind::UnknownField).expect("warning");
+    let d = w
+        .iter()
+        .find(|d| d.kind == DiagKind::UnknownField)
+        .expect("warning");
     assert_eq!((d.loc.line, d.loc.col), (3, 31));
     assert_eq!(d.help.as_deref(), Some("did you mean 'sf.type'?"));
     let d = error(strict(text));
     assert_eq!(at(&d), (DiagKind::UnknownField, 3, 31));
-    assert!(d.to_string().contains("sf.type = PE and sf.tpye = FF\n    |                               ^"), "{d}");
+    assert!(
+        d.to_string()
+            .contains("sf.type = PE and sf.tpye = FF\n    |                               ^"),
+        "{d}"
+    );
 }
 
 #[test]
@@ -128,7 +157,9 @@ fn undefined_macro_is_an_error_with_a_suggestion() {
 
 #[test]
 fn list_used_as_a_condition_is_an_error() {
-    let d = error(load("- list: shells\n  items: [sh]\n- rule: r\n  desc: d\n  condition: shells\n"));
+    let d = error(load(
+        "- list: shells\n  items: [sh]\n- rule: r\n  desc: d\n  condition: shells\n",
+    ));
     assert_eq!(at(&d), (DiagKind::UndefinedMacro, 5, 14));
     assert!(d.message.contains("is a list"), "{d}");
 }
@@ -136,23 +167,44 @@ fn list_used_as_a_condition_is_an_error() {
 #[test]
 fn misspelt_list_name_gets_a_warning() {
     let (_, w) = load("- list: shell_binaries\n  items: [sh]\n- rule: r\n  desc: d\n  condition: sf.type in (shell_binares)\n").unwrap();
-    let d = w.iter().find(|d| d.kind == DiagKind::UndefinedList).expect("warning");
+    let d = w
+        .iter()
+        .find(|d| d.kind == DiagKind::UndefinedList)
+        .expect("warning");
     assert_eq!((d.loc.line, d.loc.col), (5, 26));
-    assert_eq!(d.help.as_deref(), Some("did you mean list 'shell_binaries'?"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("did you mean list 'shell_binaries'?")
+    );
 }
 
 #[test]
 fn bad_operator_is_an_error_listing_the_operators() {
-    let d = error(load("- rule: r\n  desc: d\n  condition: sf.type equals PE\n"));
+    let d = error(load(
+        "- rule: r\n  desc: d\n  condition: sf.type equals PE\n",
+    ));
     assert_eq!(at(&d), (DiagKind::BadOperator, 3, 22));
-    assert!(d.help.as_deref().unwrap_or("").contains("startswith"), "{d}");
-    let d = error(load("- rule: r\n  desc: d\n  condition: sf.type contans PE\n"));
-    assert!(d.help.as_deref().unwrap_or("").starts_with("did you mean 'contains'?"), "{d}");
+    assert!(
+        d.help.as_deref().unwrap_or("").contains("startswith"),
+        "{d}"
+    );
+    let d = error(load(
+        "- rule: r\n  desc: d\n  condition: sf.type contans PE\n",
+    ));
+    assert!(
+        d.help
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("did you mean 'contains'?"),
+        "{d}"
+    );
 }
 
 #[test]
 fn unbalanced_parentheses_point_at_the_unclosed_one() {
-    let d = error(load("- rule: r\n  desc: d\n  condition: (sf.type = PE and (sf.type = FF)\n"));
+    let d = error(load(
+        "- rule: r\n  desc: d\n  condition: (sf.type = PE and (sf.type = FF)\n",
+    ));
     assert_eq!(at(&d), (DiagKind::Syntax, 3, 14));
     assert!(d.message.contains("never closed"), "{d}");
     let d = error(load("- rule: r\n  desc: d\n  condition: sf.type = PE)\n"));
@@ -190,7 +242,9 @@ fn rules_of_other_sources_are_skipped_and_priorities_parse() {
     assert_eq!(e.rules()[0].priority.sysflow_level(), 3);
     assert_eq!(e.summary().skipped_rules, 1);
     assert_eq!(e.summary().disabled_rules, 1);
-    assert!(w.iter().any(|d| d.kind == DiagKind::Skipped && d.message.contains("k8s_audit")));
+    assert!(w
+        .iter()
+        .any(|d| d.kind == DiagKind::Skipped && d.message.contains("k8s_audit")));
 }
 
 #[test]
@@ -212,14 +266,29 @@ fn check_subcommand_prints_a_summary_and_exits_by_result() {
     let dir = std::env::temp_dir().join(format!("policy-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = dir.join("good.yaml");
-    std::fs::write(&good, "- macro: m\n  condition: sf.type = PE\n- rule: r\n  desc: d\n  condition: m\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sensor")).args(["policy", "check"]).arg(&good).output().unwrap();
+    std::fs::write(
+        &good,
+        "- macro: m\n  condition: sf.type = PE\n- rule: r\n  desc: d\n  condition: m\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["policy", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let so = String::from_utf8_lossy(&out.stdout);
-    assert!(so.contains("1 file(s), 1 rule(s)") && so.contains("1 macro(s)"), "{so}");
+    assert!(
+        so.contains("1 file(s), 1 rule(s)") && so.contains("1 macro(s)"),
+        "{so}"
+    );
     let bad = dir.join("bad.yaml");
     std::fs::write(&bad, "- rule: r\n  desc: d\n  condition: (sf.type = PE\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sensor")).args(["policy", "check"]).arg(&bad).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let se = String::from_utf8_lossy(&out.stderr);
     assert!(se.contains("bad.yaml:3:14: unbalanced parentheses"), "{se}");

@@ -11,7 +11,14 @@ use sysflow_model::{OpFlags, Process, RecordType};
 use super::eval::{pair, test, Lit, NumOp, PairOp, Test};
 
 fn procs(exes: &[String]) -> Vec<Arc<Process>> {
-    exes.iter().map(|e| Arc::new(Process { exe: e.clone(), ..Process::default() })).collect()
+    exes.iter()
+        .map(|e| {
+            Arc::new(Process {
+                exe: e.clone(),
+                ..Process::default()
+            })
+        })
+        .collect()
 }
 
 fn word() -> impl Strategy<Value = String> {
@@ -41,7 +48,12 @@ fn string_tests(l: &str, items: &[String]) -> Vec<Test> {
         Test::StartsWith(l.into()),
         Test::EndsWith(l.into()),
         Test::InList(items.iter().map(|s| s.as_str().into()).collect()),
-        Test::InSet(items.iter().map(|s| s.as_str().into()).collect::<HashSet<Box<str>>>()),
+        Test::InSet(
+            items
+                .iter()
+                .map(|s| s.as_str().into())
+                .collect::<HashSet<Box<str>>>(),
+        ),
     ]
 }
 
@@ -85,7 +97,7 @@ proptest! {
     #[test]
     fn missing_values_fail_every_test(l in word(), n in any::<i64>()) {
         let m = Value::Missing;
-        for t in string_tests(&l, &[l.clone()]) {
+        for t in string_tests(&l, std::slice::from_ref(&l)) {
             prop_assert!(!test(&m, &t));
         }
         prop_assert!(!test(&m, &Test::Num(NumOp::Le, n)));
@@ -115,6 +127,17 @@ proptest! {
         prop_assert_eq!(pair(&va, PairOp::Eq, &vb), expect);
         let expect = a.iter().any(|x| b.iter().any(|y| x.starts_with(y.as_str())));
         prop_assert_eq!(pair(&va, PairOp::StartsWith, &vb), expect);
+    }
+}
+
+proptest! {
+    #[test]
+    fn concatenated_values_compare_like_their_rendering(a in word(), b in word(), l in "[a-c/. ]{0,8}") {
+        let v = Value::Concat(&a, " ", &b);
+        let whole = format!("{a} {b}");
+        prop_assert_eq!(test(&v, &Test::StartsWith(l.as_str().into())), whole.starts_with(&l));
+        prop_assert_eq!(test(&v, &Test::Eq(Lit::new(&l))), whole == l);
+        prop_assert_eq!(test(&v, &Test::Contains(l.as_str().into())), whole.contains(&l));
     }
 }
 

@@ -9,12 +9,12 @@
 
 pub mod ast;
 mod check;
-#[cfg(test)]
-mod eval_props;
 pub mod compile;
 pub mod engine;
 pub mod error;
 pub mod eval;
+#[cfg(test)]
+mod eval_props;
 pub mod items;
 pub mod lexer;
 pub mod load;
