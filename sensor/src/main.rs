@@ -8,6 +8,7 @@ use sensor::policy;
 mod print;
 mod record;
 mod run;
+mod source;
 
 /// All-in-one runtime-security sensor for Linux speaking SysFlow.
 #[derive(Parser, Debug)]
