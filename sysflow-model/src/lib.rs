@@ -10,6 +10,8 @@ pub mod avro;
 pub mod flags;
 pub mod flat;
 pub mod record;
+pub mod tables;
 
 pub use flags::{OpFlags, OpenFlags};
 pub use record::*;
+pub use tables::{Flattener, FlattenerStats, TableConfig};
