@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod policy;
-mod print;
+use sensor::print;
 mod record;
 mod run;
 

@@ -51,25 +51,6 @@ pub struct Rec<'a> {
     pub traits: &'a SchemaTraits,
 }
 
-fn is_evt(r: &SysFlow) -> bool {
-    // NetworkEvent is a flow for sysprint (it then crashes on endTs); we print it as the event
-    // it is (see docs/compatibility.md).
-    matches!(
-        r,
-        SysFlow::ProcessEvent(_)
-            | SysFlow::FileEvent(_)
-            | SysFlow::NetworkEvent(_)
-            | SysFlow::K8sEvent(_)
-    )
-}
-
-fn is_flow(r: &SysFlow) -> bool {
-    matches!(
-        r,
-        SysFlow::NetworkFlow(_) | SysFlow::FileFlow(_) | SysFlow::ProcessFlow(_)
-    )
-}
-
 fn op_flags(r: &SysFlow) -> Option<u32> {
     Some(match r {
         SysFlow::ProcessEvent(e) => e.op_flags.0,
@@ -115,6 +96,8 @@ fn tid(r: &SysFlow) -> Option<i64> {
     })
 }
 
+/// `ret` of events. sysprint treats NetworkEvent as a flow (and then crashes on `endTs`); we
+/// print it as the event it is: `ret` set, no end time (see docs/compatibility.md).
 fn ret(r: &SysFlow) -> Option<i32> {
     Some(match r {
         SysFlow::ProcessEvent(e) => e.ret,

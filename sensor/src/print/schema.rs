@@ -3,9 +3,7 @@
 //! sysprint renders a field the writer schema lacks differently from a default value
 //! (`hasattr(proc, 'entry')` → `""` instead of `false`; a legacy NetworkFlow without `fd`
 //! → `""`), and the decoded records do not say which it was. So we read the schema from
-//! the object-container header ourselves.
-
-use std::io::Read;
+//! the writer schema of the file ourselves.
 
 /// Presence of the fields whose absence sysprint renders as `""`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,32 +31,12 @@ impl Default for SchemaTraits {
 }
 
 impl SchemaTraits {
-    /// Traits of an object-container file's writer schema; `None` when the header cannot be
-    /// read (the reader reports that error with its offset).
-    pub fn from_container(r: &mut impl Read) -> Option<SchemaTraits> {
-        let mut magic = [0u8; 4];
-        r.read_exact(&mut magic).ok()?;
-        if &magic != b"Obj\x01" {
-            return None;
-        }
-        loop {
-            let mut count = read_long(r)?;
-            if count == 0 {
-                return None;
-            }
-            if count < 0 {
-                count = count.checked_neg()?;
-                read_long(r)?;
-            }
-            for _ in 0..count {
-                let key = read_bytes(r)?;
-                let val = read_bytes(r)?;
-                if key == b"avro.schema" {
-                    let v: serde_json::Value = serde_json::from_slice(&val).ok()?;
-                    return Some(Self::from_schema(&v));
-                }
-            }
-        }
+    /// Traits of a writer schema given as JSON text; the v5 defaults when it does not parse
+    /// (the reader has accepted it, so that does not happen in practice).
+    pub fn from_schema_text(text: &str) -> SchemaTraits {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map(|v| Self::from_schema(&v))
+            .unwrap_or_default()
     }
 
     /// Traits of a parsed schema.
@@ -106,30 +84,6 @@ fn visit(v: &serde_json::Value, t: &mut SchemaTraits) {
         }
         _ => {}
     }
-}
-
-fn read_long(r: &mut impl Read) -> Option<i64> {
-    let mut v: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let mut b = [0u8];
-        r.read_exact(&mut b).ok()?;
-        v |= ((b[0] & 0x7f) as u64) << shift;
-        if b[0] & 0x80 == 0 {
-            return Some((v >> 1) as i64 ^ -((v & 1) as i64));
-        }
-    }
-    None
-}
-
-fn read_bytes(r: &mut impl Read) -> Option<Vec<u8>> {
-    let n = usize::try_from(read_long(r)?).ok()?;
-    // A header larger than this is not a SysFlow trace; don't allocate for it.
-    if n > 16 << 20 {
-        return None;
-    }
-    let mut b = vec![0u8; n];
-    r.read_exact(&mut b).ok()?;
-    Some(b)
 }
 
 #[cfg(test)]

@@ -102,8 +102,8 @@ impl TableWriter {
     /// Adds one record; prints a table every 1000 records as sysprint does.
     pub fn record(&mut self, rec: &Rec, out: &mut Vec<u8>) {
         let mut row = Vec::with_capacity(self.cols.len());
-        for (i, c) in self.cols.iter().enumerate() {
-            let v = match c.sel {
+        for i in 0..self.cols.len() {
+            let v = match self.cols[i].sel {
                 Sel::Idx => Val::Int(self.idx as i64),
                 Sel::Key(k) => rec.get(k),
                 Sel::Blank => Val::Str(""),

@@ -1,0 +1,4 @@
+//! Library part of the `sensor` crate: the stages shared by the `sensor` and `sysprint`
+//! binaries and the benchmarks.
+
+pub mod print;
