@@ -152,7 +152,9 @@ impl CsvWriter {
 
     /// Appends the header row (the column keys).
     pub fn header(&self, out: &mut Vec<u8>) {
-        self.row(out, |i, cell| cell.extend_from_slice(self.cols[i].name.as_bytes()));
+        self.row(out, |i, cell| {
+            cell.extend_from_slice(self.cols[i].name.as_bytes())
+        });
     }
 
     /// Appends the row of one record.

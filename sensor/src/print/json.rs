@@ -261,7 +261,10 @@ mod tests {
     #[test]
     fn escapes_like_python_ensure_ascii() {
         assert_eq!(js("a\"b\\c"), r#""a\"b\\c""#);
-        assert_eq!(js("\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}"), r#""\n\r\t\b\f\u0000\u001f\u007f""#);
+        assert_eq!(
+            js("\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}"),
+            r#""\n\r\t\b\f\u0000\u001f\u007f""#
+        );
         assert_eq!(js("é€"), r#""\u00e9\u20ac""#);
         assert_eq!(js("x😀y"), r#""x\ud83d\ude00y""#);
     }

@@ -44,7 +44,9 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
     }
     if args.version {
         let mut o = stdout.lock();
-        return Ok(writeln!(o, "{VERSION_LINE}").map(|_| 0).or_else(quiet_pipe)?);
+        return Ok(writeln!(o, "{VERSION_LINE}")
+            .map(|_| 0)
+            .or_else(quiet_pipe)?);
     }
     if args.input == Input::S3 {
         bail!("S3 input (-i s3) is not supported yet; copy the traces locally and use -i local");
@@ -80,7 +82,8 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
 
     let sink: Box<dyn Write> = match &args.file {
         Some(f) => Box::new(
-            File::create(f).with_context(|| format!("cannot create output file {}", f.display()))?,
+            File::create(f)
+                .with_context(|| format!("cannot create output file {}", f.display()))?,
         ),
         None => Box::new(stdout.lock()),
     };

@@ -18,7 +18,9 @@ use super::render::{write_int, write_text, Rec, Val};
 /// Why a field list cannot be shown as a table.
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
-    #[error("field {0:?} has no column in -o str output (see -l; query-only fields cannot be shown)")]
+    #[error(
+        "field {0:?} has no column in -o str output (see -l; query-only fields cannot be shown)"
+    )]
     NoColumn(String),
     #[error("none of the requested fields has a column in -o str output")]
     NoFields,
@@ -56,11 +58,7 @@ pub fn terminal_columns() -> usize {
 impl TableWriter {
     /// `fields`: the `-c` list, or `None` for the defaults; `width_fields`: the list sysprint
     /// scales widths by (the defaults when `-A` is given); `all`: `-A` (every flat-map key).
-    pub fn new(
-        fields: &[String],
-        all: bool,
-        term_cols: usize,
-    ) -> Result<TableWriter, TableError> {
+    pub fn new(fields: &[String], all: bool, term_cols: usize) -> Result<TableWriter, TableError> {
         let sel: Vec<&fields::FieldInfo> = fields::FIELDS
             .iter()
             .filter(|f| !f.query_only && fields.iter().any(|x| x == f.key))
@@ -298,7 +296,11 @@ fn py_g(x: f64) -> String {
         return if x < 0.0 { "-inf".into() } else { "inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if x.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let e = format!("{:.5e}", x);
     let (m, exp) = e.split_once('e').unwrap_or((&e, "0"));
@@ -414,7 +416,10 @@ pub fn tabulate_github(rows: &[Vec<String>], headers: Option<&[String]>) -> Stri
     let mut widths = Vec::with_capacity(ncols);
     for c in 0..ncols {
         let cells: Vec<&str> = rows.iter().map(|r| r[c].as_str()).collect();
-        let ty = cells.iter().map(|s| py_type(s)).fold(PyType::Bool, Ord::max);
+        let ty = cells
+            .iter()
+            .map(|s| py_type(s))
+            .fold(PyType::Bool, Ord::max);
         let formatted: Vec<String> = if ty == PyType::Float {
             cells
                 .iter()
@@ -459,7 +464,11 @@ pub fn tabulate_github(rows: &[Vec<String>], headers: Option<&[String]>) -> Stri
                     }
                 };
                 if multiline {
-                    splitlines(s).into_iter().map(pad).collect::<Vec<_>>().join("\n")
+                    splitlines(s)
+                        .into_iter()
+                        .map(pad)
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 } else {
                     pad(s)
                 }
