@@ -88,6 +88,9 @@ impl PrintArgs {
     }
 }
 
+/// Sort key of a directory entry: its digit key, its name, its path.
+type Entry = (Option<(usize, String)>, String, PathBuf);
+
 /// Digits of a file name as a number for ordering: (digit count without leading zeros, digits).
 fn digit_key(name: &str) -> Option<(usize, String)> {
     let d: String = name.chars().filter(char::is_ascii_digit).collect();
@@ -102,7 +105,7 @@ fn digit_key(name: &str) -> Option<(usize, String)> {
 /// in the name (sysprint's `int(''.join(filter(str.isdigit, f)))`), ties and names without
 /// digits (on which sysprint crashes) by name, the latter after all numbered names.
 pub fn dir_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<(Option<(usize, String)>, String, PathBuf)> = Vec::new();
+    let mut files: Vec<Entry> = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let p = e.path();

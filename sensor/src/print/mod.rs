@@ -288,7 +288,7 @@ impl Printer {
                 }
             }
             n += 1;
-            if n % 4096 == 0 {
+            if n.is_multiple_of(4096) {
                 progress.at(reader.offset());
             }
         }

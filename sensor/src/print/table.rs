@@ -109,7 +109,7 @@ impl TableWriter {
             row.push(self.cell(&v, self.widths[i]));
         }
         self.rows.push(row);
-        if self.idx > 0 && self.idx % 1000 == 0 {
+        if self.idx > 0 && self.idx.is_multiple_of(1000) {
             self.flush(out);
         }
         self.idx += 1;
@@ -497,7 +497,7 @@ pub fn tabulate_github(rows: &[Vec<String>], headers: Option<&[String]>) -> Stri
         lines.push(rule(&widths));
     }
     for r in 0..rows.len() {
-        let cells: Vec<String> = (0..ncols).map(|c| cols[c][r].clone()).collect();
+        let cells: Vec<String> = cols.iter().map(|c| c[r].clone()).collect();
         push_row(&mut lines, &cells, &widths, multiline);
     }
     lines.join("\n")
