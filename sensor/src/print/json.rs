@@ -12,12 +12,12 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
         // Fast path: printable ASCII except '"' and '\\' is copied in runs.
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            continue;
-        }
-        if b >= 0x80 && !is_char_start(b) {
+        if !ESCAPE[b as usize] {
+            i += 1;
             continue;
         }
         out.extend_from_slice(&bytes[start..i]);
@@ -31,28 +31,40 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
             0x0c => out.extend_from_slice(b"\\f"),
             _ if b < 0x80 => push_u(b as u32, out),
             _ => {
-                // `i` is a char boundary (a UTF-8 lead byte).
-                let c = s[i..].chars().next().map_or(0xfffd, |c| c as u32);
-                if c >= 0x10000 {
-                    let v = c - 0x10000;
+                // `i` is a char boundary: continuation bytes are consumed with their lead.
+                let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+                let u = c as u32;
+                if u >= 0x10000 {
+                    let v = u - 0x10000;
                     push_u(0xd800 | (v >> 10), out);
                     push_u(0xdc00 | (v & 0x3ff), out);
                 } else {
-                    push_u(c, out);
+                    push_u(u, out);
                 }
-                start = i + s[i..].chars().next().map_or(1, |c| c.len_utf8());
+                i += c.len_utf8();
+                start = i;
                 continue;
             }
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
-fn is_char_start(b: u8) -> bool {
-    b & 0xc0 != 0x80
-}
+/// Bytes `json.dumps` (ensure_ascii) does not copy verbatim.
+const ESCAPE: [bool; 256] = {
+    let mut t = [true; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = false;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 fn push_u(c: u32, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
