@@ -97,7 +97,7 @@ fn tid(r: &SysFlow) -> Option<i64> {
 }
 
 /// `ret` of events. sysprint treats NetworkEvent as a flow (and then crashes on `endTs`); we
-/// print it as the event it is: `ret` set, no end time (see docs/compatibility.md).
+/// print it as the event it is: `ret` set, no end time (see docs/print.md).
 fn ret(r: &SysFlow) -> Option<i32> {
     Some(match r {
         SysFlow::ProcessEvent(e) => e.ret,
