@@ -8,6 +8,7 @@ mod policy;
 use sensor::print;
 mod record;
 mod run;
+mod source;
 
 /// All-in-one runtime-security sensor for Linux speaking SysFlow.
 #[derive(Parser, Debug)]

@@ -8,8 +8,9 @@
 //! - Process lookup keeps the latest record emitted for an OID. The Go table keeps one slot
 //!   per state and prefers MODIFIED > CREATED > REUP; the collector emits CREATED or REUP once
 //!   per header epoch and MODIFIED after each EXEC/SETUID, so within an epoch the latest record
-//!   *is* the preferred one (REUP only follows a header, which resets the tables). The two rules
-//!   differ only on streams that violate the emission order.
+//!   *is* the preferred one (REUP follows a header, which resets the tables). Older collectors
+//!   also repeat REUP copies inside an epoch; on all shared traces the latest record and the
+//!   preferred one differ only in `state` and `ts`, neither of which is an attribute.
 //! - The ancestry (self first) is memoized per OID but refreshed when any process on the chain
 //!   is re-emitted or a missing parent arrives (the original never invalidates it: stale-ancestry
 //!   QUIRK). POID chains have a cycle guard and a depth bound.

@@ -23,15 +23,22 @@ fn our_schema_has_the_official_canonical_form() {
     assert_eq!(ours.canonical_form(), off.canonical_form());
     // The v5 schema extracted from the C++ collector header, too.
     let dir = common::shared().expect("shared");
-    let cpp = std::fs::read_to_string(dir.join("avsc/history/SysFlow.v5.from-cpp-header.avsc")).unwrap();
-    assert_eq!(ours.canonical_form(), Schema::parse_str(&cpp).unwrap().canonical_form());
+    let cpp =
+        std::fs::read_to_string(dir.join("avsc/history/SysFlow.v5.from-cpp-header.avsc")).unwrap();
+    assert_eq!(
+        ours.canonical_form(),
+        Schema::parse_str(&cpp).unwrap().canonical_form()
+    );
 }
 
 fn s(v: &str) -> Value {
     Value::String(v.to_owned())
 }
 fn oid(o: &Oid) -> Value {
-    Value::Record(vec![("createTS".into(), Value::Long(o.create_ts)), ("hpid".into(), Value::Long(o.hpid))])
+    Value::Record(vec![
+        ("createTS".into(), Value::Long(o.create_ts)),
+        ("hpid".into(), Value::Long(o.hpid)),
+    ])
 }
 fn foid(f: &Foid) -> Value {
     Value::Fixed(20, f.0.to_vec())
@@ -49,7 +56,11 @@ fn longs(v: &[i64]) -> Value {
     Value::Array(v.iter().map(|x| Value::Long(*x)).collect())
 }
 fn map(v: &[(String, String)]) -> Value {
-    Value::Map(v.iter().map(|(k, x)| (k.clone(), s(x))).collect::<HashMap<_, _>>())
+    Value::Map(
+        v.iter()
+            .map(|(k, x)| (k.clone(), s(x)))
+            .collect::<HashMap<_, _>>(),
+    )
 }
 fn en(i: usize, syms: &[&str]) -> Value {
     Value::Enum(i as u32, syms[i].to_owned())
@@ -221,7 +232,10 @@ fn to_value(r: &SysFlow) -> Value {
             ("message", s(&k.message)),
         ]),
     };
-    rec(vec![("rec", Value::Union(r.record_type() as u32, Box::new(body)))])
+    rec(vec![(
+        "rec",
+        Value::Union(r.record_type() as u32, Box::new(body)),
+    )])
 }
 
 #[test]
@@ -238,7 +252,12 @@ fn same_bytes_as_apache_avro_for_every_record_type() {
         assert_eq!(&decode_datum(&theirs).unwrap(), r, "{:?}", r.record_type());
         // And apache-avro reads our bytes back to the same value.
         let back = apache_avro::from_avro_datum(&schema, &mut &ours[..], None).unwrap();
-        assert_eq!(back, to_value(r).resolve(&schema).unwrap(), "{:?}", r.record_type());
+        assert_eq!(
+            back,
+            to_value(r).resolve(&schema).unwrap(),
+            "{:?}",
+            r.record_type()
+        );
     }
 }
 

@@ -258,7 +258,18 @@ mod tests {
 
     #[test]
     fn varint_round_trip_and_limits() {
-        for v in [0i64, 1, -1, 63, -64, 64, 300, i32::MAX as i64, i64::MIN, i64::MAX] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            300,
+            i32::MAX as i64,
+            i64::MIN,
+            i64::MAX,
+        ] {
             let mut b = Vec::new();
             put_long(&mut b, v);
             let mut c = Cur::new(&b);

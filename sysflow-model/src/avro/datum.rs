@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(peek_header_version(&b), Some(5));
         assert_eq!(decode_datum(&b).unwrap(), rec);
         for cut in 0..b.len() {
-            assert!(matches!(decode_datum(&b[..cut]), Err(DatumError::Eof { .. })), "cut {cut}");
+            assert!(
+                matches!(decode_datum(&b[..cut]), Err(DatumError::Eof { .. })),
+                "cut {cut}"
+            );
         }
         b.push(0);
         assert_eq!(

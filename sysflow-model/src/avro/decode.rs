@@ -247,6 +247,16 @@ pub(crate) struct Program {
 }
 
 impl Program {
+    /// A program with no branches (every datum is a `BadBranch` error).
+    pub fn empty() -> Program {
+        Program {
+            branches: Vec::new(),
+            skips: Vec::new(),
+            enums: Vec::new(),
+            named: Vec::new(),
+        }
+    }
+
     /// Compile a writer schema (JSON). Errors describe what is wrong with it.
     pub fn compile(json: &str) -> Result<Program, String> {
         let parsed = Parsed::parse(json)?;
@@ -283,15 +293,16 @@ impl Program {
             return Ok(Branch::Unknown(format!("non-record type #{i}")));
         };
         let (full_name, fields) = (full_name.clone(), fields.clone());
-        let target = if full_name == "sysflow.flow.ProcessFlow" && fields.iter().any(|(n, _)| n == "args") {
-            // Legacy event-like ProcessFlow (7- and 4-member schemas) is a process event.
-            RecordType::ProcessEvent
-        } else {
-            match RecordType::ALL.iter().find(|t| t.full_name() == full_name) {
-                Some(t) => *t,
-                None => return Ok(Branch::Unknown(full_name)),
-            }
-        };
+        let target =
+            if full_name == "sysflow.flow.ProcessFlow" && fields.iter().any(|(n, _)| n == "args") {
+                // Legacy event-like ProcessFlow (7- and 4-member schemas) is a process event.
+                RecordType::ProcessEvent
+            } else {
+                match RecordType::ALL.iter().find(|t| t.full_name() == full_name) {
+                    Some(t) => *t,
+                    None => return Ok(Branch::Unknown(full_name)),
+                }
+            };
         let spec = spec_of(target);
         let mut steps = Vec::with_capacity(fields.len());
         for (fname, fty) in &fields {
@@ -347,7 +358,8 @@ impl Program {
     fn record_shape(&self, ty: &Ty, names: &[&str]) -> Option<Vec<Ty>> {
         match self.def(ty) {
             Some(Named::Record { fields, .. })
-                if fields.len() == names.len() && fields.iter().zip(names).all(|(f, n)| f.0 == *n) =>
+                if fields.len() == names.len()
+                    && fields.iter().zip(names).all(|(f, n)| f.0 == *n) =>
             {
                 Some(fields.iter().map(|f| f.1.clone()).collect())
             }
@@ -358,14 +370,18 @@ impl Program {
     /// The v5 `array<Service>` layout (the only one ever written).
     fn is_services(&self, ty: &Ty) -> bool {
         let Ty::Array(item) = ty else { return false };
-        let Some(s) = self.record_shape(item, &["name", "id", "namespace", "portList", "clusterIP"]) else {
+        let Some(s) =
+            self.record_shape(item, &["name", "id", "namespace", "portList", "clusterIP"])
+        else {
             return false;
         };
         let port_ok = match &s[3] {
-            Ty::Array(p) => match self.record_shape(p, &["port", "targetPort", "nodePort", "proto"]) {
-                Some(p) => p[..3].iter().all(|t| *t == Ty::Int) && p[3] == Ty::Str,
-                None => false,
-            },
+            Ty::Array(p) => {
+                match self.record_shape(p, &["port", "targetPort", "nodePort", "proto"]) {
+                    Some(p) => p[..3].iter().all(|t| *t == Ty::Int) && p[3] == Ty::Str,
+                    None => false,
+                }
+            }
             _ => false,
         };
         s[..3].iter().all(|t| *t == Ty::Str)
@@ -415,17 +431,23 @@ impl Program {
             Kind::OptOid => self.opt(ty, |t| self.is_oid(t), Wire::OptOid),
             Kind::OptFoid => self.opt(ty, |t| self.is_foid(t), Wire::OptFoid),
             Kind::StrArray if matches!(ty, Ty::Array(i) if **i == Ty::Str) => Some(Wire::StrArray),
-            Kind::LongArray if matches!(ty, Ty::Array(i) if Self::is_long(i)) => Some(Wire::LongArray),
+            Kind::LongArray if matches!(ty, Ty::Array(i) if Self::is_long(i)) => {
+                Some(Wire::LongArray)
+            }
             Kind::StrMap if matches!(ty, Ty::Map(v) if **v == Ty::Str) => Some(Wire::StrMap),
             Kind::Services if self.is_services(ty) => Some(Wire::Services),
-            Kind::Enum(symbols) => self.enum_map(ty, |s| symbols.iter().position(|x| *x == s).map(|i| i as i32)),
+            Kind::Enum(symbols) => self.enum_map(ty, |s| {
+                symbols.iter().position(|x| *x == s).map(|i| i as i32)
+            }),
             _ => None,
         };
         // A writer field of type "null" carries nothing; the reader keeps its default.
         match w {
             Some(w) => Ok(w),
             None if *ty == Ty::Null => Ok(self.skip_step(ty)?.wire),
-            None => Err(format!("writer type {ty:?} cannot be read as the SysFlow field")),
+            None => Err(format!(
+                "writer type {ty:?} cannot be read as the SysFlow field"
+            )),
         }
     }
 
@@ -482,7 +504,10 @@ impl Program {
                         1 => r.name = self.string(cur, s.wire)?,
                         2 => r.image = self.string(cur, s.wire)?,
                         3 => r.imageid = self.string(cur, s.wire)?,
-                        4 => r.r#type = enum_of(self.enum_idx(cur, s.wire)?, ContainerType::from_index),
+                        4 => {
+                            r.r#type =
+                                enum_of(self.enum_idx(cur, s.wire)?, ContainerType::from_index)
+                        }
                         5 => r.privileged = self.boolean(cur, s.wire)?,
                         6 => r.pod_id = self.opt_str(cur, s.wire)?,
                         7 => r.imagerepo = self.opt_str(cur, s.wire)?,
@@ -495,7 +520,9 @@ impl Program {
                 let mut r = Process::default();
                 for s in steps {
                     match s.slot {
-                        0 => r.state = enum_of(self.enum_idx(cur, s.wire)?, ObjectState::from_index),
+                        0 => {
+                            r.state = enum_of(self.enum_idx(cur, s.wire)?, ObjectState::from_index)
+                        }
                         1 => r.oid = self.oid(cur, s.wire)?,
                         2 => r.poid = self.opt_oid(cur, s.wire)?,
                         3 => r.ts = self.long(cur, s.wire)?,
@@ -519,7 +546,9 @@ impl Program {
                 let mut r = File::default();
                 for s in steps {
                     match s.slot {
-                        0 => r.state = enum_of(self.enum_idx(cur, s.wire)?, ObjectState::from_index),
+                        0 => {
+                            r.state = enum_of(self.enum_idx(cur, s.wire)?, ObjectState::from_index)
+                        }
                         1 => r.oid = self.foid(cur, s.wire)?,
                         2 => r.ts = self.long(cur, s.wire)?,
                         3 => r.restype = self.int(cur, s.wire)?,
@@ -665,7 +694,9 @@ impl Program {
                 let mut r = K8sEvent::default();
                 for s in steps {
                     match s.slot {
-                        0 => r.kind = enum_of(self.enum_idx(cur, s.wire)?, K8sComponent::from_index),
+                        0 => {
+                            r.kind = enum_of(self.enum_idx(cur, s.wire)?, K8sComponent::from_index)
+                        }
                         1 => r.action = enum_of(self.enum_idx(cur, s.wire)?, K8sAction::from_index),
                         2 => r.ts = self.long(cur, s.wire)?,
                         3 => r.message = self.string(cur, s.wire)?,
@@ -747,14 +778,22 @@ impl Program {
         match c.long()? {
             i if i == i64::from(null) => Ok(false),
             i if i == i64::from(1 - null) => Ok(true),
-            i => Err(DatumError::BadBranch { pos, index: i, len: 2 }),
+            i => Err(DatumError::BadBranch {
+                pos,
+                index: i,
+                len: 2,
+            }),
         }
     }
 
     #[inline]
     fn opt_str(&self, c: &mut Cur, w: Wire) -> Result<Option<String>, DatumError> {
         match w {
-            Wire::OptStr(n) => Ok(if Self::present(c, n)? { Some(c.string()?) } else { None }),
+            Wire::OptStr(n) => Ok(if Self::present(c, n)? {
+                Some(c.string()?)
+            } else {
+                None
+            }),
             Wire::Skip(_) => self.skip(c, w).map(|_| None),
             _ => Err(mismatch(c)),
         }
@@ -790,7 +829,10 @@ impl Program {
         let pos = c.pos;
         let i = c.long()?;
         let m = self.enums.get(usize::from(t)).ok_or_else(|| mismatch(c))?;
-        match usize::try_from(i).ok().and_then(|i| m.values.get(i).map(|v| (i, *v))) {
+        match usize::try_from(i)
+            .ok()
+            .and_then(|i| m.values.get(i).map(|v| (i, *v)))
+        {
             Some((_, v)) if v >= 0 => Ok(v),
             Some((i, _)) => Err(DatumError::UnknownSymbol {
                 pos,

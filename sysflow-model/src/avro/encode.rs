@@ -139,7 +139,9 @@ pub fn encode_datum(rec: &SysFlow, out: &mut Vec<u8>) {
             put_int(out, r.op_flags.0 as i32);
             out.extend_from_slice(&r.file_oid.0);
             put_int(out, r.ret);
-            put_opt(out, r.new_file_oid.as_ref(), |o, f| o.extend_from_slice(&f.0));
+            put_opt(out, r.new_file_oid.as_ref(), |o, f| {
+                o.extend_from_slice(&f.0)
+            });
         }
         SysFlow::NetworkEvent(r) => {
             put_oid(out, &r.proc_oid);

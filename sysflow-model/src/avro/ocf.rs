@@ -1,5 +1,5 @@
-//! Avro object container files: [`Reader`] (any SysFlow writer schema, null/deflate) and
-//! [`Writer`] (v5 schema, null/deflate, blocks of ~80 kB like the collector).
+//! Avro object container files: [`Reader`] (any SysFlow writer schema, null/deflate/snappy) and
+//! [`Writer`] (v5 schema, null/deflate/snappy, blocks of ~80 kB like the collector).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -10,7 +10,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use super::cursor::{put_long, Cur};
 use super::decode::Program;
 use super::encode::encode_datum;
-use super::error::{ReadError, WriteError};
+use super::error::{DatumError, ReadError, WriteError};
 use super::schema::SYSFLOW_V5_SCHEMA;
 use crate::record::SysFlow;
 
@@ -29,6 +29,8 @@ pub enum Codec {
     Null,
     /// Raw deflate (RFC 1951), as every SysFlow collector writes.
     Deflate,
+    /// Snappy raw format followed by the big-endian CRC-32 of the uncompressed block.
+    Snappy,
 }
 
 impl Codec {
@@ -36,6 +38,7 @@ impl Codec {
         match self {
             Codec::Null => "null",
             Codec::Deflate => "deflate",
+            Codec::Snappy => "snappy",
         }
     }
 }
@@ -92,10 +95,8 @@ impl<R: Read> Reader<R> {
             schema: String::new(),
             codec: Codec::Null,
             sync: [0; 16],
-            program: Program::compile(SYSFLOW_V5_SCHEMA).map_err(|detail| ReadError::InvalidSchema {
-                offset: 0,
-                detail,
-            })?,
+            // Replaced by the compiled writer schema once the header is read.
+            program: Program::empty(),
             raw: Vec::new(),
             block: Vec::new(),
             inflater: Decompress::new(false),
@@ -130,6 +131,7 @@ impl<R: Read> Reader<R> {
         rd.codec = match codec.as_deref() {
             None | Some(b"null") => Codec::Null,
             Some(b"deflate") => Codec::Deflate,
+            Some(b"snappy") => Codec::Snappy,
             Some(other) => {
                 return Err(ReadError::UnsupportedCodec {
                     offset: codec_off,
@@ -226,10 +228,11 @@ impl<R: Read> Reader<R> {
     }
 
     fn need_varint(&mut self, expected: &str) -> Result<i64, ReadError> {
-        self.read_varint(expected)?.ok_or_else(|| ReadError::Truncated {
-            offset: self.pos,
-            expected: expected.into(),
-        })
+        self.read_varint(expected)?
+            .ok_or_else(|| ReadError::Truncated {
+                offset: self.pos,
+                expected: expected.into(),
+            })
     }
 
     /// Length-prefixed bytes of at most `max`, read without trusting the declared length
@@ -367,6 +370,17 @@ impl<R: Read> Reader<R> {
                     }
                 }
             }
+            // A cut snappy block cannot be decoded in part.
+            Codec::Snappy if pending.is_some() => self.block.clear(),
+            Codec::Snappy => {
+                if let Err(detail) = unsnappy(&self.raw, &mut self.block) {
+                    return Err(ReadError::Corrupt {
+                        offset: start,
+                        codec: "snappy",
+                        detail,
+                    });
+                }
+            }
         }
         if pending.is_none() && count > self.block.len() as u64 {
             return Err(ReadError::BadBlock {
@@ -386,6 +400,29 @@ impl<R: Read> Reader<R> {
     }
 }
 
+/// Decompress a snappy block (data ‖ CRC-32 BE of the output) into `out` (reused).
+fn unsnappy(input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    if input.len() < 4 {
+        return Err("block shorter than its 4-byte CRC".into());
+    }
+    let (data, crc) = input.split_at(input.len() - 4);
+    let n = snap::raw::decompress_len(data).map_err(|e| e.to_string())?;
+    if n as u64 > MAX_BLOCK_BYTES {
+        return Err(format!("decompresses to {n} bytes, over {MAX_BLOCK_BYTES}"));
+    }
+    out.clear();
+    out.resize(n, 0);
+    let got = snap::raw::Decoder::new()
+        .decompress(data, out)
+        .map_err(|e| e.to_string())?;
+    out.truncate(got);
+    let want = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc32fast::hash(out) != want {
+        return Err("CRC-32 of the decompressed block does not match".into());
+    }
+    Ok(())
+}
+
 /// Inflate a raw-deflate block into `out` (reused), up to [`MAX_BLOCK_BYTES`]. On error `out`
 /// holds what was decompressed before the fault.
 fn inflate(d: &mut Decompress, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
@@ -401,7 +438,9 @@ fn inflate(d: &mut Decompress, input: &[u8], out: &mut Vec<u8>) -> Result<(), St
             out.reserve(grow.min(cap - out.len()));
         }
         let (in_before, out_before) = (d.total_in(), d.total_out());
-        let consumed = usize::try_from(in_before).unwrap_or(usize::MAX).min(input.len());
+        let consumed = usize::try_from(in_before)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
         let status = d
             .decompress_vec(&input[consumed..], out, FlushDecompress::None)
             .map_err(|e| format!("invalid deflate stream: {e}"))?;
@@ -438,20 +477,25 @@ impl<R: Read> Iterator for Reader<R> {
                     }
                     Err(e) => {
                         self.done = true;
-                        Err(self.pending.take().unwrap_or_else(|| match e {
-                            super::error::DatumError::UnknownRecord { name, .. } => {
-                                ReadError::UnknownRecord {
+                        // A fault found while reading the block explains a failing datum
+                        // better than the datum error itself.
+                        Err(match self.pending.take() {
+                            Some(p) => p,
+                            None => match e {
+                                DatumError::UnknownRecord { name, .. } => {
+                                    ReadError::UnknownRecord {
+                                        offset: self.block_off,
+                                        index: self.index,
+                                        name,
+                                    }
+                                }
+                                source => ReadError::Datum {
                                     offset: self.block_off,
                                     index: self.index,
-                                    name,
-                                }
-                            }
-                            source => ReadError::Datum {
-                                offset: self.block_off,
-                                index: self.index,
-                                source,
+                                    source,
+                                },
                             },
-                        }))
+                        })
                     }
                 });
             }
@@ -476,6 +520,7 @@ impl<R: Read> Iterator for Reader<R> {
 
 /// Writes SysFlow records to an Avro object container file with [`SYSFLOW_V5_SCHEMA`].
 ///
+/// Deflate runs at level 1: about 8x the write speed of level 6 for ~15% larger files.
 /// Records are buffered and written as a block once it reaches ~80,000 bytes, on
 /// [`Writer::flush`] and on [`Writer::finish`]. Dropping the writer flushes too, but only
 /// `finish` reports errors.
@@ -542,7 +587,7 @@ impl<W: Write> Writer<W> {
             block: Vec::with_capacity(BLOCK_TARGET + 4096),
             count: 0,
             scratch: Vec::new(),
-            compress: Compress::new(Compression::default(), false),
+            compress: Compress::new(Compression::fast(), false),
         })
     }
 
@@ -586,6 +631,18 @@ impl<W: Write> Writer<W> {
                 deflate(&mut self.compress, &self.block, &mut self.scratch)?;
                 &self.scratch
             }
+            Codec::Snappy => {
+                self.scratch.clear();
+                self.scratch
+                    .resize(snap::raw::max_compress_len(self.block.len()), 0);
+                let n = snap::raw::Encoder::new()
+                    .compress(&self.block, &mut self.scratch)
+                    .map_err(|e| WriteError::Compress(e.to_string()))?;
+                self.scratch.truncate(n);
+                let crc = crc32fast::hash(&self.block);
+                self.scratch.extend_from_slice(&crc.to_be_bytes());
+                &self.scratch
+            }
         };
         let mut head = Vec::with_capacity(20);
         put_long(&mut head, self.count as i64);
@@ -607,7 +664,9 @@ fn deflate(c: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> Result<(), Writ
         if out.len() == out.capacity() {
             out.reserve(out.capacity().max(4096));
         }
-        let consumed = usize::try_from(c.total_in()).unwrap_or(usize::MAX).min(input.len());
+        let consumed = usize::try_from(c.total_in())
+            .unwrap_or(usize::MAX)
+            .min(input.len());
         let st = c
             .compress_vec(&input[consumed..], out, FlushCompress::Finish)
             .map_err(|e| WriteError::Compress(e.to_string()))?;

@@ -309,7 +309,11 @@ impl Parsed {
                     .and_then(Value::as_array)
                     .ok_or("enum without a \"symbols\" array")?
                     .iter()
-                    .map(|s| s.as_str().map(str::to_owned).ok_or("enum symbol is not a string"))
+                    .map(|s| {
+                        s.as_str()
+                            .map(str::to_owned)
+                            .ok_or("enum symbol is not a string")
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Ty::Named(self.define(full, Named::Enum { symbols })?))
             }
@@ -355,8 +359,9 @@ mod tests {
 
     #[test]
     fn unknown_reference_is_an_error() {
-        let e = Parsed::parse(r#"{"type":"record","name":"a","fields":[{"name":"x","type":"nope"}]}"#)
-            .unwrap_err();
+        let e =
+            Parsed::parse(r#"{"type":"record","name":"a","fields":[{"name":"x","type":"nope"}]}"#)
+                .unwrap_err();
         assert!(e.contains("nope"), "{e}");
     }
 }

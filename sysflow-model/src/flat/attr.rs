@@ -310,22 +310,42 @@ const EXPORTED: &[(Attr, &str, &str, &str)] = &[
     (Attr::Ts, "sf.ts", "", "ts"),
     (Attr::Type, "sf.type", "", "type"),
     (Attr::ContainerId, "sf.container.id", "container", "id"),
-    (Attr::ContainerImage, "sf.container.image", "container", "image"),
+    (
+        Attr::ContainerImage,
+        "sf.container.image",
+        "container",
+        "image",
+    ),
     (
         Attr::ContainerImageId,
         "sf.container.imageid",
         "container",
         "imageid",
     ),
-    (Attr::ContainerName, "sf.container.name", "container", "name"),
+    (
+        Attr::ContainerName,
+        "sf.container.name",
+        "container",
+        "name",
+    ),
     (
         Attr::ContainerPrivileged,
         "sf.container.privileged",
         "container",
         "privileged",
     ),
-    (Attr::ContainerType, "sf.container.type", "container", "type"),
-    (Attr::FileDirectory, "sf.file.directory", "file", "directory"),
+    (
+        Attr::ContainerType,
+        "sf.container.type",
+        "container",
+        "type",
+    ),
+    (
+        Attr::FileDirectory,
+        "sf.file.directory",
+        "file",
+        "directory",
+    ),
     (Attr::FileFd, "sf.file.fd", "file", "fd"),
     (
         Attr::FileIsOpenRead,
@@ -356,7 +376,12 @@ const EXPORTED: &[(Attr, &str, &str, &str)] = &[
         "newsymlink",
     ),
     (Attr::FileOid, "sf.file.oid", "file", "oid"),
-    (Attr::FileOpenFlags, "sf.file.openflags", "file", "openflags"),
+    (
+        Attr::FileOpenFlags,
+        "sf.file.openflags",
+        "file",
+        "openflags",
+    ),
     (Attr::FilePath, "sf.file.path", "file", "path"),
     (Attr::FileSymlink, "sf.file.symlink", "file", "symlink"),
     (Attr::FileType, "sf.file.type", "file", "type"),
@@ -368,7 +393,12 @@ const EXPORTED: &[(Attr, &str, &str, &str)] = &[
     (Attr::KeKind, "sf.ke.kind", "k8s", "kind"),
     (Attr::KeMessage, "sf.ke.message", "k8s", "message"),
     (Attr::MetaSchema, "sf.meta.schema", "meta", "schema"),
-    (Attr::MetaTraceName, "sf.meta.tracename", "meta", "tracename"),
+    (
+        Attr::MetaTraceName,
+        "sf.meta.tracename",
+        "meta",
+        "tracename",
+    ),
     (Attr::NetDip, "sf.net.dip", "net", "dip"),
     (Attr::NetDport, "sf.net.dport", "net", "dport"),
     (Attr::NetIp, "sf.net.ip", "net", "ip"),
@@ -380,16 +410,31 @@ const EXPORTED: &[(Attr, &str, &str, &str)] = &[
     (Attr::NodeIp, "sf.node.ip", "node", "ip"),
     (Attr::PodHostIp, "sf.pod.hostip+", "pod", "hostip"),
     (Attr::PodId, "sf.pod.id", "pod", "id"),
-    (Attr::PodInternalIp, "sf.pod.internalip+", "pod", "internalip"),
+    (
+        Attr::PodInternalIp,
+        "sf.pod.internalip+",
+        "pod",
+        "internalip",
+    ),
     (Attr::PodName, "sf.pod.name", "pod", "name"),
     (Attr::PodNamespace, "sf.pod.namespace", "pod", "namespace"),
     (Attr::PodNodeName, "sf.pod.nodename", "pod", "nodename"),
-    (Attr::PodRestartCnt, "sf.pod.restartcnt", "pod", "restartcnt"),
+    (
+        Attr::PodRestartCnt,
+        "sf.pod.restartcnt",
+        "pod",
+        "restartcnt",
+    ),
     (Attr::PodServices, "sf.pod.services+", "pod", "services"),
     (Attr::PodTs, "sf.pod.ts", "pod", "ts"),
     (Attr::PProcArgs, "sf.pproc.args", "pproc", "args"),
     (Attr::PProcCmdline, "sf.pproc.cmdline", "pproc", "cmdline"),
-    (Attr::PProcCreateTs, "sf.pproc.createts", "pproc", "createts"),
+    (
+        Attr::PProcCreateTs,
+        "sf.pproc.createts",
+        "pproc",
+        "createts",
+    ),
     (Attr::PProcEntry, "sf.pproc.entry", "pproc", "entry"),
     (Attr::PProcExe, "sf.pproc.exe", "pproc", "exe"),
     (Attr::PProcGid, "sf.pproc.gid", "pproc", "gid"),
@@ -451,7 +496,12 @@ impl Attr {
             | PProcCreateTs | PProcUid | PProcGid | FileFd | NetSport | NetDport | NetProto
             | FlowRBytes | FlowROps | FlowWBytes | FlowWOps | ContainerPrivileged | PodTs
             | PodRestartCnt | MetaSchema => AttrKind::Int,
-            ProcTty | ProcEntry | PProcTty | PProcEntry | FileIsOpenRead | FileIsOpenWrite
+            ProcTty
+            | ProcEntry
+            | PProcTty
+            | PProcEntry
+            | FileIsOpenRead
+            | FileIsOpenWrite
             | ContainerPrivilegedBool => AttrKind::Bool,
             PodHostIp | PodInternalIp | PodServices | PodHostIpJson | PodInternalIpJson
             | PodServicesJson | KeMessage => AttrKind::Json,
@@ -555,7 +605,8 @@ impl Field {
             .iter()
             .map(|n| (edit_distance(base, n), *n))
             .filter(|(d, _)| *d <= limit)
-            .min_by_key(|(d, _)| *d)
+            // On a tie prefer a name the input starts with (`sf.proc.username` → `sf.proc.user`).
+            .min_by_key(|(d, n)| 2 * d + usize::from(!base.starts_with(n)))
             .map(|(_, n)| n)
     }
 }

@@ -10,6 +10,9 @@ mod jsonpath;
 mod read;
 mod value;
 
+#[cfg(test)]
+mod tests;
+
 pub use attr::{falco_evt_type_ops, Attr, AttrKind, Field};
 pub use read::oid_hash;
 pub use value::{basename, Ancestor, Value};

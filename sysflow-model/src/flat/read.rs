@@ -19,7 +19,6 @@ use super::FlatRecord;
 use crate::flags::{OpFlags, OpenFlags};
 use crate::record::{File, Oid, Process, SysFlow};
 
-
 /// Directory of a trimmed path like Go's `filepath.Dir` without lexical cleaning:
 /// "/etc/passwd" → "/etc", "/x" → "/", "x" → ".", "" → "" (Go gives ".").
 pub(crate) fn dir_of(path: &str) -> &str {
@@ -360,9 +359,7 @@ impl FlatRecord {
                 Value::Hash64(oid_hash(o))
             }),
             PProcPid => opt(p.and_then(|p| p.poid.as_ref()), |o| Value::Int(o.hpid)),
-            PProcCreateTs => opt(p.and_then(|p| p.poid.as_ref()), |o| {
-                Value::Int(o.create_ts)
-            }),
+            PProcCreateTs => opt(p.and_then(|p| p.poid.as_ref()), |o| Value::Int(o.create_ts)),
             PProcExe => opt(pp, |p| Value::Str(p.exe.trim())),
             PProcName => opt(pp, |p| Value::Str(name_of(&p.exe))),
             PProcArgs => opt(pp, |p| Value::Str(p.exe_args.trim())),
@@ -395,12 +392,8 @@ impl FlatRecord {
                 _ => Value::Missing,
             },
             FileOpenFlags => val(self.open_flags(), Value::OpenFlags),
-            FileIsOpenRead => val(self.open_flags(), |f| {
-                Value::Bool(f.is_open_read())
-            }),
-            FileIsOpenWrite => val(self.open_flags(), |f| {
-                Value::Bool(f.is_open_write())
-            }),
+            FileIsOpenRead => val(self.open_flags(), |f| Value::Bool(f.is_open_read())),
+            FileIsOpenWrite => val(self.open_flags(), |f| Value::Bool(f.is_open_write())),
 
             NetSip | NetDip | NetSport | NetDport | NetProto | NetIp | NetPort => {
                 let Some(n) = self.net() else {

@@ -308,6 +308,16 @@ mod tests {
     }
 
     #[test]
+    fn string_lists_are_lists_of_parts() {
+        let env = ["A=1".to_string(), "B=2".to_string()];
+        let v = Value::StrList(&env);
+        assert!(v.is_list() && v.is_set());
+        assert_eq!(v.to_string(), "A=1,B=2");
+        assert!(v.any_part(|p| p == "B=2"));
+        assert!(!Value::StrList(&[]).is_set());
+    }
+
+    #[test]
     fn basename_like_go() {
         assert_eq!(basename(""), ".");
         assert_eq!(basename("/usr/bin/bash"), "bash");

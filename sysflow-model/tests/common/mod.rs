@@ -9,10 +9,19 @@ use std::path::PathBuf;
 pub fn shared() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("SYSFLOW_SHARED").map(PathBuf::from),
-        Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))),
-        Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))),
+        Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared"
+        ))),
+        Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared"
+        ))),
     ];
-    let found = candidates.into_iter().flatten().find(|p| p.join("traces").is_dir());
+    let found = candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("traces").is_dir());
     if found.is_none() {
         eprintln!(
             "SKIPPED: ../shared not found at {}",
@@ -25,7 +34,10 @@ pub fn shared() -> Option<PathBuf> {
 use sysflow_model::*;
 
 fn oid(a: i64, b: i64) -> Oid {
-    Oid { create_ts: a, hpid: b }
+    Oid {
+        create_ts: a,
+        hpid: b,
+    }
 }
 
 /// One hand-built value of each of the 12 record types, with non-default values in every
