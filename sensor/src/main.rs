@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod policy;
-mod print;
+use sensor::policy;
+use sensor::print;
 mod record;
 mod run;
 mod source;
@@ -23,7 +23,7 @@ enum Command {
     /// Run the pipeline: reader -> flattener -> policy engine -> exporter.
     Run(run::RunArgs),
     /// Print or convert SysFlow traces (drop-in for sysprint).
-    Print(print::PrintArgs),
+    Print(Box<print::PrintArgs>),
     /// Policy tools (`policy check PATH`).
     Policy(policy::PolicyArgs),
     /// Record SysFlow traces from the eBPF probes.
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
         Command::Run(a) => run::main(a),
-        Command::Print(a) => print::main(a),
+        Command::Print(a) => print::main(*a),
         Command::Policy(a) => policy::main(a),
         Command::Record(a) => record::main(a),
     };

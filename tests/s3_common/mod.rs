@@ -254,6 +254,25 @@ pub const OBJECTS: &[(&str, &str, Option<TraceSpec>)] = &[
             events: 4,
         }),
     ),
+    // Top-level keys only: the real sysprint lists buckets non-recursively.
+    (
+        "flat",
+        "1.sf",
+        Some(TraceSpec {
+            exporter: "flat-1",
+            pid: 41,
+            events: 2,
+        }),
+    ),
+    (
+        "flat",
+        "2.sf",
+        Some(TraceSpec {
+            exporter: "flat-2",
+            pid: 42,
+            events: 3,
+        }),
+    ),
 ];
 
 /// Keys of `bucket` under `prefix` in S3 key order (UTF-8 byte order).

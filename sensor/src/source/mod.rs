@@ -1,8 +1,5 @@
-//! Record sources: the eBPF collector and S3 object stores (trace files and the live socket
-//! are read elsewhere).
+//! Record sources: the eBPF collector (trace files and the live socket are read elsewhere;
+//! S3 object stores are in the library, `sensor::source::s3`).
 
 #[allow(unused_imports)] // the pipeline (`--input ebpf`) uses more of it than `record`
 pub mod ebpf;
-
-#[allow(dead_code)] // wired into `sensor print -i s3` by the print code
-pub mod s3;
