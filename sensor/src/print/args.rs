@@ -13,6 +13,10 @@ pub enum Output {
     Json,
     /// CSV (needs `-w`).
     Csv,
+    /// Parquet, one typed column per attribute (needs `-w`).
+    Parquet,
+    /// Arrow IPC file, one typed column per attribute (needs `-w`).
+    Arrow,
 }
 
 /// Input type (`-i`).

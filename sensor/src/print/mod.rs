@@ -5,6 +5,7 @@ pub mod args;
 pub mod csv;
 pub mod fields;
 pub mod json;
+pub mod parquet;
 pub mod progress;
 pub mod render;
 pub mod schema;
@@ -99,6 +100,10 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
     if args.output == Output::Csv && args.file.is_none() {
         bail!("Output file path is required for CSV output (-w FILE).");
     }
+    let columnar = matches!(args.output, Output::Parquet | Output::Arrow);
+    if columnar && args.file.is_none() {
+        bail!("Output file path is required for Parquet and Arrow output (-w FILE).");
+    }
 
     let mut failed = false;
     let mut traces: Vec<Trace> = Vec::new();
@@ -144,6 +149,8 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
     };
 
     let sink: Box<dyn Write> = match &args.file {
+        // The columnar writer owns its output file (created by `Printer::new`).
+        Some(_) if columnar => Box::new(io::sink()),
         Some(f) => Box::new(
             File::create(f)
                 .with_context(|| format!("cannot create output file {}", f.display()))?,
@@ -218,6 +225,8 @@ enum Mode {
     Json(json::Layout),
     Csv(csv::CsvWriter),
     Table(table::TableWriter),
+    /// Parquet / Arrow IPC; `None` once finished.
+    Columnar(Option<Box<parquet::ColumnarWriter>>),
 }
 
 /// Formats records of one or more files into one output.
@@ -242,6 +251,19 @@ impl Printer {
             Output::Json => Mode::Json(json::Layout::nested(&cols)?),
             Output::Flatjson => Mode::Json(json::Layout::flat(&cols)),
             Output::Csv => Mode::Csv(csv::CsvWriter::new(cols)),
+            Output::Parquet | Output::Arrow => {
+                let format = if args.output == Output::Parquet {
+                    parquet::Format::Parquet
+                } else {
+                    parquet::Format::Arrow
+                };
+                let Some(path) = &args.file else {
+                    bail!("Output file path is required for Parquet and Arrow output (-w FILE).");
+                };
+                let w = parquet::ColumnarWriter::create(path, cols, format)
+                    .with_context(|| format!("cannot create output file {}", path.display()))?;
+                Mode::Columnar(Some(Box::new(w)))
+            }
             Output::Str => {
                 let defaults: &[&str] = if args.k8sevents {
                     fields::K8S_EVENT_FIELDS
@@ -298,6 +320,11 @@ impl Printer {
                 c.record(rec, &mut self.buf);
             }
             Mode::Table(t) => t.record(rec, &mut self.buf),
+            Mode::Columnar(w) => {
+                if let Some(w) = w {
+                    w.record(rec)?;
+                }
+            }
         }
         self.records += 1;
         out.write_all(&self.buf)
@@ -315,6 +342,11 @@ impl Printer {
 
     /// Writes what comes after the last record.
     pub fn end(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if let Mode::Columnar(w) = &mut self.mode {
+            if let Some(w) = w.take() {
+                w.finish()?;
+            }
+        }
         if self.array {
             out.write_all(b"]")?;
         }
