@@ -249,21 +249,22 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
             _ => return Err(k.bad(key, format!("expected one of terminal, file, syslog, null, got {v:?}"))),
         },
     };
-    let format =
-        match k.str("format", &[])? {
-            None => d.format,
-            Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
-                "json" => Format::Json,
-                "ecs" => Format::Ecs,
-                "otel" | "occurrence" => return Err(k.bad(
+    let format = match k.str("format", &[])? {
+        None => d.format,
+        Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
+            "json" => Format::Json,
+            "ecs" => Format::Ecs,
+            "otel" | "occurrence" => {
+                return Err(k.bad(
                     key,
                     format!(
                         "format {v:?} is not available in sysflow-sensor (available: json, ecs)"
                     ),
-                )),
-                _ => return Err(k.bad(key, format!("expected one of json, ecs, got {v:?}"))),
-            },
-        };
+                ))
+            }
+            _ => return Err(k.bad(key, format!("expected one of json, ecs, got {v:?}"))),
+        },
+    };
     let records = k.choice(
         "type",
         &[],
@@ -350,17 +351,18 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
 }
 
 pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, ConfigError> {
-    let kind =
-        match driver {
-            "file" => DriverKind::File,
-            "socket" => DriverKind::Socket,
-            other => return Err(k.bad(
+    let kind = match driver {
+        "file" => DriverKind::File,
+        "socket" => DriverKind::Socket,
+        other => {
+            return Err(k.bad(
                 "driver",
                 format!(
                     "driver {other:?} is not available in sysflow-sensor (available: file, socket)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let path = k.str("path", &[])?.map(|(_, p)| PathBuf::from(p.trim()));
     k.warn_unused();
     Ok(DriverConfig { driver: kind, path })

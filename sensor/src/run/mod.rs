@@ -1,4 +1,7 @@
-//! `sensor run` (stub; to be implemented).
+//! `sensor run` (being implemented).
+
+pub mod event;
+pub mod stats;
 
 /// Arguments of `sensor run`.
 #[derive(clap::Args, Debug)]
