@@ -10,6 +10,7 @@ mod policy;
 mod print;
 mod record;
 mod run;
+mod source;
 
 /// All-in-one runtime-security sensor for Linux speaking SysFlow.
 #[derive(Parser, Debug)]
@@ -22,6 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the pipeline: reader -> flattener -> policy engine -> exporter.
+    #[command(version)]
     Run(run::RunArgs),
     /// Print or convert SysFlow traces (drop-in for sysprint).
     Print(print::PrintArgs),
@@ -32,7 +34,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(run::args::rewrite(std::env::args_os()));
     let res = match cli.command {
         Command::Run(a) => run::main(a),
         Command::Print(a) => print::main(a),
