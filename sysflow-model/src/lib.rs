@@ -9,6 +9,11 @@
 pub mod flags;
 pub mod flat;
 pub mod record;
+pub mod tables;
+
+#[cfg(test)]
+mod testutil;
 
 pub use flags::{OpFlags, OpenFlags};
 pub use record::*;
+pub use tables::{Flattener, FlattenerStats, TableConfig};

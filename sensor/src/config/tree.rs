@@ -80,6 +80,19 @@ struct Node {
 
 impl Pipeline {
     pub(super) fn build(raw: &RawPipeline) -> Result<Pipeline, ConfigError> {
+        let mut driver = None;
+        for e in &raw.drivers {
+            let name = e.kind("driver").ok_or_else(|| {
+                ConfigError::bad(&format!("drivers[{}]", e.index), "driver", "missing")
+            })?;
+            let k = Keys::new(format!("drivers[{}] ({name})", e.index), e);
+            let d = parse_driver(&k, &name)?;
+            if driver.is_none() {
+                driver = Some((d, k.channels("out")?));
+            } else {
+                tracing::warn!("{}: only the first driver runs", k.label);
+            }
+        }
         let mut nodes = Vec::new();
         for e in &raw.pipeline {
             let proc = e.kind("processor").ok_or_else(|| {
@@ -149,19 +162,6 @@ impl Pipeline {
             }
         }
 
-        let mut driver = None;
-        for e in &raw.drivers {
-            let name = e.kind("driver").ok_or_else(|| {
-                ConfigError::bad(&format!("drivers[{}]", e.index), "driver", "missing")
-            })?;
-            let k = Keys::new(format!("drivers[{}] ({name})", e.index), e);
-            let d = parse_driver(&k, &name)?;
-            if driver.is_none() {
-                driver = Some((d, k.channels("out")?));
-            } else {
-                tracing::warn!("{}: only the first driver runs", k.label);
-            }
-        }
         // The driver writes to its `out`, else to the first plugin's input (as the original).
         let root_chan = match &driver {
             Some((_, outs)) if !outs.is_empty() => outs[0].name.clone(),

@@ -13,35 +13,15 @@ pub trait Flatten: Send {
 
 /// Builds the flattener for a `sysflowreader` plugin.
 pub fn build(cfg: &ReaderConfig) -> anyhow::Result<Box<dyn Flatten>> {
+    let inner = sysflow_model::tables::Flattener::new(sysflow_model::tables::TableConfig::default());
     if cfg.filter_enabled {
-        tracing::warn!("sysflowreader: filter.enabled is not implemented yet; ignored");
+        return Ok(Box::new(super::decay::DecayFilter::new(inner, cfg.filter_maxage)));
     }
-    Ok(Box::new(Minimal { index: 0 }))
+    Ok(Box::new(inner))
 }
 
-/// Stand-in until the entity tables land: events and flows without joined entities.
-struct Minimal {
-    index: u64,
-}
-
-impl Flatten for Minimal {
+impl Flatten for sysflow_model::tables::Flattener {
     fn push(&mut self, rec: SysFlow) -> Option<FlatRecord> {
-        let index = self.index;
-        self.index += 1;
-        if !rec.record_type().is_event_or_flow() {
-            return None;
-        }
-        Some(FlatRecord {
-            index,
-            rec,
-            header: None,
-            proc: None,
-            pproc: None,
-            ancestry: std::sync::Arc::from(Vec::new()),
-            file: None,
-            newfile: None,
-            container: None,
-            pod: None,
-        })
+        sysflow_model::tables::Flattener::push(self, rec)
     }
 }

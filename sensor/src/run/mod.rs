@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod builtin;
+mod decay;
 pub mod event;
 pub mod flatten;
 pub mod graph;

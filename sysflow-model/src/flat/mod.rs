@@ -6,10 +6,16 @@
 //! and render lazily, see [`Value`]).
 
 mod attr;
+mod jsonpath;
+mod read;
 mod value;
 
-pub use attr::{Attr, Field};
-pub use value::{Ancestor, Value};
+#[cfg(test)]
+mod tests;
+
+pub use attr::{falco_evt_type_ops, Attr, AttrKind, Field};
+pub use read::oid_hash;
+pub use value::{basename, Ancestor, Value};
 
 use std::sync::Arc;
 

@@ -49,6 +49,8 @@ pub enum Value<'a> {
     Char(char),
     /// One field of every process of an ancestry (self first).
     Ancestors(Ancestor, &'a [Arc<Process>]),
+    /// A list of strings (`sf.proc.env`).
+    StrList(&'a [String]),
 }
 
 /// Stack buffer for rendering one scalar part.
@@ -127,6 +129,16 @@ fn itoa_buf(v: i64) -> ([u8; 20], usize) {
     (out, len)
 }
 
+/// Basename of a trimmed path, "" when empty (Go's `filepath.Base("")` would give ".").
+pub(crate) fn name_of(path: &str) -> &str {
+    let p = path.trim();
+    if p.is_empty() {
+        ""
+    } else {
+        basename(p)
+    }
+}
+
 /// Basename as Go's `filepath.Base` computes it ("" ⇒ ".", trailing slashes ignored).
 pub fn basename(p: &str) -> &str {
     if p.is_empty() {
@@ -157,6 +169,7 @@ impl<'a> Value<'a> {
             Value::OpenFlags(_) => true,
             Value::Foid(_) | Value::Hash64(_) | Value::Char(_) => true,
             Value::Ancestors(_, a) => !a.is_empty(),
+            Value::StrList(l) => !l.is_empty(),
         }
     }
 
@@ -208,18 +221,21 @@ impl<'a> Value<'a> {
                 let mut b = [0u8; 4];
                 f(c.encode_utf8(&mut b))
             }
+            // exe and args are trimmed at read time (the tables keep raw values).
             Value::Ancestors(kind, procs) => procs.iter().any(|p| match kind {
-                Ancestor::Name => f(basename(p.exe.as_str())),
-                Ancestor::Exe => f(p.exe.as_str()),
+                Ancestor::Name => f(name_of(&p.exe)),
+                Ancestor::Exe => f(p.exe.trim()),
                 Ancestor::Pid => f(PartBuf::int(p.oid.hpid).as_str()),
                 Ancestor::Cmdline => {
-                    if p.exe_args.is_empty() {
-                        f(p.exe.as_str())
+                    let args = p.exe_args.trim();
+                    if args.is_empty() {
+                        f(p.exe.trim())
                     } else {
-                        Value::Concat(p.exe.as_str(), " ", p.exe_args.as_str()).any_part_dyn(f)
+                        Value::Concat(p.exe.trim(), " ", args).any_part_dyn(f)
                     }
                 }
             }),
+            Value::StrList(l) => l.iter().any(|s| f(s)),
         }
     }
 
@@ -232,6 +248,7 @@ impl<'a> Value<'a> {
                 | Value::OpFlags(..)
                 | Value::OpenFlags(_)
                 | Value::Ancestors(..)
+                | Value::StrList(_)
         )
     }
 
@@ -288,6 +305,16 @@ mod tests {
         assert_eq!(Value::Char('f').to_string(), "f");
         assert_eq!(Value::Missing.to_string(), "");
         assert!(!Value::Missing.is_set());
+    }
+
+    #[test]
+    fn string_lists_are_lists_of_parts() {
+        let env = ["A=1".to_string(), "B=2".to_string()];
+        let v = Value::StrList(&env);
+        assert!(v.is_list() && v.is_set());
+        assert_eq!(v.to_string(), "A=1,B=2");
+        assert!(v.any_part(|p| p == "B=2"));
+        assert!(!Value::StrList(&[]).is_set());
     }
 
     #[test]
