@@ -56,7 +56,10 @@ fn semantic_hash(f: &FlatRecord) -> Option<u64> {
         }
         SysFlow::NetworkFlow(e) => {
             ints(&mut h, &[uid, gid, e.op_flags.0 as i64, tty]);
-            ints(&mut h, &[e.sip as i64, e.dip as i64, e.dport as i64, e.proto as i64]);
+            ints(
+                &mut h,
+                &[e.sip as i64, e.dip as i64, e.dport as i64, e.proto as i64],
+            );
         }
         _ => return None,
     }

@@ -13,9 +13,13 @@ pub trait Flatten: Send {
 
 /// Builds the flattener for a `sysflowreader` plugin.
 pub fn build(cfg: &ReaderConfig) -> anyhow::Result<Box<dyn Flatten>> {
-    let inner = sysflow_model::tables::Flattener::new(sysflow_model::tables::TableConfig::default());
+    let inner =
+        sysflow_model::tables::Flattener::new(sysflow_model::tables::TableConfig::default());
     if cfg.filter_enabled {
-        return Ok(Box::new(super::decay::DecayFilter::new(inner, cfg.filter_maxage)));
+        return Ok(Box::new(super::decay::DecayFilter::new(
+            inner,
+            cfg.filter_maxage,
+        )));
     }
     Ok(Box::new(inner))
 }

@@ -129,6 +129,9 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         (Input::Ebpf, None) => None,
     };
 
+    if input == Input::Ebpf {
+        source::ebpf::available()?;
+    }
     let registry = stats::Registry::default();
     let stop = Arc::new(AtomicBool::new(false));
     let (hup_tx, hup_rx) = crossbeam_channel::bounded(1);

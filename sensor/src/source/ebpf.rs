@@ -7,9 +7,14 @@ use std::sync::atomic::AtomicBool;
 
 use super::Sink;
 
-/// Runs the probes until `stop` is set.
-pub fn run(_sink: &mut Sink, _stop: &AtomicBool) -> anyhow::Result<()> {
+/// Checks, before the pipeline starts, that the probes can run here.
+pub fn available() -> anyhow::Result<()> {
     anyhow::bail!(
         "--input ebpf is not built into this sensor yet; use --input file PATH or --input socket [PATH]"
     )
+}
+
+/// Runs the probes until `stop` is set.
+pub fn run(_sink: &mut Sink, _stop: &AtomicBool) -> anyhow::Result<()> {
+    available()
 }
