@@ -6,6 +6,7 @@
 //!
 //! This crate knows nothing of the CLI: it never prints and never exits; errors are values.
 
+pub mod avro;
 pub mod flags;
 pub mod flat;
 pub mod record;
