@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod config;
 mod export;
-mod policy;
+use sensor::policy;
 mod print;
 mod record;
 mod run;

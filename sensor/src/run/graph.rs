@@ -136,7 +136,7 @@ fn policy_rules(
             return Ok((Box::new(rules::Bypass), swap_rx));
         }
     };
-    let loader = rules::loader(src.clone());
+    let loader = rules::loader(src.clone(), cfg.mode);
     let set = loader().with_context(|| format!("{}: cannot load the rules", stage.label))?;
     if let RuleSource::Path(path) = src {
         running.reloadables.push(Reloadable {

@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::run::event::Event;
+use sensor::policy::{self, LoadOptions, Matches, Mode, PolicyEngine};
+
+use crate::config::PolicyMode;
+use crate::run::builtin;
+use crate::run::event::{Event, RuleInfo};
 
 /// What the rules decided for a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,14 +48,79 @@ impl RuleSet for Bypass {
     }
 }
 
-/// The loader for a rule source.
-pub fn loader(src: RuleSource) -> Loader {
-    Arc::new(move || -> anyhow::Result<Box<dyn RuleSet>> {
-        match &src {
-            RuleSource::Path(p) => {
-                anyhow::bail!("policy engine not merged yet; cannot load {}", p.display())
+/// Compiled rules of the policy engine, with per-rule export data shared by every match.
+struct EngineRules {
+    engine: Arc<PolicyEngine>,
+    infos: Vec<Arc<RuleInfo>>,
+    matches: Matches,
+}
+
+impl RuleSet for EngineRules {
+    fn eval(&mut self, ev: &mut Event) -> Verdict {
+        match self.engine.process(&ev.rec, &mut self.matches) {
+            policy::Verdict::Drop => Verdict::Drop,
+            policy::Verdict::Pass => Verdict::Pass,
+            policy::Verdict::Alert => {
+                for &i in self.matches.indices() {
+                    if let Some(r) = self.infos.get(i as usize) {
+                        ev.rules.push(r.clone());
+                    }
+                }
+                Verdict::Alert
             }
-            RuleSource::Builtin => anyhow::bail!("policy engine not merged yet"),
+        }
+    }
+}
+
+fn engine_mode(m: PolicyMode) -> Mode {
+    match m {
+        PolicyMode::Alert => Mode::Alert,
+        PolicyMode::Enrich => Mode::Enrich,
+        PolicyMode::Filter => Mode::Filter,
+    }
+}
+
+fn wrap(
+    res: Result<(PolicyEngine, Vec<policy::Diagnostic>), policy::PolicyError>,
+    what: &str,
+) -> anyhow::Result<Box<dyn RuleSet>> {
+    let (engine, warnings) = res.map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let infos = engine
+        .rules()
+        .iter()
+        .map(|r| {
+            Arc::new(RuleInfo {
+                name: r.name.clone(),
+                desc: r.desc.clone(),
+                priority: r.priority.sysflow_level(),
+                tags: r.tags.clone(),
+            })
+        })
+        .collect();
+    tracing::info!("{what}: {} rules", engine.rules().len());
+    Ok(Box::new(EngineRules {
+        engine: Arc::new(engine),
+        infos,
+        matches: Matches::new(),
+    }))
+}
+
+/// The loader for a rule source.
+pub fn loader(src: RuleSource, mode: PolicyMode) -> Loader {
+    Arc::new(move || -> anyhow::Result<Box<dyn RuleSet>> {
+        let opts = LoadOptions {
+            mode: engine_mode(mode),
+            strict: false,
+        };
+        match &src {
+            RuleSource::Path(p) => wrap(PolicyEngine::load_with(p, opts), &p.display().to_string()),
+            RuleSource::Builtin => {
+                let (name, text) = builtin::RULES[0];
+                wrap(PolicyEngine::from_str(name, text, opts), "built-in rules")
+            }
         }
     })
 }
