@@ -9,11 +9,16 @@ pub fn sensor() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sensor"))
 }
 
-/// `../shared` beside the repository, or `None` (the caller prints SKIPPED and returns).
+/// `../shared` beside the repository (or `$SYSFLOW_SHARED`), or `None` (the caller prints
+/// SKIPPED and returns).
 pub fn shared() -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"));
+    let p = std::env::var_os("SYSFLOW_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")).to_path_buf()
+        });
     if p.is_dir() {
-        Some(p.to_path_buf())
+        Some(p)
     } else {
         eprintln!("SKIPPED: ../shared not found");
         None
