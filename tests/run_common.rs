@@ -37,7 +37,12 @@ pub fn stderr(o: &Output) -> String {
 pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
     s.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                let head: String = l.chars().take(300).collect();
+                panic!("not JSON ({e}): {head}…")
+            })
+        })
         .collect()
 }
 
