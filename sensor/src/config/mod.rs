@@ -11,8 +11,8 @@ pub mod raw;
 pub mod tree;
 
 pub use plugins::{
-    DriverConfig, DriverKind, ExportKind, ExporterConfig, Format, PluginConfig, PolicyConfig,
-    PolicyMode, ReaderConfig, RecordKind, SyslogProto,
+    DriverKind, ExportKind, ExporterConfig, Format, PluginConfig, PolicyConfig, PolicyMode,
+    ReaderConfig, RecordKind, SyslogProto,
 };
 pub use tree::{Pipeline, Stage};
 

@@ -130,9 +130,11 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         (Input::Ebpf, None) => None,
     };
 
-    if input == Input::Ebpf {
-        source::ebpf::available()?;
-    }
+    // Probes are attached before the pipeline starts, so a missing privilege fails fast.
+    let collector = match input {
+        Input::Ebpf => Some(source::live::start()?),
+        _ => None,
+    };
     let registry = stats::Registry::default();
     let stop = Arc::new(AtomicBool::new(false));
     let (hup_tx, hup_rx) = crossbeam_channel::bounded(1);
@@ -154,7 +156,10 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
             };
             source::socket::run(&opts, &mut sink, &stop).map(|()| true)
         }
-        _ => source::ebpf::run(&mut sink, &stop).map(|()| true),
+        _ => match collector {
+            Some(c) => source::live::run(c, &mut sink, &stop).map(|()| true),
+            None => Ok(true),
+        },
     };
     // Closing the first channel drains the pipeline stage by stage.
     drop(sink);

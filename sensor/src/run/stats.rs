@@ -78,8 +78,4 @@ impl Registry {
             }
         }
     }
-
-    pub fn all(&self) -> Vec<Arc<StageStats>> {
-        self.0.lock().map(|v| v.clone()).unwrap_or_default()
-    }
 }

@@ -1,9 +1,11 @@
-//! Drivers that feed SysFlow records into the pipeline: [`file`] (trace files) and [`socket`]
-//! (a collector's live stream). The eBPF driver is built elsewhere (`--input ebpf`).
+//! Drivers that feed SysFlow records into the pipeline: [`file`] (trace files), [`socket`]
+//! (a collector's live stream) and [`live`] (the native eBPF collector, [`ebpf`]).
 
 pub mod decode;
+#[allow(unused_imports)] // the pipeline (`--input ebpf`) uses more of it than `record`
 pub mod ebpf;
 pub mod file;
+pub mod live;
 pub mod socket;
 
 use std::sync::Arc;

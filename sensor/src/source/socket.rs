@@ -11,7 +11,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use anyhow::{bail, Context};
@@ -314,9 +314,4 @@ fn bad_message(sink: &Sink, what: &str) {
     if n <= 10 || n.is_multiple_of(1000) {
         tracing::warn!("skipping {what} ({n} undecodable so far)");
     }
-}
-
-/// Whether `p` is (still) our socket; used by tests and diagnostics.
-pub fn is_socket(p: &Path) -> bool {
-    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_socket())
 }

@@ -68,7 +68,9 @@ pub enum ReadError {
     /// The embedded writer schema cannot be parsed or is not a SysFlow schema.
     #[error("invalid writer schema in header at byte {offset}: {detail}")]
     InvalidSchema { offset: u64, detail: String },
-    #[error("unsupported codec {codec:?} in header at byte {offset} (supported: null, deflate)")]
+    #[error(
+        "unsupported codec {codec:?} in header at byte {offset} (supported: null, deflate, snappy)"
+    )]
     UnsupportedCodec { offset: u64, codec: String },
     /// The 16 bytes after a block are not the file's sync marker.
     #[error("bad sync marker at byte {offset}: expected the 16-byte marker from the header")]
@@ -126,6 +128,6 @@ impl ReadError {
 pub enum WriteError {
     #[error("I/O error writing Avro container: {0}")]
     Io(#[from] std::io::Error),
-    #[error("deflate compression failed: {0}")]
+    #[error("block compression failed: {0}")]
     Compress(String),
 }

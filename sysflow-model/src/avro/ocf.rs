@@ -1,5 +1,5 @@
-//! Avro object container files: [`Reader`] (any SysFlow writer schema, null/deflate) and
-//! [`Writer`] (v5 schema, null/deflate, blocks of ~80 kB like the collector).
+//! Avro object container files: [`Reader`] (any SysFlow writer schema, null/deflate/snappy) and
+//! [`Writer`] (v5 schema, null/deflate/snappy, blocks of ~80 kB like the collector).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -29,6 +29,8 @@ pub enum Codec {
     Null,
     /// Raw deflate (RFC 1951), as every SysFlow collector writes.
     Deflate,
+    /// Snappy raw format followed by the big-endian CRC-32 of the uncompressed block.
+    Snappy,
 }
 
 impl Codec {
@@ -36,6 +38,7 @@ impl Codec {
         match self {
             Codec::Null => "null",
             Codec::Deflate => "deflate",
+            Codec::Snappy => "snappy",
         }
     }
 }
@@ -128,6 +131,7 @@ impl<R: Read> Reader<R> {
         rd.codec = match codec.as_deref() {
             None | Some(b"null") => Codec::Null,
             Some(b"deflate") => Codec::Deflate,
+            Some(b"snappy") => Codec::Snappy,
             Some(other) => {
                 return Err(ReadError::UnsupportedCodec {
                     offset: codec_off,
@@ -366,6 +370,17 @@ impl<R: Read> Reader<R> {
                     }
                 }
             }
+            // A cut snappy block cannot be decoded in part.
+            Codec::Snappy if pending.is_some() => self.block.clear(),
+            Codec::Snappy => {
+                if let Err(detail) = unsnappy(&self.raw, &mut self.block) {
+                    return Err(ReadError::Corrupt {
+                        offset: start,
+                        codec: "snappy",
+                        detail,
+                    });
+                }
+            }
         }
         if pending.is_none() && count > self.block.len() as u64 {
             return Err(ReadError::BadBlock {
@@ -383,6 +398,29 @@ impl<R: Read> Reader<R> {
         self.index = 0;
         Ok(true)
     }
+}
+
+/// Decompress a snappy block (data ‖ CRC-32 BE of the output) into `out` (reused).
+fn unsnappy(input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    if input.len() < 4 {
+        return Err("block shorter than its 4-byte CRC".into());
+    }
+    let (data, crc) = input.split_at(input.len() - 4);
+    let n = snap::raw::decompress_len(data).map_err(|e| e.to_string())?;
+    if n as u64 > MAX_BLOCK_BYTES {
+        return Err(format!("decompresses to {n} bytes, over {MAX_BLOCK_BYTES}"));
+    }
+    out.clear();
+    out.resize(n, 0);
+    let got = snap::raw::Decoder::new()
+        .decompress(data, out)
+        .map_err(|e| e.to_string())?;
+    out.truncate(got);
+    let want = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc32fast::hash(out) != want {
+        return Err("CRC-32 of the decompressed block does not match".into());
+    }
+    Ok(())
 }
 
 /// Inflate a raw-deflate block into `out` (reused), up to [`MAX_BLOCK_BYTES`]. On error `out`
@@ -591,6 +629,18 @@ impl<W: Write> Writer<W> {
             Codec::Null => &self.block,
             Codec::Deflate => {
                 deflate(&mut self.compress, &self.block, &mut self.scratch)?;
+                &self.scratch
+            }
+            Codec::Snappy => {
+                self.scratch.clear();
+                self.scratch
+                    .resize(snap::raw::max_compress_len(self.block.len()), 0);
+                let n = snap::raw::Encoder::new()
+                    .compress(&self.block, &mut self.scratch)
+                    .map_err(|e| WriteError::Compress(e.to_string()))?;
+                self.scratch.truncate(n);
+                let crc = crc32fast::hash(&self.block);
+                self.scratch.extend_from_slice(&crc.to_be_bytes());
                 &self.scratch
             }
         };

@@ -1,0 +1,470 @@
+//! Raw events the sensor's eBPF probes write to the ring buffer, and the configuration user
+//! space hands to the probes. One place for both sides: the probe crate (`sensor-ebpf`) uses it
+//! `no_std`; user space enables the `user` feature for the `aya::Pod` impls.
+//!
+//! Every event starts with an [`EventHeader`]; `kind` says which struct follows. All structs
+//! are `#[repr(C)]` with explicit padding so both sides agree on the byte layout.
+
+#![no_std]
+
+/// Bytes reserved for one path read from user memory (longer paths are truncated and flagged).
+pub const PATH_LEN: usize = 512;
+/// Bytes reserved for the exe path of an exec event.
+pub const EXE_LEN: usize = 256;
+/// Bytes reserved for the NUL-separated argument vector of an exec event.
+pub const ARGS_LEN: usize = 512;
+/// Size of the ring buffer the probes write into (bytes, power of two).
+pub const RING_SIZE: u32 = 16 << 20;
+/// `AT_FDCWD` as the kernel passes it in a dirfd argument.
+pub const AT_FDCWD: i32 = -100;
+
+/// What struct follows the header.
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// [`ExecEvent`]: `sched_process_exec`.
+    Exec = 1,
+    /// [`ForkEvent`]: `sched_process_fork` (processes and threads).
+    Fork = 2,
+    /// [`ExitEvent`]: `sched_process_exit` (every thread).
+    Exit = 3,
+    /// [`CredEvent`]: setuid family on exit.
+    Cred = 4,
+    /// [`OpenEvent`]: open family on exit.
+    Open = 5,
+    /// [`IoEvent`]: read/write/send/recv/mmap/close/connect/accept/shutdown on exit.
+    Io = 6,
+    /// [`PathEvent`]: mkdir/rmdir/unlink/link/symlink/rename/chdir on exit.
+    Path = 7,
+}
+
+impl EventKind {
+    /// The kind for a raw header value.
+    pub fn from_u16(v: u16) -> Option<EventKind> {
+        Some(match v {
+            1 => EventKind::Exec,
+            2 => EventKind::Fork,
+            3 => EventKind::Exit,
+            4 => EventKind::Cred,
+            5 => EventKind::Open,
+            6 => EventKind::Io,
+            7 => EventKind::Path,
+            _ => return None,
+        })
+    }
+}
+
+/// The syscall (or scheduler event) that produced an event: `EventHeader::op`.
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Op {
+    Read = 1,
+    Write,
+    Pread64,
+    Pwrite64,
+    Readv,
+    Writev,
+    Preadv,
+    Pwritev,
+    Recvfrom,
+    Sendto,
+    Recvmsg,
+    Sendmsg,
+    Recvmmsg,
+    Sendmmsg,
+    Mmap,
+    Close,
+    Connect,
+    Accept,
+    Accept4,
+    Shutdown,
+    Open,
+    Openat,
+    Openat2,
+    Creat,
+    Mkdir,
+    Mkdirat,
+    Rmdir,
+    Unlink,
+    Unlinkat,
+    Link,
+    Linkat,
+    Symlink,
+    Symlinkat,
+    Rename,
+    Renameat,
+    Renameat2,
+    Chdir,
+    Fchdir,
+    Setuid,
+    Setreuid,
+    Setresuid,
+    Exec,
+    Fork,
+    Exit,
+}
+
+impl Op {
+    const ALL: [Op; 44] = [
+        Op::Read,
+        Op::Write,
+        Op::Pread64,
+        Op::Pwrite64,
+        Op::Readv,
+        Op::Writev,
+        Op::Preadv,
+        Op::Pwritev,
+        Op::Recvfrom,
+        Op::Sendto,
+        Op::Recvmsg,
+        Op::Sendmsg,
+        Op::Recvmmsg,
+        Op::Sendmmsg,
+        Op::Mmap,
+        Op::Close,
+        Op::Connect,
+        Op::Accept,
+        Op::Accept4,
+        Op::Shutdown,
+        Op::Open,
+        Op::Openat,
+        Op::Openat2,
+        Op::Creat,
+        Op::Mkdir,
+        Op::Mkdirat,
+        Op::Rmdir,
+        Op::Unlink,
+        Op::Unlinkat,
+        Op::Link,
+        Op::Linkat,
+        Op::Symlink,
+        Op::Symlinkat,
+        Op::Rename,
+        Op::Renameat,
+        Op::Renameat2,
+        Op::Chdir,
+        Op::Fchdir,
+        Op::Setuid,
+        Op::Setreuid,
+        Op::Setresuid,
+        Op::Exec,
+        Op::Fork,
+        Op::Exit,
+    ];
+
+    /// The op for a raw header value.
+    pub fn from_u16(v: u16) -> Option<Op> {
+        Op::ALL.get((v as usize).wrapping_sub(1)).copied()
+    }
+
+    /// True for ops that read data (READ on files, RECV on sockets).
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Op::Read
+                | Op::Pread64
+                | Op::Readv
+                | Op::Preadv
+                | Op::Recvfrom
+                | Op::Recvmsg
+                | Op::Recvmmsg
+        )
+    }
+
+    /// True for ops that write data (WRITE on files, SEND on sockets).
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            Op::Write
+                | Op::Pwrite64
+                | Op::Writev
+                | Op::Pwritev
+                | Op::Sendto
+                | Op::Sendmsg
+                | Op::Sendmmsg
+        )
+    }
+
+    /// The drop-counter class events of this op are counted in when the ring is full.
+    pub fn class(self) -> DropClass {
+        match self {
+            Op::Exec | Op::Fork | Op::Exit | Op::Setuid | Op::Setreuid | Op::Setresuid => {
+                DropClass::Proc
+            }
+            Op::Open | Op::Openat | Op::Openat2 | Op::Creat => DropClass::Open,
+            Op::Close => DropClass::Close,
+            Op::Connect | Op::Accept | Op::Accept4 | Op::Shutdown => DropClass::Net,
+            Op::Mkdir
+            | Op::Mkdirat
+            | Op::Rmdir
+            | Op::Unlink
+            | Op::Unlinkat
+            | Op::Link
+            | Op::Linkat
+            | Op::Symlink
+            | Op::Symlinkat
+            | Op::Rename
+            | Op::Renameat
+            | Op::Renameat2
+            | Op::Chdir
+            | Op::Fchdir => DropClass::Dir,
+            _ => DropClass::Io,
+        }
+    }
+}
+
+/// Event classes with their own drop counter (index into the `DROPS` per-CPU array).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropClass {
+    /// exec, fork/clone, exit, setuid.
+    Proc = 0,
+    /// open family.
+    Open = 1,
+    /// read/write/send/recv/mmap on files and sockets.
+    Io = 2,
+    /// close.
+    Close = 3,
+    /// mkdir/rmdir/unlink/link/symlink/rename/chdir.
+    Dir = 4,
+    /// connect/accept/shutdown.
+    Net = 5,
+    /// Kernel memory the probe could not read (event sent with partial data, counted).
+    ReadFault = 6,
+}
+
+/// Number of drop classes (size of the `DROPS` map).
+pub const DROP_CLASSES: u32 = 7;
+/// Names of the drop classes, by index.
+pub const DROP_CLASS_NAMES: [&str; DROP_CLASSES as usize] =
+    ["proc", "open", "io", "close", "dir", "net", "read_fault"];
+
+/// Common prefix of every event.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EventHeader {
+    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) at syscall exit.
+    pub ts_ns: u64,
+    /// `tgid << 32 | tid` of the current task.
+    pub pid_tgid: u64,
+    /// `gid << 32 | uid` of the current task.
+    pub uid_gid: u64,
+    /// Syscall return value (0 for scheduler events).
+    pub ret: i64,
+    /// [`EventKind`].
+    pub kind: u16,
+    /// [`Op`].
+    pub op: u16,
+    /// Explicit padding.
+    pub _pad: u32,
+}
+
+impl EventHeader {
+    /// Thread id.
+    pub fn tid(&self) -> u32 {
+        self.pid_tgid as u32
+    }
+    /// Process id (thread group id).
+    pub fn tgid(&self) -> u32 {
+        (self.pid_tgid >> 32) as u32
+    }
+    /// Real uid.
+    pub fn uid(&self) -> u32 {
+        self.uid_gid as u32
+    }
+    /// Real gid.
+    pub fn gid(&self) -> u32 {
+        (self.uid_gid >> 32) as u32
+    }
+}
+
+/// A process image replaced by exec (`sched_process_exec`; successful execs only).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecEvent {
+    /// Common header.
+    pub hdr: EventHeader,
+    /// cgroup v2 id of the task.
+    pub cgroup_id: u64,
+    /// 1 if the task has a controlling terminal.
+    pub tty: u32,
+    /// Bytes used in `exe` (without NUL).
+    pub exe_len: u32,
+    /// Bytes used in `args` (NUL-separated argv).
+    pub args_len: u32,
+    /// 1 if the argument vector was longer than [`ARGS_LEN`].
+    pub args_truncated: u32,
+    /// `bprm->filename` as passed to exec.
+    pub exe: [u8; EXE_LEN],
+    /// argv, each argument NUL-terminated.
+    pub args: [u8; ARGS_LEN],
+}
+
+/// A task created by clone/fork/vfork (`sched_process_fork`; the header is the parent).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ForkEvent {
+    /// Common header (current = parent).
+    pub hdr: EventHeader,
+    /// Child thread id.
+    pub child_pid: u32,
+    /// Child thread group id (== child_pid for a new process).
+    pub child_tgid: u32,
+    /// Child `start_time` (CLOCK_MONOTONIC ns).
+    pub child_start_ns: u64,
+}
+
+/// A task exited (`sched_process_exit`, once per thread).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExitEvent {
+    /// Common header.
+    pub hdr: EventHeader,
+    /// `task->exit_code` (wait status).
+    pub exit_code: i32,
+    /// 1 if this was the last thread of the group.
+    pub group_dead: u32,
+}
+
+/// setuid/setreuid/setresuid on exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CredEvent {
+    /// Common header (uid_gid read after the syscall).
+    pub hdr: EventHeader,
+    /// The uid argument (setuid: uid; setreuid/setresuid: euid), `u32::MAX` for "unchanged".
+    pub uid_arg: u32,
+    /// Effective uid after the syscall.
+    pub euid: u32,
+}
+
+/// open/openat/openat2/creat on exit.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct OpenEvent {
+    /// Common header (ret = fd or -errno).
+    pub hdr: EventHeader,
+    /// dirfd argument ([`AT_FDCWD`] for open/creat).
+    pub dirfd: i32,
+    /// Linux `O_*` flags.
+    pub flags: u32,
+    /// `i_mode` of the opened file (0 if the open failed or the inode was not readable).
+    pub i_mode: u32,
+    /// Bytes used in `path`.
+    pub path_len: u32,
+    /// Path argument as passed (possibly relative).
+    pub path: [u8; PATH_LEN],
+}
+
+/// Endpoints of an IPv4/IPv6 socket as the kernel holds them: `s` = local, `d` = remote.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockTuple {
+    /// AF_INET (2) or AF_INET6 (10); 0 if not an inet socket.
+    pub family: u16,
+    /// IPPROTO_* (6 tcp, 17 udp).
+    pub proto: u16,
+    /// Local port (host order).
+    pub sport: u16,
+    /// Remote port (host order).
+    pub dport: u16,
+    /// Local address (IPv4 in the first 4 bytes, network order).
+    pub saddr: [u8; 16],
+    /// Remote address.
+    pub daddr: [u8; 16],
+}
+
+/// read/write/send/recv/mmap/close/connect/accept/shutdown on exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IoEvent {
+    /// Common header (ret = bytes, new fd for accept, or -errno).
+    pub hdr: EventHeader,
+    /// The descriptor the operation applies to (accept: the new descriptor).
+    pub fd: i32,
+    /// `i_mode` of the file behind `fd` (0 for close or when unknown).
+    pub i_mode: u32,
+    /// For sockets: the endpoints (address from the syscall arguments for unconnected UDP).
+    pub sock: SockTuple,
+}
+
+/// mkdir/rmdir/unlink/link/symlink/rename/chdir on exit.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PathEvent {
+    /// Common header.
+    pub hdr: EventHeader,
+    /// dirfd of `path1` ([`AT_FDCWD`] for the non-at forms; fchdir: the fd).
+    pub dirfd1: i32,
+    /// dirfd of `path2`.
+    pub dirfd2: i32,
+    /// Flags argument (unlinkat AT_REMOVEDIR, renameat2 flags).
+    pub flags: u32,
+    /// Bytes used in `path1`.
+    pub len1: u16,
+    /// Bytes used in `path2`.
+    pub len2: u16,
+    /// First path (old path, link target).
+    pub path1: [u8; PATH_LEN],
+    /// Second path (new path, link path); empty for one-path ops.
+    pub path2: [u8; PATH_LEN],
+}
+
+/// Kernel struct member offsets resolved by user space from `/sys/kernel/btf/vmlinux`
+/// and written into the probe's `OFFSETS` global before loading (run-time CO-RE).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub struct KernelOffsets {
+    /// 1 when every offset below was resolved; 0 disables task/socket reads.
+    pub valid: u32,
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_start_time: u32,
+    pub task_files: u32,
+    pub task_signal: u32,
+    pub task_exit_code: u32,
+    pub task_mm: u32,
+    pub signal_tty: u32,
+    pub signal_live: u32,
+    pub files_fdt: u32,
+    pub fdtable_max_fds: u32,
+    pub fdtable_fd: u32,
+    pub file_private_data: u32,
+    pub file_inode: u32,
+    pub inode_mode: u32,
+    pub socket_sk: u32,
+    pub sk_daddr: u32,
+    pub sk_rcv_saddr: u32,
+    pub sk_dport: u32,
+    pub sk_num: u32,
+    pub sk_family: u32,
+    pub sk_v6_daddr: u32,
+    pub sk_v6_rcv_saddr: u32,
+    pub sk_protocol: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub bprm_filename: u32,
+}
+
+/// `S_IFMT` mask and file types of `i_mode`.
+pub mod mode {
+    /// Type mask.
+    pub const S_IFMT: u32 = 0o170000;
+    /// Regular file.
+    pub const S_IFREG: u32 = 0o100000;
+    /// Directory.
+    pub const S_IFDIR: u32 = 0o040000;
+    /// Socket.
+    pub const S_IFSOCK: u32 = 0o140000;
+    /// FIFO.
+    pub const S_IFIFO: u32 = 0o010000;
+}
+
+#[cfg(feature = "user")]
+mod user {
+    // SAFETY: plain-old-data `#[repr(C)]` structs of integers and byte arrays, no padding holes
+    // the kernel leaves uninitialised that user space would read as anything but bytes.
+    unsafe impl aya::Pod for super::KernelOffsets {}
+}

@@ -1,0 +1,197 @@
+//! Reads of kernel and user memory: syscall arguments from `pt_regs`, and task, file and
+//! socket fields at the offsets in `OFFSETS` (resolved from BTF by user space).
+
+use aya_ebpf::helpers::generated::{
+    bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
+    bpf_probe_read_user_str,
+};
+use sensor_ebpf_common::{mode, SockTuple};
+
+use crate::maps::offsets;
+
+/// x86-64 `struct pt_regs` offsets of the syscall argument registers (uapi layout, stable).
+const REG_OFFSETS: [u64; 6] = [
+    112, /* di */
+    104, /* si */
+    96,  /* dx */
+    56,  /* r10 */
+    72,  /* r8 */
+    64,  /* r9 */
+];
+
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+
+/// Read a `T` from kernel address `addr`; `None` on fault.
+#[inline(always)]
+pub unsafe fn kread<T: Copy>(addr: u64) -> Option<T> {
+    let mut v = core::mem::MaybeUninit::<T>::uninit();
+    let r = unsafe {
+        bpf_probe_read_kernel(
+            v.as_mut_ptr().cast(),
+            core::mem::size_of::<T>() as u32,
+            addr as *const _,
+        )
+    };
+    if r == 0 {
+        Some(unsafe { v.assume_init() })
+    } else {
+        None
+    }
+}
+
+/// Read a `T` from user address `addr`; `None` on fault.
+#[inline(always)]
+pub unsafe fn uread<T: Copy>(addr: u64) -> Option<T> {
+    let mut v = core::mem::MaybeUninit::<T>::uninit();
+    let r = unsafe {
+        bpf_probe_read_user(
+            v.as_mut_ptr().cast(),
+            core::mem::size_of::<T>() as u32,
+            addr as *const _,
+        )
+    };
+    if r == 0 {
+        Some(unsafe { v.assume_init() })
+    } else {
+        None
+    }
+}
+
+/// Syscall argument `n` (0-based) from the `pt_regs` pointer an `__x64_sys_*` function got.
+#[inline(always)]
+pub unsafe fn sys_arg(regs: u64, n: usize) -> u64 {
+    if n >= REG_OFFSETS.len() {
+        return 0;
+    }
+    unsafe { kread::<u64>(regs + REG_OFFSETS[n]) }.unwrap_or(0)
+}
+
+/// Copy a NUL-terminated user string into `dst` (`N` bytes); returns the length without NUL.
+#[inline(always)]
+pub unsafe fn user_str<const N: usize>(src: u64, dst: *mut [u8; N]) -> u32 {
+    if src == 0 {
+        unsafe { (*dst)[0] = 0 };
+        return 0;
+    }
+    let n = unsafe { bpf_probe_read_user_str(dst.cast(), N as u32, src as *const _) };
+    if n > 0 {
+        (n - 1) as u32
+    } else {
+        unsafe { (*dst)[0] = 0 };
+        0
+    }
+}
+
+/// Copy a NUL-terminated kernel string into `dst`; returns the length without NUL.
+#[inline(always)]
+pub unsafe fn kernel_str<const N: usize>(src: u64, dst: *mut [u8; N]) -> u32 {
+    let n = unsafe { bpf_probe_read_kernel_str(dst.cast(), N as u32, src as *const _) };
+    if n > 0 {
+        (n - 1) as u32
+    } else {
+        unsafe { (*dst)[0] = 0 };
+        0
+    }
+}
+
+/// Copy exactly `N` user bytes into `dst`; false on fault.
+#[inline(always)]
+pub unsafe fn user_bytes<const N: usize>(src: u64, dst: *mut [u8; N]) -> bool {
+    unsafe { bpf_probe_read_user(dst.cast(), N as u32, src as *const _) == 0 }
+}
+
+/// The current `task_struct`.
+#[inline(always)]
+pub fn current_task() -> u64 {
+    unsafe { bpf_get_current_task() }
+}
+
+/// The `struct file *` behind descriptor `fd` of the current task.
+#[inline(always)]
+pub unsafe fn file_of_fd(fd: i64) -> Option<u64> {
+    let o = offsets();
+    if o.valid == 0 || fd < 0 {
+        return None;
+    }
+    let files: u64 = unsafe { kread(current_task() + o.task_files as u64)? };
+    let fdt: u64 = unsafe { kread(files + o.files_fdt as u64)? };
+    let max: u32 = unsafe { kread(fdt + o.fdtable_max_fds as u64)? };
+    if fd as u64 >= max as u64 {
+        return None;
+    }
+    let arr: u64 = unsafe { kread(fdt + o.fdtable_fd as u64)? };
+    let file: u64 = unsafe { kread(arr + (fd as u64) * 8)? };
+    if file == 0 {
+        None
+    } else {
+        Some(file)
+    }
+}
+
+/// `i_mode` of the inode behind `file`.
+#[inline(always)]
+pub unsafe fn file_mode(file: u64) -> u32 {
+    let o = offsets();
+    let Some(inode) = (unsafe { kread::<u64>(file + o.file_inode as u64) }) else {
+        return 0;
+    };
+    unsafe { kread::<u16>(inode + o.inode_mode as u64) }.unwrap_or(0) as u32
+}
+
+/// Endpoints of the inet socket behind `file` (`file` must be a socket).
+#[inline(always)]
+pub unsafe fn sock_tuple(file: u64, t: &mut SockTuple) {
+    let o = offsets();
+    let Some(socket) = (unsafe { kread::<u64>(file + o.file_private_data as u64) }) else {
+        return;
+    };
+    let Some(sk) = (unsafe { kread::<u64>(socket + o.socket_sk as u64) }) else {
+        return;
+    };
+    if sk == 0 {
+        return;
+    }
+    let family: u16 = unsafe { kread(sk + o.sk_family as u64) }.unwrap_or(0);
+    t.family = family;
+    t.proto = unsafe { kread::<u16>(sk + o.sk_protocol as u64) }.unwrap_or(0);
+    t.sport = unsafe { kread::<u16>(sk + o.sk_num as u64) }.unwrap_or(0);
+    t.dport = u16::from_be(unsafe { kread::<u16>(sk + o.sk_dport as u64) }.unwrap_or(0));
+    if family == AF_INET {
+        let s: [u8; 4] = unsafe { kread(sk + o.sk_rcv_saddr as u64) }.unwrap_or([0; 4]);
+        let d: [u8; 4] = unsafe { kread(sk + o.sk_daddr as u64) }.unwrap_or([0; 4]);
+        t.saddr[..4].copy_from_slice(&s);
+        t.daddr[..4].copy_from_slice(&d);
+    } else if family == AF_INET6 {
+        t.saddr = unsafe { kread(sk + o.sk_v6_rcv_saddr as u64) }.unwrap_or([0; 16]);
+        t.daddr = unsafe { kread(sk + o.sk_v6_daddr as u64) }.unwrap_or([0; 16]);
+    }
+}
+
+/// Fill the remote end of `t` from a user `struct sockaddr *` (unconnected UDP send/recv).
+#[inline(always)]
+pub unsafe fn sockaddr_remote(addr: u64, t: &mut SockTuple) {
+    if addr == 0 {
+        return;
+    }
+    let Some(family) = (unsafe { uread::<u16>(addr) }) else {
+        return;
+    };
+    let port = u16::from_be(unsafe { uread::<u16>(addr + 2) }.unwrap_or(0));
+    if family == AF_INET && t.family == AF_INET {
+        let a: [u8; 4] = unsafe { uread(addr + 4) }.unwrap_or([0; 4]);
+        t.daddr = [0; 16];
+        t.daddr[..4].copy_from_slice(&a);
+        t.dport = port;
+    } else if family == AF_INET6 && t.family == AF_INET6 {
+        t.daddr = unsafe { uread(addr + 8) }.unwrap_or([0; 16]);
+        t.dport = port;
+    }
+}
+
+/// True for `i_mode` values the sensor reports I/O on: regular files and sockets.
+#[inline(always)]
+pub fn is_reported_mode(m: u32) -> bool {
+    let t = m & mode::S_IFMT;
+    t == mode::S_IFREG || t == mode::S_IFSOCK
+}

@@ -1,0 +1,26 @@
+//! eBPF probes of sysflow-sensor.
+//!
+//! Every syscall is observed once, on exit, so the return value is known: `fexit` on the
+//! x86-64 syscall entry points (`__x64_sys_*`, whose only argument is the user `pt_regs`),
+//! plus the `sched_process_{exec,fork,exit}` BTF tracepoints for the process life cycle.
+//! Kernel structs are read at offsets user space resolves from the running kernel's BTF
+//! (`OFFSETS`), so one object works across kernel versions without compile-time bindings.
+//! Events go to one ring buffer with reserve/commit; a full ring is counted per class in
+//! `DROPS`, never silent.
+
+#![no_std]
+#![no_main]
+
+mod kernel;
+mod maps;
+mod probes;
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,74 @@
+//! Maps and globals shared with user space.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{PerCpuArray, RingBuf},
+};
+use sensor_ebpf_common::{DropClass, KernelOffsets, DROP_CLASSES, RING_SIZE};
+
+/// All events, in the order the probes committed them.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+
+/// Events lost because the ring was full, per [`DropClass`].
+#[map]
+pub static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROP_CLASSES, 0);
+
+/// Kernel struct offsets, written by user space before loading.
+#[unsafe(no_mangle)]
+pub static OFFSETS: KernelOffsets = KernelOffsets {
+    valid: 0,
+    task_pid: 0,
+    task_tgid: 0,
+    task_start_time: 0,
+    task_files: 0,
+    task_signal: 0,
+    task_exit_code: 0,
+    task_mm: 0,
+    signal_tty: 0,
+    signal_live: 0,
+    files_fdt: 0,
+    fdtable_max_fds: 0,
+    fdtable_fd: 0,
+    file_private_data: 0,
+    file_inode: 0,
+    inode_mode: 0,
+    socket_sk: 0,
+    sk_daddr: 0,
+    sk_rcv_saddr: 0,
+    sk_dport: 0,
+    sk_num: 0,
+    sk_family: 0,
+    sk_v6_daddr: 0,
+    sk_v6_rcv_saddr: 0,
+    sk_protocol: 0,
+    mm_arg_start: 0,
+    mm_arg_end: 0,
+    bprm_filename: 0,
+};
+
+/// Thread group id of the sensor itself: its own syscalls are not reported (no feedback loop).
+#[unsafe(no_mangle)]
+pub static SELF_TGID: u32 = 0;
+
+/// Count one lost event of `class`.
+#[inline(always)]
+pub fn count_drop(class: DropClass) {
+    if let Some(p) = DROPS.get_ptr_mut(class as u32) {
+        // Per-CPU slot: no other writer, a plain add is enough.
+        unsafe { *p += 1 };
+    }
+}
+
+/// Offsets global, read so the compiler cannot constant-fold the zero initialiser.
+#[inline(always)]
+pub fn offsets() -> &'static KernelOffsets {
+    unsafe { &*core::ptr::read_volatile(&&raw const OFFSETS) }
+}
+
+/// True when the current task belongs to the sensor.
+#[inline(always)]
+pub fn is_self(pid_tgid: u64) -> bool {
+    let me = unsafe { core::ptr::read_volatile(&raw const SELF_TGID) };
+    (pid_tgid >> 32) as u32 == me
+}

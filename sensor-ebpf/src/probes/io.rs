@@ -1,0 +1,92 @@
+//! Descriptor I/O on exit: read/write and their positional and vectored forms, the
+//! send/recv family, mmap, close, and the socket calls connect/accept/shutdown.
+//!
+//! Only regular files and inet sockets are reported (the collector's `fileOnly` default);
+//! pipes, ttys, unix sockets and the like are filtered here to keep the ring quiet.
+
+use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
+
+use super::{header, pid_tgid};
+use crate::{
+    kernel::{
+        file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread,
+    },
+    maps::{count_drop, is_self, EVENTS},
+};
+
+const IPPROTO_UDP: u16 = 17;
+
+#[inline(never)]
+pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
+    let pt = pid_tgid();
+    if is_self(pt) {
+        return;
+    }
+    let mut fd = unsafe { sys_arg(regs, 0) } as i32 as i64;
+    match op {
+        Op::Mmap => {
+            fd = unsafe { sys_arg(regs, 4) } as i32 as i64;
+            if fd < 0 || ret < 0 {
+                return;
+            }
+        }
+        Op::Accept | Op::Accept4 => {
+            if ret < 0 {
+                return;
+            }
+            fd = ret;
+        }
+        Op::Close => {
+            if ret < 0 {
+                return;
+            }
+        }
+        _ => {}
+    }
+    let mut i_mode = 0;
+    let mut sock = SockTuple::default();
+    if op != Op::Close {
+        let Some(file) = (unsafe { file_of_fd(fd) }) else {
+            return;
+        };
+        i_mode = unsafe { file_mode(file) };
+        if !is_reported_mode(i_mode) {
+            return;
+        }
+        if i_mode & mode::S_IFMT == mode::S_IFSOCK {
+            if op == Op::Mmap {
+                return;
+            }
+            unsafe { sock_tuple(file, &mut sock) };
+            if sock.family != 2 && sock.family != 10 {
+                return;
+            }
+            if sock.proto == IPPROTO_UDP {
+                // Unconnected UDP: the peer is in the call's address argument.
+                match op {
+                    Op::Sendto | Op::Recvfrom => unsafe {
+                        sockaddr_remote(sys_arg(regs, 4), &mut sock)
+                    },
+                    Op::Sendmsg | Op::Recvmsg => unsafe {
+                        let msghdr = sys_arg(regs, 1);
+                        if let Some(name) = uread::<u64>(msghdr) {
+                            sockaddr_remote(name, &mut sock);
+                        }
+                    },
+                    _ => {}
+                }
+            }
+        }
+    }
+    let Some(mut e) = EVENTS.reserve::<IoEvent>(0) else {
+        count_drop(op.class());
+        return;
+    };
+    e.write(IoEvent {
+        hdr: header(pt, EventKind::Io, op, ret),
+        fd: fd as i32,
+        i_mode,
+        sock,
+    });
+    e.submit(0);
+}

@@ -1,0 +1,167 @@
+//! Process life cycle: exec, fork/clone (processes and threads), exit (every thread), and
+//! the setuid family.
+
+use aya_ebpf::{
+    helpers::generated::bpf_get_current_cgroup_id, macros::btf_tracepoint,
+    programs::BtfTracePointContext,
+};
+use sensor_ebpf_common::{CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, Op, ARGS_LEN};
+
+use super::{header, pid_tgid};
+use crate::{
+    kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str},
+    maps::{count_drop, is_self, offsets, EVENTS},
+};
+
+/// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`;
+/// fires in the new image after a successful exec (since 3.4).
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+    let pt = pid_tgid();
+    if is_self(pt) {
+        return 0;
+    }
+    let bprm: u64 = ctx.arg(2);
+    let o = offsets();
+    let Some(mut e) = EVENTS.reserve::<ExecEvent>(0) else {
+        count_drop(Op::Exec.class());
+        return 0;
+    };
+    let p = e.as_mut_ptr();
+    unsafe {
+        (*p).hdr = header(pt, EventKind::Exec, Op::Exec, 0);
+        (*p).cgroup_id = bpf_get_current_cgroup_id();
+        (*p).tty = 0;
+        (*p).exe_len = 0;
+        (*p).args_len = 0;
+        (*p).args_truncated = 0;
+        (*p).exe[0] = 0;
+        (*p).args[0] = 0;
+        if o.valid != 0 {
+            let task = current_task();
+            if let Some(fname) = kread::<u64>(bprm + o.bprm_filename as u64) {
+                (*p).exe_len = kernel_str(fname, &raw mut (*p).exe);
+            }
+            if let Some(signal) = kread::<u64>(task + o.task_signal as u64) {
+                let tty = kread::<u64>(signal + o.signal_tty as u64).unwrap_or(0);
+                (*p).tty = (tty != 0) as u32;
+            }
+            if let Some(mm) = kread::<u64>(task + o.task_mm as u64) {
+                let start = kread::<u64>(mm + o.mm_arg_start as u64).unwrap_or(0);
+                let end = kread::<u64>(mm + o.mm_arg_end as u64).unwrap_or(0);
+                let len = end.saturating_sub(start);
+                // Fixed-size read keeps the verifier happy; the env block follows argv, so
+                // reading past `end` stays in the mapping. Fall back to argv[0] on a fault.
+                if user_bytes(start, &raw mut (*p).args) {
+                    (*p).args_len = if len > ARGS_LEN as u64 {
+                        ARGS_LEN as u32
+                    } else {
+                        len as u32
+                    };
+                    (*p).args_truncated = (len > ARGS_LEN as u64) as u32;
+                } else {
+                    (*p).args_len = user_str(start, &raw mut (*p).args);
+                    (*p).args_truncated = 1;
+                }
+            }
+        }
+    }
+    e.submit(0);
+    0
+}
+
+/// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`; runs in the
+/// parent for every new task (process or thread).
+#[btf_tracepoint(function = "sched_process_fork")]
+pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
+    let pt = pid_tgid();
+    if is_self(pt) {
+        return 0;
+    }
+    let child: u64 = ctx.arg(1);
+    let o = offsets();
+    let (mut cpid, mut ctgid, mut cstart) = (0u32, 0u32, 0u64);
+    if o.valid != 0 {
+        unsafe {
+            cpid = kread::<u32>(child + o.task_pid as u64).unwrap_or(0);
+            ctgid = kread::<u32>(child + o.task_tgid as u64).unwrap_or(0);
+            cstart = kread::<u64>(child + o.task_start_time as u64).unwrap_or(0);
+        }
+    }
+    let Some(mut e) = EVENTS.reserve::<ForkEvent>(0) else {
+        count_drop(Op::Fork.class());
+        return 0;
+    };
+    e.write(ForkEvent {
+        hdr: header(pt, EventKind::Fork, Op::Fork, cpid as i64),
+        child_pid: cpid,
+        child_tgid: ctgid,
+        child_start_ns: cstart,
+    });
+    e.submit(0);
+    0
+}
+
+/// `sched_process_exit(struct task_struct *p, ...)`; runs in the exiting task, once per thread.
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
+    let pt = pid_tgid();
+    if is_self(pt) {
+        return 0;
+    }
+    let o = offsets();
+    let (mut code, mut dead) = (0i32, 0u32);
+    if o.valid != 0 {
+        unsafe {
+            let task = current_task();
+            code = kread::<i32>(task + o.task_exit_code as u64).unwrap_or(0);
+            if let Some(signal) = kread::<u64>(task + o.task_signal as u64) {
+                // `signal->live` is decremented before the tracepoint: 0 = whole group gone.
+                let live = kread::<i32>(signal + o.signal_live as u64).unwrap_or(1);
+                dead = (live == 0) as u32;
+            }
+        }
+    } else {
+        dead = ((pt >> 32) as u32 == pt as u32) as u32;
+    }
+    let Some(mut e) = EVENTS.reserve::<ExitEvent>(0) else {
+        count_drop(Op::Exit.class());
+        return 0;
+    };
+    e.write(ExitEvent {
+        hdr: header(pt, EventKind::Exit, Op::Exit, code as i64),
+        exit_code: code,
+        group_dead: dead,
+    });
+    e.submit(0);
+    0
+}
+
+#[inline(never)]
+pub(crate) unsafe fn cred_exit(regs: u64, ret: i64, op: Op) {
+    let pt = pid_tgid();
+    if is_self(pt) {
+        return;
+    }
+    let uid_arg = unsafe {
+        match op {
+            Op::Setuid => sys_arg(regs, 0),
+            _ => sys_arg(regs, 1),
+        }
+    } as u32;
+    let Some(mut e) = EVENTS.reserve::<CredEvent>(0) else {
+        count_drop(op.class());
+        return;
+    };
+    let hdr = header(pt, EventKind::Cred, op, ret);
+    e.write(CredEvent {
+        euid: if uid_arg == u32::MAX {
+            hdr.uid()
+        } else {
+            uid_arg
+        },
+        hdr,
+        uid_arg,
+    });
+    e.submit(0);
+}

@@ -1,0 +1,228 @@
+//! Loads and attaches the probes, drains the ring buffer into the [`Builder`], and keeps
+//! the self-observation counters (events/s, drops per class).
+
+use std::{
+    os::fd::AsRawFd,
+    time::{Duration, Instant},
+};
+
+use aya::{
+    maps::{MapData, PerCpuArray, RingBuf},
+    programs::BtfTracePoint,
+    Btf as AyaBtf, Ebpf, EbpfLoader,
+};
+use sensor_ebpf_common::{DROP_CLASSES, DROP_CLASS_NAMES};
+
+use super::{
+    btf::Btf,
+    builder::{Builder, BuilderConfig},
+    object,
+    procfs::{Clocks, Names},
+    raw::RawEvent,
+};
+
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    #[error("{}", object::HOW_TO_BUILD)]
+    NoProbes,
+    #[error("cannot read kernel BTF (/sys/kernel/btf/vmlinux): {0}")]
+    KernelBtf(String),
+    #[error("kernel struct layout: {0}")]
+    Offsets(#[from] super::btf::BtfError),
+    #[error("loading the probes failed (root or CAP_BPF+CAP_PERFMON needed): {0}")]
+    Load(#[source] aya::EbpfError),
+    #[error("probe program `{0}`: {1}")]
+    Program(String, #[source] aya::programs::ProgramError),
+    #[error("map `{0}` missing or of the wrong type")]
+    Map(&'static str),
+    #[error("waiting for events: {0}")]
+    Poll(#[source] std::io::Error),
+}
+
+/// Running probes plus the record builder.
+pub struct Collector {
+    // Kept alive: dropping it detaches every program.
+    _ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    drops: PerCpuArray<MapData, u64>,
+    builder: Builder,
+    decode_errors: u64,
+    started: Instant,
+    last_drops: [u64; DROP_CLASSES as usize],
+    attached: usize,
+}
+
+/// BTF tracepoint programs (named after their tracepoint).
+const TP_PROGRAMS: &[&str] = &[
+    "sys_exit",
+    "sched_process_exec",
+    "sched_process_fork",
+    "sched_process_exit",
+];
+
+impl Collector {
+    /// Load the embedded probes, attach them, and read pre-existing processes from /proc.
+    pub fn start(cfg: BuilderConfig) -> Result<Collector, CollectorError> {
+        let obj = object::probes().ok_or(CollectorError::NoProbes)?;
+        let raw_btf = std::fs::read("/sys/kernel/btf/vmlinux")
+            .map_err(|e| CollectorError::KernelBtf(e.to_string()))?;
+        let offsets = Btf::parse(&raw_btf)?.kernel_offsets()?;
+        let kbtf = AyaBtf::from_sys_fs().map_err(|e| CollectorError::KernelBtf(e.to_string()))?;
+        let me = std::process::id();
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&kbtf))
+            .override_global("OFFSETS", &offsets, true)
+            .override_global("SELF_TGID", &me, true)
+            .load(obj)
+            .map_err(CollectorError::Load)?;
+        let mut attached = 0;
+        for &name in TP_PROGRAMS {
+            let target = name;
+            let Some(prog) = ebpf.program_mut(name) else {
+                tracing::warn!(program = name, "probe object lacks this program");
+                continue;
+            };
+            let p: &mut BtfTracePoint = prog
+                .try_into()
+                .map_err(|e| CollectorError::Program(name.into(), e))?;
+            let res = p.load(target, &kbtf).and_then(|_| p.attach().map(|_| ()));
+            res.map_err(|e| CollectorError::Program(name.into(), e))?;
+            attached += 1;
+        }
+        let ring = RingBuf::try_from(
+            ebpf.take_map("EVENTS")
+                .ok_or(CollectorError::Map("EVENTS"))?,
+        )
+        .map_err(|_| CollectorError::Map("EVENTS"))?;
+        let drops =
+            PerCpuArray::try_from(ebpf.take_map("DROPS").ok_or(CollectorError::Map("DROPS"))?)
+                .map_err(|_| CollectorError::Map("DROPS"))?;
+        let mut builder = Builder::new(cfg, Clocks::now(), Names::load());
+        builder.scan_proc();
+        tracing::info!(programs = attached, "eBPF probes attached");
+        Ok(Collector {
+            _ebpf: ebpf,
+            ring,
+            drops,
+            builder,
+            decode_errors: 0,
+            started: Instant::now(),
+            last_drops: [0; DROP_CLASSES as usize],
+            attached,
+        })
+    }
+
+    /// Number of attached programs.
+    pub fn attached(&self) -> usize {
+        self.attached
+    }
+
+    /// Wait up to `timeout` for events, feed every available event to the builder, run the
+    /// periodic flow work. Returns the number of events consumed.
+    pub fn poll(&mut self, timeout: Duration) -> Result<usize, CollectorError> {
+        let mut n = self.drain();
+        if n == 0 {
+            let mut pfd = libc::pollfd {
+                fd: self.ring.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            let r = unsafe {
+                libc::poll(
+                    &mut pfd,
+                    1,
+                    timeout.as_millis().min(i32::MAX as u128) as i32,
+                )
+            };
+            if r < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(CollectorError::Poll(err));
+                }
+            }
+            n = self.drain();
+        }
+        self.builder.tick(Clocks::wall_now());
+        self.check_drops();
+        Ok(n)
+    }
+
+    fn drain(&mut self) -> usize {
+        let mut n = 0;
+        while let Some(item) = self.ring.next() {
+            n += 1;
+            match RawEvent::decode(&item) {
+                Ok(ev) => {
+                    drop(item);
+                    self.builder.handle(&ev);
+                }
+                Err(e) => {
+                    self.decode_errors += 1;
+                    tracing::warn!(error = %e, "undecodable probe event");
+                }
+            }
+            if n >= 4096 {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Lost events per class since start (summed over CPUs).
+    pub fn drops(&self) -> [u64; DROP_CLASSES as usize] {
+        let mut out = [0; DROP_CLASSES as usize];
+        for (i, slot) in out.iter_mut().enumerate() {
+            if let Ok(v) = self.drops.get(&(i as u32), 0) {
+                *slot = v.iter().sum();
+            }
+        }
+        out
+    }
+
+    /// Warn about new drops: a drop is never silent.
+    fn check_drops(&mut self) {
+        let now = self.drops();
+        if now != self.last_drops {
+            for i in 0..now.len() {
+                let d = now[i] - self.last_drops[i].min(now[i]);
+                if d > 0 {
+                    tracing::warn!(
+                        class = DROP_CLASS_NAMES[i],
+                        lost = d,
+                        "events lost (ring buffer full)"
+                    );
+                }
+            }
+            self.last_drops = now;
+        }
+    }
+
+    /// The record builder (take records with [`Builder::drain`]).
+    pub fn builder(&mut self) -> &mut Builder {
+        &mut self.builder
+    }
+
+    /// One-line self-observation summary: events, events/s, drops per class, builder counters.
+    pub fn summary(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let s = self.builder.stats();
+        let drops = self.drops();
+        let mut out = format!(
+            "events={} ({:.0}/s) records={} ipv6_flows={} unresolved_fds={} suppressed_read_flows={} expired_flows={} decode_errors={} drops:",
+            s.events,
+            s.events as f64 / secs,
+            s.records,
+            s.ipv6_flows,
+            s.unresolved_fds,
+            s.suppressed_flows,
+            s.expired_flows,
+            self.decode_errors
+        );
+        for (i, d) in drops.iter().enumerate() {
+            out.push_str(&format!(" {}={}", DROP_CLASS_NAMES[i], d));
+        }
+        out
+    }
+}

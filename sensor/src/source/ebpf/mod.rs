@@ -1,0 +1,18 @@
+//! The native eBPF collector: aya probes (`sensor-ebpf`) → raw events → SysFlow records
+//! with the original collector's semantics.
+//!
+//! - [`collector`]: load/attach, ring-buffer reading, drop counters.
+//! - [`builder`]: raw events → SysFlow records (entities, flows, events).
+//! - [`btf`]: kernel struct offsets for the probes (run-time CO-RE).
+//! - [`procfs`]: processes that existed before the sensor, names, clocks.
+
+pub mod btf;
+pub mod builder;
+pub mod collector;
+pub mod object;
+pub mod paths;
+pub mod procfs;
+pub mod raw;
+
+pub use builder::{Builder, BuilderConfig, BuilderStats, NetworkFlow6};
+pub use collector::{Collector, CollectorError};
