@@ -153,7 +153,7 @@ fn wait_lines(path: &Path, n: usize) -> Vec<serde_json::Value> {
     }
 }
 
-fn stop(mut d: Daemon) -> (i32, String) {
+fn stop(d: Daemon) -> (i32, String) {
     unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) };
     let o = d.child.wait_with_output().unwrap();
     (o.status.code().unwrap_or(-1), stderr(&o))

@@ -15,6 +15,6 @@ pub const RULES: &[(&str, &str)] = &[(
 
 /// The built-in pipeline with the environment's overrides.
 pub fn pipeline() -> anyhow::Result<Pipeline> {
-    Ok(config::load_str(PIPELINE, std::env::vars())
-        .map_err(|e| anyhow::anyhow!("built-in pipeline: {e}"))?)
+    config::load_str(PIPELINE, std::env::vars())
+        .map_err(|e| anyhow::anyhow!("built-in pipeline: {e}"))
 }

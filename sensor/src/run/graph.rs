@@ -22,6 +22,9 @@ use super::stats::{Registry, StageStats};
 use crate::config::{defaults, PluginConfig, PolicyConfig, PolicyMode, Stage};
 use crate::export::Exporter;
 
+/// Where a policy stage receives reloaded rule sets.
+type SwapRx = Receiver<Box<dyn RuleSet>>;
+
 /// The stage threads of a running pipeline.
 pub struct Running {
     handles: Vec<(String, JoinHandle<()>)>,
@@ -117,7 +120,7 @@ fn policy_rules(
     stage: &Stage,
     cfg: &PolicyConfig,
     running: &mut Running,
-) -> anyhow::Result<(Box<dyn RuleSet>, Receiver<Box<dyn RuleSet>>)> {
+) -> anyhow::Result<(Box<dyn RuleSet>, SwapRx)> {
     let (swap_tx, swap_rx) = crossbeam_channel::unbounded();
     let src = match (&cfg.policies, cfg.mode) {
         (Some(p), _) => RuleSource::Path(p.clone()),
