@@ -134,13 +134,6 @@ fn original_single_dash_options() {
         assert_eq!(o.status.code(), Some(1), "{opt}");
         assert!(stderr(&o).contains(frag), "{opt}: {}", stderr(&o));
     }
-    let o = sensor().args(["run", "-input", "ebpf"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("--input ebpf is not built"),
-        "{}",
-        stderr(&o)
-    );
 
     let o = sensor()
         .args(["run", "-log", "nonsense", "x"])
