@@ -8,9 +8,14 @@ use sensor::policy::{
 };
 
 fn shared() -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"));
+    // SYSFLOW_SHARED overrides the location (worktrees not beside ../shared).
+    let p = std::env::var_os("SYSFLOW_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")).to_path_buf()
+        });
     if p.join("policies").is_dir() {
-        Some(p.to_path_buf())
+        Some(p)
     } else {
         eprintln!("SKIPPED: ../shared not found");
         None

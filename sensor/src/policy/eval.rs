@@ -146,11 +146,18 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         Test::Eq(l) => match *v {
             Value::Int(i) => l.int == Some(i),
             Value::Str(s) => s == &*l.s,
+            Value::Concat(a, sep, b) => {
+                a.len() + sep.len() + b.len() == l.s.len() && concat_starts_with(a, sep, b, &l.s)
+            }
             _ => v.any_part(|p| p == &*l.s),
         },
         Test::Contains(l) => v.any_part(|p| p.contains(&**l)),
         Test::IContains(l) => v.any_part(|p| icontains(p, l)),
-        Test::StartsWith(l) => v.any_part(|p| p.starts_with(&**l)),
+        // Command lines are `exe + " " + args`: compare piecewise instead of rendering.
+        Test::StartsWith(l) => match *v {
+            Value::Concat(a, sep, b) => concat_starts_with(a, sep, b, l),
+            _ => v.any_part(|p| p.starts_with(&**l)),
+        },
         Test::EndsWith(l) => v.any_part(|p| p.ends_with(&**l)),
         Test::Glob(g) => v.any_part(|p| glob(g.as_bytes(), p.as_bytes())),
         Test::Num(op, n) => match v.as_int() {
@@ -169,6 +176,22 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
             _ => false,
         },
     }
+}
+
+/// Whether `a + sep + b` starts with `l`, without concatenating.
+fn concat_starts_with(a: &str, sep: &str, b: &str, l: &str) -> bool {
+    let mut rest = l.as_bytes();
+    for part in [a.as_bytes(), sep.as_bytes(), b.as_bytes()] {
+        let n = part.len().min(rest.len());
+        if part[..n] != rest[..n] {
+            return false;
+        }
+        rest = &rest[n..];
+        if rest.is_empty() {
+            return true;
+        }
+    }
+    rest.is_empty()
 }
 
 /// Field-to-field comparison: true if any part of `a` relates to any part of `b`.

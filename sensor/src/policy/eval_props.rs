@@ -97,7 +97,7 @@ proptest! {
     #[test]
     fn missing_values_fail_every_test(l in word(), n in any::<i64>()) {
         let m = Value::Missing;
-        for t in string_tests(&l, &[l.clone()]) {
+        for t in string_tests(&l, std::slice::from_ref(&l)) {
             prop_assert!(!test(&m, &t));
         }
         prop_assert!(!test(&m, &Test::Num(NumOp::Le, n)));
@@ -127,6 +127,17 @@ proptest! {
         prop_assert_eq!(pair(&va, PairOp::Eq, &vb), expect);
         let expect = a.iter().any(|x| b.iter().any(|y| x.starts_with(y.as_str())));
         prop_assert_eq!(pair(&va, PairOp::StartsWith, &vb), expect);
+    }
+}
+
+proptest! {
+    #[test]
+    fn concatenated_values_compare_like_their_rendering(a in word(), b in word(), l in "[a-c/. ]{0,8}") {
+        let v = Value::Concat(&a, " ", &b);
+        let whole = format!("{a} {b}");
+        prop_assert_eq!(test(&v, &Test::StartsWith(l.as_str().into())), whole.starts_with(&l));
+        prop_assert_eq!(test(&v, &Test::Eq(Lit::new(&l))), whole == l);
+        prop_assert_eq!(test(&v, &Test::Contains(l.as_str().into())), whole.contains(&l));
     }
 }
 
