@@ -79,7 +79,18 @@ pub fn start(name: &str, extra: &[&str]) -> Option<Recording> {
 impl Recording {
     /// Stop the sensor; return the records of every trace file (sorted by name) and the
     /// sensor's summary line.
-    pub fn stop(mut self) -> (Vec<(PathBuf, Vec<SysFlow>)>, String) {
+    pub fn stop(self) -> (Vec<(PathBuf, Vec<SysFlow>)>, String) {
+        let (files, stderr) = self.stop_full();
+        let summary = stderr
+            .lines()
+            .find(|l| l.starts_with("sensor: events="))
+            .unwrap_or("")
+            .to_string();
+        (files, summary)
+    }
+
+    /// [`Recording::stop`] returning everything the sensor wrote to stderr after it started.
+    pub fn stop_full(mut self) -> (Vec<(PathBuf, Vec<SysFlow>)>, String) {
         // Let the probes' last events reach the ring before the sensor drains it.
         std::thread::sleep(Duration::from_millis(300));
         // SAFETY: signalling our own child.
@@ -88,11 +99,6 @@ impl Recording {
         let _ = self.stderr.read_to_string(&mut rest);
         let status = self.child.wait().expect("wait sensor");
         assert!(status.success(), "sensor failed: {rest}");
-        let summary = rest
-            .lines()
-            .find(|l| l.starts_with("sensor: events="))
-            .unwrap_or("")
-            .to_string();
         let mut files: Vec<PathBuf> = fs::read_dir(&self.dir)
             .expect("dir")
             .map(|e| e.expect("entry").path())
@@ -112,7 +118,7 @@ impl Recording {
                 (p, recs)
             })
             .collect();
-        (out, summary)
+        (out, rest)
     }
 }
 
