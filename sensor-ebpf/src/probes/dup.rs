@@ -7,7 +7,7 @@ use sensor_ebpf_common::{DupEvent, EventKind, Op};
 use super::{header, pid_tgid};
 use crate::{
     kernel::{file_mode, file_of_fd, sys_arg},
-    maps::{count_drop, is_self, EVENTS},
+    maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
 const F_DUPFD: u64 = 0;
@@ -50,5 +50,5 @@ pub(crate) unsafe fn dup_exit(regs: u64, ret: i64, op: Op) {
         i_mode,
         _pad: 0,
     });
-    e.submit(0);
+    e.submit(wakeup_flags());
 }

@@ -88,6 +88,10 @@ pub struct Collector {
     peak_rate: u64,
 }
 
+/// Longest wait for events: the probes wake the reader only when the ring fills up, so the
+/// reader also looks on this period (bounds the latency of a quiet ring).
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
 /// BTF tracepoint programs (named after their tracepoint).
 const TP_PROGRAMS: &[&str] = &[
     "sys_exit",
@@ -112,10 +116,14 @@ impl Collector {
         let offsets = Btf::parse(&raw_btf)?.kernel_offsets()?;
         let kbtf = AyaBtf::from_sys_fs().map_err(|e| CollectorError::KernelBtf(e.to_string()))?;
         let me = std::process::id();
+        // Commits wake the reader only once an eighth of the ring is waiting; below that the
+        // reader finds the events on its next poll timeout (at most POLL_INTERVAL later).
+        let wakeup: u64 = cfg.ring_size as u64 / 8;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&kbtf))
             .override_global("OFFSETS", &offsets, true)
             .override_global("SELF_TGID", &me, true)
+            .override_global("WAKEUP_BYTES", &wakeup, true)
             .map_max_entries("EVENTS", cfg.ring_size)
             .load(obj)
             .map_err(CollectorError::Load)?;
@@ -168,6 +176,7 @@ impl Collector {
     /// Wait up to `timeout` for events, feed every available event to the builder, run the
     /// periodic flow work. Returns the number of events consumed.
     pub fn poll(&mut self, timeout: Duration) -> Result<usize, CollectorError> {
+        let timeout = timeout.min(POLL_INTERVAL);
         let mut n = self.drain();
         if n == 0 {
             let mut pfd = libc::pollfd {
