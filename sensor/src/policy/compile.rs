@@ -1,0 +1,567 @@
+//! Conditions to [`Cond`] trees: names resolve to fields once, macros are inlined (cycles
+//! are errors), lists expand recursively, and `in`/`pmatch` lists become hash sets and
+//! Aho-Corasick automata.
+
+use std::collections::{HashMap, HashSet};
+
+use aho_corasick::AhoCorasick;
+use sysflow_model::flat::Field;
+use sysflow_model::OpFlags;
+
+use super::ast::{Expr, Item, Op, Operand, Rhs, Span};
+use super::error::{DiagKind, Diagnostic};
+use super::eval::{Cond, FieldRef, Lit, NumOp, PairOp, Test};
+use super::items::{strip_quotes, CondSrc, Defs, ExValue, ExceptionDef};
+use super::load::{Mark, Sources};
+use super::parse::{parse, ParseError};
+
+/// Why a condition did not compile.
+#[derive(Debug, Clone)]
+pub enum Problem {
+    /// A mistake: the policy does not load.
+    Fatal(Diagnostic),
+    /// A field SysFlow does not have: the rule is skipped with this warning.
+    Skip(Diagnostic),
+}
+
+/// Falco field classes: names in them that SysFlow lacks are "unsupported", not typos.
+const FALCO_CLASSES: &[&str] = &[
+    "evt",
+    "fd",
+    "proc",
+    "thread",
+    "user",
+    "group",
+    "container",
+    "k8s",
+    "ka",
+    "syscall",
+    "fs",
+    "mesos",
+    "marathon",
+    "span",
+    "evtin",
+    "jevt",
+    "k8smeta",
+    "fdlist",
+    "gvisor",
+    "plugin",
+];
+
+/// Inlines at most this many nested macros (a guard besides cycle detection).
+const MAX_DEPTH: usize = 64;
+
+/// Compiles conditions against the collected definitions.
+pub struct Compiler<'a> {
+    pub sources: &'a Sources,
+    pub defs: &'a Defs,
+    parsed: HashMap<String, Result<Expr, ParseError>>,
+    compiled: HashMap<String, Result<Cond, Problem>>,
+    stack: Vec<String>,
+    /// Non-fatal remarks (e.g. list names that look misspelt).
+    pub warnings: Vec<Diagnostic>,
+    /// All attribute names, for suggestions.
+    names: Vec<&'static str>,
+}
+
+impl<'a> Compiler<'a> {
+    pub fn new(sources: &'a Sources, defs: &'a Defs) -> Self {
+        let mut parsed = HashMap::new();
+        for (name, m) in &defs.macros {
+            parsed.insert(name.clone(), parse(&m.cond.text));
+        }
+        Compiler {
+            sources,
+            defs,
+            parsed,
+            compiled: HashMap::new(),
+            stack: Vec::new(),
+            warnings: Vec::new(),
+            names: super::names::attribute_names(),
+        }
+    }
+
+    /// Syntax errors of all macros, used or not.
+    pub fn macro_syntax_errors(&self) -> Vec<Diagnostic> {
+        let mut v: Vec<_> = self
+            .parsed
+            .iter()
+            .filter_map(|(n, r)| {
+                r.as_ref()
+                    .err()
+                    .map(|e| self.parse_diag(&self.defs.macros[n].cond, e))
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            (&a.loc.file, a.loc.line, a.loc.col).cmp(&(&b.loc.file, b.loc.line, b.loc.col))
+        });
+        v
+    }
+
+    fn parse_diag(&self, src: &CondSrc, e: &ParseError) -> Diagnostic {
+        self.sources.diag(
+            e.kind,
+            src.mark(self.sources, e.at),
+            e.message.clone(),
+            e.help.clone(),
+        )
+    }
+
+    fn diag(
+        &self,
+        kind: DiagKind,
+        src: &CondSrc,
+        span: Span,
+        msg: String,
+        help: Option<String>,
+    ) -> Diagnostic {
+        self.sources
+            .diag(kind, src.mark(self.sources, span.start), msg, help)
+    }
+
+    /// Compiles a rule's or filter's condition.
+    pub fn condition(&mut self, src: &CondSrc) -> Result<Cond, Problem> {
+        let e = parse(&src.text).map_err(|e| Problem::Fatal(self.parse_diag(src, &e)))?;
+        self.expr(&e, src)
+    }
+
+    fn expr(&mut self, e: &Expr, src: &CondSrc) -> Result<Cond, Problem> {
+        Ok(match e {
+            Expr::And(v) => Cond::And(
+                v.iter()
+                    .map(|x| self.expr(x, src))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into(),
+            ),
+            Expr::Or(v) => Cond::Or(
+                v.iter()
+                    .map(|x| self.expr(x, src))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into(),
+            ),
+            Expr::Not(x) => Cond::Not(Box::new(self.expr(x, src)?)),
+            Expr::Exists(o) => Cond::Test(self.field(o, src)?, Test::Exists),
+            Expr::Macro { name, span } => self.macro_ref(name, *span, src)?,
+            Expr::Cmp {
+                lhs,
+                op,
+                op_span,
+                rhs,
+            } => {
+                let f = self.field(lhs, src)?;
+                match rhs {
+                    Rhs::Value(v) => self.cmp_value(f, *op, *op_span, v, src)?,
+                    Rhs::List(items) => {
+                        let mut out = Vec::new();
+                        let mut seen = Vec::new();
+                        self.expand(items, src, &mut out, &mut seen)?;
+                        list_test(f, *op, out)
+                    }
+                }
+            }
+        })
+    }
+
+    fn macro_ref(&mut self, name: &str, span: Span, src: &CondSrc) -> Result<Cond, Problem> {
+        if let Some(c) = self.compiled.get(name) {
+            return c.clone();
+        }
+        let Some(parsed) = self.parsed.get(name).cloned() else {
+            let (msg, help) = if self.defs.lists.contains_key(name) {
+                (
+                    format!(
+                        "'{name}' is a list, not a macro: lists can only be used inside '(...)'"
+                    ),
+                    Some(format!("expected e.g. sf.proc.name in ({name})")),
+                )
+            } else {
+                let help =
+                    super::suggest::closest(name, self.defs.macros.keys().map(String::as_str))
+                        .map(|s| format!("did you mean macro '{s}'?"))
+                        .or_else(|| {
+                            Some(
+                        "expected a macro name, or a comparison such as 'sf.proc.name = bash'"
+                            .into(),
+                    )
+                        });
+                (format!("undefined macro '{name}'"), help)
+            };
+            return Err(Problem::Fatal(self.diag(
+                DiagKind::UndefinedMacro,
+                src,
+                span,
+                msg,
+                help,
+            )));
+        };
+        if self.stack.iter().any(|s| s == name) || self.stack.len() > MAX_DEPTH {
+            let chain = format!("{} -> {name}", self.stack.join(" -> "));
+            return Err(Problem::Fatal(self.diag(
+                DiagKind::Cycle,
+                src,
+                span,
+                format!("macro '{name}' refers to itself: {chain}"),
+                None,
+            )));
+        }
+        let Ok(expr) = parsed else {
+            // Its syntax error is reported once, for the macro itself.
+            let m = &self.defs.macros[name];
+            let e = parsed.err().unwrap_or_else(|| ParseError {
+                kind: DiagKind::Syntax,
+                at: 0,
+                message: String::new(),
+                help: None,
+            });
+            return Err(Problem::Fatal(self.parse_diag(&m.cond, &e)));
+        };
+        let msrc = self.defs.macros[name].cond.clone();
+        self.stack.push(name.to_string());
+        let res = self.expr(&expr, &msrc);
+        self.stack.pop();
+        // Cache only results that do not depend on the current macro stack.
+        if self.stack.is_empty()
+            || !matches!(&res, Err(Problem::Fatal(d)) if d.kind == DiagKind::Cycle)
+        {
+            self.compiled.insert(name.to_string(), res.clone());
+        }
+        res
+    }
+
+    /// Resolves an operand that must be a field.
+    fn field(&self, o: &Operand, src: &CondSrc) -> Result<FieldRef, Problem> {
+        if let Some(f) = Field::resolve(&o.text) {
+            return Ok(FieldRef::new(f));
+        }
+        Err(self.unknown_field(&o.text, o.span, src))
+    }
+
+    fn unknown_field(&self, name: &str, span: Span, src: &CondSrc) -> Problem {
+        let base = name.split('[').next().unwrap_or(name);
+        let class = base.split('.').next().unwrap_or("");
+        let suggestion = super::suggest::closest(base, self.names.iter().copied())
+            .map(|s| format!("did you mean '{s}'?"));
+        if base.contains('.') && FALCO_CLASSES.contains(&class) {
+            Problem::Skip(self.diag(
+                DiagKind::UnsupportedField,
+                src,
+                span,
+                format!("field '{name}' is not supplied by SysFlow"),
+                suggestion.or_else(|| {
+                    Some("see docs/policy-language.md for the Falco fields SysFlow maps".into())
+                }),
+            ))
+        } else {
+            Problem::Skip(self.diag(
+                DiagKind::UnknownField,
+                src,
+                span,
+                format!("unknown field '{name}'"),
+                suggestion.or_else(|| Some("expected a SysFlow attribute (sf.*) or a Falco alias (proc.name, fd.name, …)".into())),
+            ))
+        }
+    }
+
+    fn cmp_value(
+        &self,
+        f: FieldRef,
+        op: Op,
+        op_span: Span,
+        v: &Operand,
+        src: &CondSrc,
+    ) -> Result<Cond, Problem> {
+        // A right-hand side naming a field compares two fields (as the original does);
+        // quotes force a literal, `val(x)` forces a field.
+        if !v.quoted {
+            if let Some(g) = Field::resolve(&v.text) {
+                let pop = match op {
+                    Op::Eq | Op::Ne => PairOp::Eq,
+                    Op::Contains => PairOp::Contains,
+                    Op::IContains => PairOp::IContains,
+                    Op::StartsWith => PairOp::StartsWith,
+                    Op::EndsWith => PairOp::EndsWith,
+                    Op::Lt => PairOp::Num(NumOp::Lt),
+                    Op::Le => PairOp::Num(NumOp::Le),
+                    Op::Gt => PairOp::Num(NumOp::Gt),
+                    Op::Ge => PairOp::Num(NumOp::Ge),
+                    _ => {
+                        return Err(Problem::Fatal(self.diag(DiagKind::BadOperator, src, op_span, format!("'{}' cannot compare two fields", op.as_str()), Some("expected =, !=, <, <=, >, >=, contains, icontains, startswith or endswith".into()))))
+                    }
+                };
+                let c = Cond::Pair(f, pop, FieldRef::new(g));
+                return Ok(if op == Op::Ne {
+                    Cond::Not(Box::new(c))
+                } else {
+                    c
+                });
+            } else if v.val {
+                return Err(self.unknown_field(&v.text, v.span, src));
+            }
+        }
+        let text = v.text.as_str();
+        let num = |nop| -> Result<Cond, Problem> {
+            match text.trim().parse::<i64>() {
+                Ok(n) => Ok(Cond::Test(f.clone(), Test::Num(nop, n))),
+                Err(_) => Err(Problem::Fatal(self.diag(
+                    DiagKind::BadValue,
+                    src,
+                    v.span,
+                    format!("'{}' needs a number, found '{text}'", op.as_str()),
+                    Some("expected an integer such as 0, 1024 or -1".into()),
+                ))),
+            }
+        };
+        Ok(match op {
+            Op::Eq | Op::Ne => {
+                let t = match (f.field.name, OpFlags::bit_of(text)) {
+                    // READ/WRITE are spelt RECV/SEND on network records: keep the string test.
+                    ("sf.opflags", Some(b)) if b != OpFlags::READ && b != OpFlags::WRITE => {
+                        Test::OpBit(b)
+                    }
+                    _ => Test::Eq(Lit::new(text)),
+                };
+                let c = Cond::Test(f, t);
+                if op == Op::Ne {
+                    Cond::Not(Box::new(c))
+                } else {
+                    c
+                }
+            }
+            Op::Lt => num(NumOp::Lt)?,
+            Op::Le => num(NumOp::Le)?,
+            Op::Gt => num(NumOp::Gt)?,
+            Op::Ge => num(NumOp::Ge)?,
+            Op::Contains => Cond::Test(f, Test::Contains(text.into())),
+            Op::IContains => Cond::Test(f, Test::IContains(text.to_ascii_lowercase().into())),
+            Op::StartsWith => Cond::Test(f, Test::StartsWith(text.into())),
+            Op::EndsWith => Cond::Test(f, Test::EndsWith(text.into())),
+            Op::Glob => Cond::Test(f, Test::Glob(text.into())),
+            Op::In | Op::Intersects | Op::Pmatch => list_test(f, op, vec![text.to_string()]),
+        })
+    }
+
+    /// Flattens list items: list names expand (recursively), nested lists merge.
+    fn expand(
+        &mut self,
+        items: &[Item],
+        src: &CondSrc,
+        out: &mut Vec<String>,
+        seen: &mut Vec<String>,
+    ) -> Result<(), Problem> {
+        for it in items {
+            match it {
+                Item::List(v) => self.expand(v, src, out, seen)?,
+                Item::Atom(o) if !o.quoted && self.defs.lists.contains_key(&o.text) => {
+                    self.expand_list(&o.text, o.span, src, out, seen)?;
+                }
+                Item::Atom(o) => {
+                    if !o.quoted && looks_like_list_name(&o.text) {
+                        if let Some(s) = super::suggest::closest(
+                            &o.text,
+                            self.defs.lists.keys().map(String::as_str),
+                        ) {
+                            let d = self.diag(
+                                DiagKind::UndefinedList,
+                                src,
+                                o.span,
+                                format!(
+                                    "'{}' is not a defined list and is taken as a literal",
+                                    o.text
+                                ),
+                                Some(format!("did you mean list '{s}'?")),
+                            );
+                            if !self.warnings.contains(&d) {
+                                self.warnings.push(d);
+                            }
+                        }
+                    }
+                    out.push(o.text.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn expand_list(
+        &mut self,
+        name: &str,
+        span: Span,
+        src: &CondSrc,
+        out: &mut Vec<String>,
+        seen: &mut Vec<String>,
+    ) -> Result<(), Problem> {
+        if seen.iter().any(|s| s == name) {
+            return Err(Problem::Fatal(self.diag(
+                DiagKind::Cycle,
+                src,
+                span,
+                format!(
+                    "list '{name}' contains itself: {} -> {name}",
+                    seen.join(" -> ")
+                ),
+                None,
+            )));
+        }
+        seen.push(name.to_string());
+        let items: Vec<String> = self.defs.lists[name]
+            .items
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect();
+        for it in items {
+            if self.defs.lists.contains_key(&it) {
+                self.expand_list(&it, span, src, out, seen)?;
+            } else {
+                out.push(it);
+            }
+        }
+        seen.pop();
+        Ok(())
+    }
+
+    /// `and not (...)` for a rule's exceptions.
+    pub fn exceptions(&mut self, ex: &[ExceptionDef]) -> Result<Option<Cond>, Problem> {
+        let mut alts = Vec::new();
+        for e in ex {
+            let mut fields = Vec::new();
+            for (name, mark) in &e.fields {
+                match Field::resolve(name) {
+                    Some(f) => fields.push(FieldRef::new(f)),
+                    None => {
+                        let src = mark_src(*mark, name);
+                        return Err(self.unknown_field(
+                            name,
+                            Span {
+                                start: 0,
+                                end: name.len(),
+                            },
+                            &src,
+                        ));
+                    }
+                }
+            }
+            let mut ops = Vec::new();
+            for (c, mark) in &e.comps {
+                match Op::from_text(c.trim()) {
+                    Some(op) => ops.push(op),
+                    None => {
+                        return Err(Problem::Fatal(self.sources.diag(
+                            DiagKind::BadOperator,
+                            *mark,
+                            format!("exception '{}': unknown comparison '{c}'", e.name),
+                            Some(format!("expected one of: {}", super::ast::OPERATORS)),
+                        )));
+                    }
+                }
+            }
+            for tuple in &e.values {
+                let mut conj = Vec::new();
+                for (i, v) in tuple.iter().enumerate() {
+                    let (Some(f), Some(&op)) = (fields.get(i), ops.get(i)) else {
+                        continue;
+                    };
+                    let vals: Vec<String> = match v {
+                        ExValue::One(s, _) => vec![s.clone()],
+                        ExValue::Many(m) => m.iter().map(|(s, _)| s.clone()).collect(),
+                    };
+                    let mark = match v {
+                        ExValue::One(_, m) => *m,
+                        ExValue::Many(m) => m.first().map(|x| x.1).unwrap_or(e.mark),
+                    };
+                    let c = if op.takes_list() {
+                        // Names of lists expand, as in conditions.
+                        let mut out = Vec::new();
+                        for s in vals {
+                            if self.defs.lists.contains_key(&s) {
+                                let src = mark_src(mark, &s);
+                                self.expand_list(
+                                    &s,
+                                    Span::default(),
+                                    &src,
+                                    &mut out,
+                                    &mut Vec::new(),
+                                )?;
+                            } else {
+                                out.push(strip_quotes(&s).to_string());
+                            }
+                        }
+                        list_test(f.clone(), op, out)
+                    } else {
+                        let val = vals.into_iter().next().unwrap_or_default();
+                        let src = mark_src(mark, &val);
+                        let o = Operand {
+                            text: strip_quotes(&val).to_string(),
+                            quoted: true,
+                            val: false,
+                            span: Span {
+                                start: 0,
+                                end: val.len(),
+                            },
+                        };
+                        self.cmp_value(f.clone(), op, Span::default(), &o, &src)?
+                    };
+                    conj.push(c);
+                }
+                alts.push(Cond::And(conj.into()));
+            }
+        }
+        Ok(if alts.is_empty() {
+            None
+        } else {
+            Some(Cond::Not(Box::new(Cond::Or(alts.into()))))
+        })
+    }
+}
+
+/// A one-segment condition source located at a mark (for values outside conditions).
+fn mark_src(mark: Mark, text: &str) -> CondSrc {
+    let node = super::load::Node {
+        mark,
+        val: super::load::Yaml::Scalar {
+            text: text.to_string(),
+            quoted: false,
+        },
+    };
+    CondSrc {
+        text: text.to_string(),
+        segs: vec![(0, node)],
+    }
+}
+
+fn looks_like_list_name(s: &str) -> bool {
+    s.contains('_') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `in`/`intersects` (any part equals any item) and `pmatch` (any part contains any item).
+fn list_test(f: FieldRef, op: Op, items: Vec<String>) -> Cond {
+    if items.is_empty() {
+        return Cond::Const(false);
+    }
+    if op == Op::Pmatch {
+        return match AhoCorasick::new(&items) {
+            Ok(ac) => Cond::Test(f, Test::Pmatch(ac)),
+            // Unreachable for string patterns; fall back to an OR of substring tests.
+            Err(_) => Cond::Or(
+                items
+                    .into_iter()
+                    .map(|s| Cond::Test(f.clone(), Test::Contains(s.into())))
+                    .collect(),
+            ),
+        };
+    }
+    if f.field.name == "sf.opflags" {
+        let bits: Option<Vec<u32>> = items
+            .iter()
+            .map(|s| OpFlags::bit_of(s).filter(|b| *b != OpFlags::READ && *b != OpFlags::WRITE))
+            .collect();
+        if let Some(bits) = bits {
+            return Cond::Test(f, Test::OpBit(bits.iter().fold(0, |a, b| a | b)));
+        }
+    }
+    if items.len() <= 8 {
+        Cond::Test(f, Test::InList(items.into_iter().map(Into::into).collect()))
+    } else {
+        let set: HashSet<Box<str>> = items.into_iter().map(Into::into).collect();
+        Cond::Test(f, Test::InSet(set))
+    }
+}

@@ -1,0 +1,516 @@
+//! The policy engine: loads rule files, indexes compiled rules by record type and operation,
+//! and decides per flat record whether it is dropped, passed or alerted.
+
+use std::path::Path;
+
+use sysflow_model::flat::FlatRecord;
+use sysflow_model::{RecordType, SysFlow};
+
+use super::compile::{Compiler, Problem};
+use super::error::{DiagKind, Diagnostic, PolicyError};
+use super::eval::{Cond, Scratch, Test};
+use super::items::{Collector, Defs};
+use super::load::{load_file, parse_text, policy_files, Sources};
+use super::rule::Rule;
+
+/// What the engine does with records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Only records matching a rule go on (the original's default).
+    #[default]
+    Alert,
+    /// Every record not dropped goes on; matches annotate it.
+    Enrich,
+    /// Only filters/drops are evaluated; every other record goes on.
+    Filter,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "alert" => Ok(Mode::Alert),
+            "enrich" => Ok(Mode::Enrich),
+            "filter" => Ok(Mode::Filter),
+            o => Err(format!(
+                "unknown mode '{o}': expected alert, enrich or filter"
+            )),
+        }
+    }
+}
+
+/// The outcome for one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A filter/drop matched: the record is discarded in every mode.
+    Drop,
+    /// No rule matched.
+    Pass,
+    /// At least one rule matched (see [`Matches`]).
+    Alert,
+}
+
+/// Options for loading.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    pub mode: Mode,
+    /// Unknown field names are errors instead of skipping their rules with a warning.
+    pub strict: bool,
+}
+
+/// Counts for `sensor policy check`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    pub rules: usize,
+    pub disabled_rules: usize,
+    pub macros: usize,
+    pub lists: usize,
+    pub filters: usize,
+    pub skipped_rules: usize,
+}
+
+/// Matched rules of one record, in declaration order, plus the worker's scratch space.
+/// Reuse one per worker: `process` clears it.
+#[derive(Debug, Default)]
+pub struct Matches {
+    rules: Vec<u32>,
+    scratch: Scratch,
+}
+
+impl Matches {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Indices into [`PolicyEngine::rules`].
+    pub fn indices(&self) -> &[u32] {
+        &self.rules
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+    /// The matched rules.
+    pub fn iter<'e>(&'e self, engine: &'e PolicyEngine) -> impl Iterator<Item = &'e Rule> + 'e {
+        self.rules.iter().map(move |&i| &engine.rules[i as usize])
+    }
+}
+
+/// A compiled rule or filter with what a record must have to possibly match it.
+#[derive(Debug)]
+struct Compiled {
+    cond: Cond,
+    /// One of these op flags must be set (0: no requirement).
+    ops: u32,
+}
+
+/// The compiled policy. `Send + Sync`: share it between workers in an `Arc`.
+#[derive(Debug)]
+pub struct PolicyEngine {
+    mode: Mode,
+    rules: Vec<Rule>,
+    conds: Vec<Compiled>,
+    filters: Vec<Compiled>,
+    /// Per record type (index = `RecordType as usize`), the enabled rules that can match it.
+    rules_by_type: [Vec<u32>; 12],
+    filters_by_type: [Vec<u32>; 12],
+    summary: Summary,
+}
+
+const ALL_TYPES: u16 = (1 << 12) - 1;
+
+impl PolicyEngine {
+    /// Loads a policy file or directory (recursively, `.yaml`/`.yml`, lexical order).
+    /// Returns the engine and the warnings (skipped rules, tolerated input, …).
+    pub fn load(path: &Path, mode: Mode) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
+        Self::load_with(
+            path,
+            LoadOptions {
+                mode,
+                strict: false,
+            },
+        )
+    }
+
+    /// [`PolicyEngine::load`] with options.
+    pub fn load_with(
+        path: &Path,
+        opts: LoadOptions,
+    ) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
+        let files = policy_files(path)?;
+        let mut sources = Sources::default();
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        let mut roots = Vec::new();
+        for f in &files {
+            match load_file(&mut sources, f, &mut warnings)? {
+                Ok(n) => roots.push(n),
+                Err(d) => {
+                    errors.push(d);
+                    roots.push(None);
+                }
+            }
+        }
+        Self::build(sources, roots, errors, warnings, opts)
+    }
+
+    /// Compiles policy text (one in-memory file named `name`), for tests and tools.
+    pub fn from_str(
+        name: &str,
+        text: &str,
+        opts: LoadOptions,
+    ) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
+        let mut sources = Sources::default();
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        let root = match parse_text(&mut sources, Path::new(name).into(), text, &mut warnings) {
+            Ok(n) => n,
+            Err(d) => {
+                errors.push(d);
+                None
+            }
+        };
+        Self::build(sources, vec![root], errors, warnings, opts)
+    }
+
+    fn build(
+        sources: Sources,
+        roots: Vec<Option<super::load::Node>>,
+        mut errors: Vec<Diagnostic>,
+        mut warnings: Vec<Diagnostic>,
+        opts: LoadOptions,
+    ) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
+        let mut defs = Defs::default();
+        {
+            let mut c = Collector {
+                sources: &sources,
+                defs: &mut defs,
+                errors: &mut errors,
+                warnings: &mut warnings,
+            };
+            for r in &roots {
+                c.file(r.as_ref());
+            }
+        }
+        let mut comp = Compiler::new(&sources, &defs);
+        errors.extend(comp.macro_syntax_errors());
+        let mut summary = Summary {
+            files: defs.files,
+            macros: defs.macros.len(),
+            lists: defs.lists.len(),
+            skipped_rules: defs.skipped.len(),
+            ..Summary::default()
+        };
+        let skip = |p: Problem,
+                    what: &str,
+                    errors: &mut Vec<Diagnostic>,
+                    warnings: &mut Vec<Diagnostic>| match p {
+            Problem::Fatal(d) => errors.push(d),
+            Problem::Skip(d) if opts.strict && d.kind == DiagKind::UnknownField => errors.push(d),
+            Problem::Skip(mut d) => {
+                d.message = format!("{what} skipped: {}", d.message);
+                warnings.push(d);
+            }
+        };
+        let mut rules = Vec::new();
+        let mut conds = Vec::new();
+        let mut rules_by_type: [Vec<u32>; 12] = Default::default();
+        for r in &defs.rules {
+            let what = format!("rule '{}'", r.name);
+            let mut cond = match comp.condition(&r.cond) {
+                Ok(c) => c,
+                Err(p) => {
+                    skip(p, &what, &mut errors, &mut warnings);
+                    summary.skipped_rules += 1;
+                    continue;
+                }
+            };
+            match comp.exceptions(&r.exceptions) {
+                Ok(Some(ex)) => cond = Cond::And(vec![cond, ex].into()),
+                Ok(None) => {}
+                Err(p) => {
+                    skip(p, &what, &mut errors, &mut warnings);
+                    summary.skipped_rules += 1;
+                    continue;
+                }
+            }
+            let mut types = ALL_TYPES;
+            if !r.prefilter.is_empty() {
+                let mut mask = 0u16;
+                for (p, m) in &r.prefilter {
+                    match RecordType::ALL.iter().find(|t| t.code() == p.trim()) {
+                        Some(t) => mask |= 1 << (*t as u16),
+                        None => errors.push(sources.diag(
+                            DiagKind::Item,
+                            *m,
+                            format!("unknown record type '{p}' in prefilter"),
+                            Some("expected PE, PF, NF, FF, FE, NE or KE".into()),
+                        )),
+                    }
+                }
+                types &= mask;
+            }
+            if !r.enabled {
+                summary.disabled_rules += 1;
+                continue;
+            }
+            let (t, ops) = requirement(&cond);
+            types &= t;
+            let idx = rules.len() as u32;
+            for (i, list) in rules_by_type.iter_mut().enumerate() {
+                if types & (1 << i) != 0 {
+                    list.push(idx);
+                }
+            }
+            rules.push(Rule {
+                name: r.name.clone(),
+                desc: r.desc.clone(),
+                output: r.output.clone(),
+                priority: r.priority,
+                tags: r.tags.clone(),
+                actions: r.actions.clone(),
+                origin: format!("{}:{}", sources.loc(r.mark).file.display(), r.mark.line),
+            });
+            conds.push(Compiled { cond, ops });
+        }
+        summary.rules = rules.len();
+        let mut filters = Vec::new();
+        let mut filters_by_type: [Vec<u32>; 12] = Default::default();
+        for f in &defs.filters {
+            let cond = match comp.condition(&f.cond) {
+                Ok(c) => c,
+                Err(p) => {
+                    skip(
+                        p,
+                        &format!("filter '{}'", f.name),
+                        &mut errors,
+                        &mut warnings,
+                    );
+                    continue;
+                }
+            };
+            if !f.enabled {
+                continue;
+            }
+            let (types, ops) = requirement(&cond);
+            let idx = filters.len() as u32;
+            for (i, list) in filters_by_type.iter_mut().enumerate() {
+                if types & (1 << i) != 0 {
+                    list.push(idx);
+                }
+            }
+            filters.push(Compiled { cond, ops });
+        }
+        summary.filters = filters.len();
+        warnings.append(&mut comp.warnings);
+        if !errors.is_empty() {
+            return Err(PolicyError::Invalid(errors));
+        }
+        let engine = PolicyEngine {
+            mode: opts.mode,
+            rules,
+            conds,
+            filters,
+            rules_by_type,
+            filters_by_type,
+            summary,
+        };
+        Ok((engine, warnings))
+    }
+
+    /// The enabled rules in declaration order ([`Matches`] indexes into this).
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Whether a record with this verdict goes on in the engine's mode.
+    pub fn forwards(&self, v: Verdict) -> bool {
+        match v {
+            Verdict::Drop => false,
+            Verdict::Alert => true,
+            Verdict::Pass => self.mode != Mode::Alert,
+        }
+    }
+
+    /// Evaluates filters, then (unless in filter mode) every rule that can match the
+    /// record's type and operation. Fills `m` with the matched rules in declaration order.
+    pub fn process(&self, r: &FlatRecord, m: &mut Matches) -> Verdict {
+        m.rules.clear();
+        let t = r.rec.record_type() as usize;
+        let ops = rec_opflags(&r.rec);
+        for &i in &self.filters_by_type[t] {
+            let f = &self.filters[i as usize];
+            if f.ops != 0 && ops & f.ops == 0 {
+                continue;
+            }
+            if f.cond.eval(r, &mut m.scratch) {
+                return Verdict::Drop;
+            }
+        }
+        if self.mode == Mode::Filter {
+            return Verdict::Pass;
+        }
+        for &i in &self.rules_by_type[t] {
+            let c = &self.conds[i as usize];
+            if c.ops != 0 && ops & c.ops == 0 {
+                continue;
+            }
+            if c.cond.eval(r, &mut m.scratch) {
+                m.rules.push(i);
+            }
+        }
+        if m.rules.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Alert
+        }
+    }
+
+    /// Processes a batch on `threads` threads (scoped), keeping input order.
+    pub fn process_batch(&self, recs: &[FlatRecord], threads: usize) -> BatchResult {
+        let threads = threads.max(1).min(recs.len().max(1));
+        let chunk = recs.len().div_ceil(threads).max(1);
+        let parts: Vec<BatchResult> = std::thread::scope(|s| {
+            let hs: Vec<_> = recs
+                .chunks(chunk)
+                .map(|c| {
+                    s.spawn(move || {
+                        let mut m = Matches::new();
+                        let mut out = BatchResult::with_capacity(c.len());
+                        for r in c {
+                            let v = self.process(r, &mut m);
+                            out.push(v, m.indices());
+                        }
+                        out
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut all = BatchResult::with_capacity(recs.len());
+        for p in parts {
+            all.append(p);
+        }
+        all
+    }
+}
+
+/// Verdicts and matched rule indices of a batch, in input order, without a per-record
+/// allocation.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchResult {
+    pub verdicts: Vec<Verdict>,
+    ends: Vec<u32>,
+    rules: Vec<u32>,
+}
+
+impl BatchResult {
+    fn with_capacity(n: usize) -> Self {
+        BatchResult {
+            verdicts: Vec::with_capacity(n),
+            ends: Vec::with_capacity(n),
+            rules: Vec::new(),
+        }
+    }
+    fn push(&mut self, v: Verdict, rules: &[u32]) {
+        self.verdicts.push(v);
+        self.rules.extend_from_slice(rules);
+        self.ends.push(self.rules.len() as u32);
+    }
+    fn append(&mut self, o: BatchResult) {
+        let base = self.rules.len() as u32;
+        self.verdicts.extend(o.verdicts);
+        self.ends.extend(o.ends.iter().map(|e| e + base));
+        self.rules.extend(o.rules);
+    }
+    /// Matched rule indices of record `i`.
+    pub fn matches(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.rules[start..self.ends[i] as usize]
+    }
+    pub fn len(&self) -> usize {
+        self.verdicts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.verdicts.is_empty()
+    }
+}
+
+/// Op flags of an event or flow (0 for other records).
+fn rec_opflags(r: &SysFlow) -> u32 {
+    match r {
+        SysFlow::ProcessEvent(x) => x.op_flags.0,
+        SysFlow::NetworkFlow(x) => x.op_flags.0,
+        SysFlow::FileFlow(x) => x.op_flags.0,
+        SysFlow::FileEvent(x) => x.op_flags.0,
+        SysFlow::NetworkEvent(x) => x.op_flags.0,
+        SysFlow::ProcessFlow(x) => x.op_flags.0,
+        _ => 0,
+    }
+}
+
+/// What a record must be for `c` to possibly hold: a set of record types (bit per
+/// `RecordType`) and op flags of which one must be set (0 = no requirement). Derived from
+/// `sf.type = X`, `sf.type in (...)`, `sf.opflags = X`/`in (...)` under and/or; `not` gives up.
+fn requirement(c: &Cond) -> (u16, u32) {
+    match c {
+        Cond::Const(false) => (0, 0),
+        Cond::Const(true) | Cond::Not(_) | Cond::Pair(..) => (ALL_TYPES, 0),
+        Cond::Test(f, t) => match (f.field.name, t) {
+            ("sf.type", Test::Eq(l)) => (type_bits([&*l.s]), 0),
+            ("sf.type", Test::InList(items)) => (type_bits(items.iter().map(|s| &**s)), 0),
+            ("sf.type", Test::InSet(items)) => (type_bits(items.iter().map(|s| &**s)), 0),
+            ("sf.opflags", Test::OpBit(b)) => (ALL_TYPES, *b),
+            _ => (ALL_TYPES, 0),
+        },
+        Cond::And(v) => v
+            .iter()
+            .map(requirement)
+            .fold((ALL_TYPES, 0), |(t, o), (t2, o2)| {
+                // Both requirements hold; keep the narrower op-flag requirement.
+                let ops = match (o, o2) {
+                    (0, x) | (x, 0) => x,
+                    (a, b) if b.count_ones() < a.count_ones() => b,
+                    (a, _) => a,
+                };
+                (t & t2, ops)
+            }),
+        Cond::Or(v) => {
+            let reqs: Vec<_> = v.iter().map(requirement).collect();
+            let types = reqs.iter().fold(0, |t, r| t | r.0);
+            // Only a requirement if every branch has one (branches that never match don't count).
+            let live: Vec<_> = reqs.iter().filter(|r| r.0 != 0).collect();
+            let ops = if !live.is_empty() && live.iter().all(|r| r.1 != 0) {
+                live.iter().fold(0, |o, r| o | r.1)
+            } else {
+                0
+            };
+            (types, ops)
+        }
+    }
+}
+
+fn type_bits<'a>(codes: impl IntoIterator<Item = &'a str>) -> u16 {
+    codes
+        .into_iter()
+        .filter_map(|c| RecordType::ALL.iter().find(|t| t.code() == c))
+        .fold(0, |m, t| m | 1 << (*t as u16))
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn f<T: Send + Sync>() {}
+    f::<PolicyEngine>();
+}

@@ -1,0 +1,94 @@
+//! What the engine tells about a rule: name, description, priority, tags.
+
+use std::fmt;
+
+/// Rule priority: Falco's eight severities and SysFlow's low/medium/high.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Priority {
+    Emergency,
+    Alert,
+    Critical,
+    Error,
+    Warning,
+    Notice,
+    Informational,
+    Debug,
+    High,
+    Medium,
+    Low,
+}
+
+impl Priority {
+    /// Parses a priority word, case-insensitively (`info` = `informational`).
+    pub fn parse(s: &str) -> Option<Priority> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "emergency" => Priority::Emergency,
+            "alert" => Priority::Alert,
+            "critical" => Priority::Critical,
+            "error" => Priority::Error,
+            "warning" => Priority::Warning,
+            "notice" => Priority::Notice,
+            "informational" | "info" => Priority::Informational,
+            "debug" => Priority::Debug,
+            "high" => Priority::High,
+            "medium" => Priority::Medium,
+            "low" => Priority::Low,
+            _ => return None,
+        })
+    }
+
+    /// The spelling accepted in rule files, for messages.
+    pub const WORDS: &'static str =
+        "emergency, alert, critical, error, warning, notice, informational (info), debug, high, medium, low";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::Emergency => "emergency",
+            Priority::Alert => "alert",
+            Priority::Critical => "critical",
+            Priority::Error => "error",
+            Priority::Warning => "warning",
+            Priority::Notice => "notice",
+            Priority::Informational => "informational",
+            Priority::Debug => "debug",
+            Priority::High => "high",
+            Priority::Medium => "medium",
+            Priority::Low => "low",
+        }
+    }
+
+    /// SysFlow's priority level as the original processor exports it: 1 low, 2 medium,
+    /// 3 high. Unlike the original, `alert` is high (the original made it low).
+    pub fn sysflow_level(self) -> u8 {
+        match self {
+            Priority::Low | Priority::Debug | Priority::Informational | Priority::Notice => 1,
+            Priority::Medium | Priority::Warning => 2,
+            Priority::High
+            | Priority::Error
+            | Priority::Critical
+            | Priority::Alert
+            | Priority::Emergency => 3,
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A compiled rule as the daemon and exporters see it.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub desc: String,
+    /// Falco output template, if the rule has one (not interpreted by the engine).
+    pub output: Option<String>,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    /// Action names (`action:`/`actions:`); not interpreted by the engine.
+    pub actions: Vec<String>,
+    /// `file:line` of the rule's definition.
+    pub origin: String,
+}
