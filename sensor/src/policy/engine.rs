@@ -116,6 +116,8 @@ pub struct PolicyEngine {
     /// Per record type (index = `RecordType as usize`), the enabled rules that can match it.
     rules_by_type: [Vec<u32>; 12],
     filters_by_type: [Vec<u32>; 12],
+    /// Memo slots of shared sub-conditions ([`Cond::Memo`]).
+    memo_slots: usize,
     summary: Summary,
 }
 
@@ -304,6 +306,7 @@ impl PolicyEngine {
             filters.push(Compiled { cond, ops });
         }
         summary.filters = filters.len();
+        let memo_slots = optimize(&mut conds, &mut filters, comp.memo_slots());
         warnings.append(&mut comp.warnings);
         if !errors.is_empty() {
             return Err(PolicyError::Invalid(errors));
@@ -315,6 +318,7 @@ impl PolicyEngine {
             filters,
             rules_by_type,
             filters_by_type,
+            memo_slots,
             summary,
         };
         Ok((engine, warnings))
@@ -346,6 +350,7 @@ impl PolicyEngine {
     /// record's type and operation. Fills `m` with the matched rules in declaration order.
     pub fn process(&self, r: &FlatRecord, m: &mut Matches) -> Verdict {
         m.rules.clear();
+        m.scratch.next_record(self.memo_slots);
         let t = r.rec.record_type() as usize;
         let ops = rec_opflags(&r.rec);
         for &i in &self.filters_by_type[t] {
@@ -468,11 +473,13 @@ fn requirement(c: &Cond) -> (u16, u32) {
     match c {
         Cond::Const(false) => (0, 0),
         Cond::Const(true) | Cond::Not(_) | Cond::Pair(..) => (ALL_TYPES, 0),
+        Cond::Type(mask) => (*mask & ALL_TYPES, 0),
+        Cond::Memo(_, c) => requirement(c),
         Cond::Test(f, t) => match (f.field.name, t) {
             ("sf.type", Test::Eq(l)) => (type_bits([&*l.s]), 0),
             ("sf.type", Test::InList(items)) => (type_bits(items.iter().map(|s| &**s)), 0),
             ("sf.type", Test::InSet(items)) => (type_bits(items.iter().map(|s| &**s)), 0),
-            ("sf.opflags", Test::OpBit(b)) => (ALL_TYPES, *b),
+            ("sf.opflags", Test::OpMask { any, net, other }) => (ALL_TYPES, any | net | other),
             _ => (ALL_TYPES, 0),
         },
         Cond::And(v) => v
@@ -500,6 +507,73 @@ fn requirement(c: &Cond) -> (u16, u32) {
             (types, ops)
         }
     }
+}
+
+/// Keeps the memo slots worth having (used by at least two conditions or macro copies, and
+/// not around a test cheaper than the memo lookup), numbers them densely, and orders every
+/// and/or cheap terms first. Returns the number of slots.
+fn optimize(rules: &mut [Compiled], filters: &mut [Compiled], slots: usize) -> usize {
+    fn count(c: &Cond, uses: &mut [u32]) {
+        match c {
+            Cond::Memo(id, inner) => {
+                uses[*id as usize] += 1;
+                count(inner, uses);
+            }
+            Cond::And(v) | Cond::Or(v) => v.iter().for_each(|c| count(c, uses)),
+            Cond::Not(c) => count(c, uses),
+            _ => {}
+        }
+    }
+    /// Drops unprofitable memo slots and renumbers the others; records per new slot the
+    /// number of uses.
+    fn fix(c: &mut Cond, uses: &[u32], remap: &mut [u32], kept: &mut Vec<u32>) {
+        match c {
+            Cond::Memo(id, inner) => {
+                fix(inner, uses, remap, kept);
+                let n = uses[*id as usize];
+                if n < 2 || inner.cost() <= Cond::MEMO_COST {
+                    *c = std::mem::replace(inner.as_mut(), Cond::Const(false));
+                } else {
+                    let slot = &mut remap[*id as usize];
+                    if *slot == u32::MAX {
+                        *slot = kept.len() as u32;
+                        kept.push(n);
+                    }
+                    *id = *slot;
+                }
+            }
+            Cond::And(v) | Cond::Or(v) => v.iter_mut().for_each(|c| fix(c, uses, remap, kept)),
+            Cond::Not(c) => fix(c, uses, remap, kept),
+            _ => {}
+        }
+    }
+    /// Orders and/or terms cheap first; a shared sub-condition costs its share (it runs
+    /// once per record for all its users). Evaluation is pure: the order changes the work,
+    /// never the result.
+    fn order(c: &mut Cond, cost: &dyn Fn(u32, u32) -> u32) {
+        match c {
+            Cond::Memo(_, inner) | Cond::Not(inner) => order(inner, cost),
+            Cond::And(v) | Cond::Or(v) => {
+                v.iter_mut().for_each(|c| order(c, cost));
+                v.sort_by_cached_key(|c| c.cost_with(cost));
+            }
+            _ => {}
+        }
+    }
+    let mut uses = vec![0u32; slots];
+    for c in rules.iter().chain(filters.iter()) {
+        count(&c.cond, &mut uses);
+    }
+    let mut remap = vec![u32::MAX; slots];
+    let mut kept = Vec::new();
+    for c in rules.iter_mut().chain(filters.iter_mut()) {
+        fix(&mut c.cond, &uses, &mut remap, &mut kept);
+    }
+    let share = |id: u32, c: u32| (c / kept[id as usize]).max(Cond::MEMO_COST);
+    for c in rules.iter_mut().chain(filters.iter_mut()) {
+        order(&mut c.cond, &share);
+    }
+    kept.len()
 }
 
 fn type_bits<'a>(codes: impl IntoIterator<Item = &'a str>) -> u16 {

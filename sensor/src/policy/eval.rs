@@ -4,14 +4,39 @@
 
 use std::collections::HashSet;
 
-use aho_corasick::AhoCorasick;
-use sysflow_model::flat::{Field, FlatRecord, Value};
+/// Set of literals for large `in` lists (a fast non-cryptographic hash: keys come from
+/// the policy, not from the records).
+pub type StrSet = HashSet<Box<str>, foldhash::fast::FixedState>;
 
-/// Per-worker scratch space for fields that render (json paths).
+use aho_corasick::AhoCorasick;
+use sysflow_model::flat::{Attr, Field, FlatRecord, Value};
+use sysflow_model::RecordType;
+
+/// Per-worker scratch space: strings for fields that render (json paths) and the per-record
+/// memo of shared sub-conditions ([`Cond::Memo`]).
 #[derive(Debug, Default)]
 pub struct Scratch {
     a: String,
     b: String,
+    /// `memo[id]` = `gen << 1 | result` when sub-condition `id` was evaluated for the
+    /// current record (generation `gen`); anything else means "not yet".
+    memo: Vec<u32>,
+    gen: u32,
+}
+
+impl Scratch {
+    /// Starts a new record: forgets every memoized result (O(1) but every 2^31 records).
+    #[inline]
+    pub fn next_record(&mut self, memo_slots: usize) {
+        if self.memo.len() < memo_slots {
+            self.memo.resize(memo_slots, 0);
+        }
+        self.gen = self.gen.wrapping_add(1) & 0x7fff_ffff;
+        if self.gen == 0 {
+            self.memo.iter_mut().for_each(|m| *m = 0);
+            self.gen = 1;
+        }
+    }
 }
 
 /// A field resolved at compile time.
@@ -87,12 +112,23 @@ pub enum Test {
     Num(NumOp, i64),
     /// Small `in` lists are scanned; large ones hashed.
     InList(Box<[Box<str>]>),
-    InSet(HashSet<Box<str>>),
+    InSet(StrSet),
     /// Substring match of any item (the original's `pmatch`).
     Pmatch(AhoCorasick),
     Exists,
-    /// `sf.opflags = NAME` as a bit test; `spelt` keeps the READ/RECV spelling exact.
-    OpBit(u32),
+    /// `sf.opflags = NAME`/`in (...)` as bit tests: `any` bits count on every record type,
+    /// `net` only on network records (RECV/SEND), `other` only elsewhere (READ/WRITE).
+    OpMask {
+        any: u32,
+        net: u32,
+        other: u32,
+    },
+    /// `sf.file.openflags = NAME`/`in (...)`: a name is present when all its bits are set
+    /// (`masks`), "NONE" when no bit is (`none`).
+    OpenMask {
+        masks: Box<[u32]>,
+        none: bool,
+    },
 }
 
 /// Comparison of two fields (right-hand side naming a field).
@@ -110,6 +146,11 @@ pub enum PairOp {
 #[derive(Debug, Clone)]
 pub enum Cond {
     Const(bool),
+    /// `sf.type = X`/`in (...)`: a bit per [`sysflow_model::RecordType`].
+    Type(u16),
+    /// A sub-condition shared by several rules (a macro, a repeated test): evaluated at
+    /// most once per record, its result kept in [`Scratch`] under this slot.
+    Memo(u32, Box<Cond>),
     And(Box<[Cond]>),
     Or(Box<[Cond]>),
     Not(Box<Cond>),
@@ -118,10 +159,60 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// [`Cond::cost`] of a memo lookup: memoizing anything this cheap does not pay.
+    pub const MEMO_COST: u32 = 2;
+
+    /// Rough relative cost of evaluating the condition (and/or: all terms), used to order
+    /// and/or terms cheap first at compile time.
+    pub fn cost(&self) -> u32 {
+        self.cost_with(&|_, c| c)
+    }
+
+    /// [`Cond::cost`] where a memoized sub-condition costs `memo(slot, its own cost)` (its
+    /// cost shared among the conditions that use it).
+    pub fn cost_with(&self, memo: &dyn Fn(u32, u32) -> u32) -> u32 {
+        match self {
+            Cond::Const(_) => 0,
+            Cond::Type(_) => 1,
+            Cond::Memo(id, c) => memo(*id, c.cost_with(memo)),
+            Cond::And(v) | Cond::Or(v) => v.iter().map(|c| c.cost_with(memo)).sum(),
+            Cond::Not(c) => c.cost_with(memo),
+            Cond::Test(f, t) => {
+                let tc = match t {
+                    Test::OpMask { .. } | Test::OpenMask { .. } | Test::Exists => 1,
+                    Test::Num(..) | Test::Eq(_) | Test::StartsWith(_) | Test::EndsWith(_) => 2,
+                    Test::InList(v) => 2 + v.len() as u32 / 4,
+                    Test::InSet(_) => 4,
+                    Test::Contains(_) | Test::IContains(_) => 5,
+                    Test::Glob(_) | Test::Pmatch(_) => 6,
+                };
+                let fc = field_cost(f);
+                if is_ancestry(f) {
+                    fc * tc
+                } else {
+                    fc + tc
+                }
+            }
+            Cond::Pair(a, _, b) => field_cost(a) * field_cost(b) + 4,
+        }
+    }
+
     /// Evaluates the condition on a record.
     pub fn eval(&self, r: &FlatRecord, s: &mut Scratch) -> bool {
         match self {
             Cond::Const(b) => *b,
+            Cond::Type(mask) => mask & (1 << (r.rec.record_type() as u16)) != 0,
+            Cond::Memo(id, c) => {
+                let i = *id as usize;
+                let tag = s.gen << 1;
+                let m = s.memo[i];
+                if m & !1 == tag {
+                    return m & 1 != 0;
+                }
+                let v = c.eval(r, s);
+                s.memo[i] = tag | v as u32;
+                v
+            }
             Cond::And(v) => v.iter().all(|c| c.eval(r, s)),
             Cond::Or(v) => v.iter().any(|c| c.eval(r, s)),
             Cond::Not(c) => !c.eval(r, s),
@@ -138,6 +229,30 @@ impl Cond {
     }
 }
 
+/// All ancestors of the process (not one indexed ancestor): a test runs once per ancestor.
+fn is_ancestry(f: &FieldRef) -> bool {
+    f.field.index.is_none()
+        && matches!(
+            f.field.attr,
+            Attr::ProcAName | Attr::ProcAExe | Attr::ProcACmdline | Attr::ProcAPid
+        )
+}
+
+/// Cost of reading a field (see [`Cond::cost`]).
+fn field_cost(f: &FieldRef) -> u32 {
+    if f.render {
+        return 40;
+    }
+    if is_ancestry(f) {
+        return 8;
+    }
+    match f.field.attr {
+        Attr::ProcCmdline | Attr::PProcCmdline => 4,
+        Attr::PProcName | Attr::PProcExe | Attr::PProcArgs | Attr::PProcUid => 2,
+        _ => 1,
+    }
+}
+
 /// Applies a test to a value: true if ANY part of a multi-valued attribute passes
 /// (`sf.opflags = EXEC`, `sf.proc.aname = bash`). A missing value has no parts, so every
 /// test but `exists` is false on it (and `!=`, compiled as `not =`, is true).
@@ -151,7 +266,11 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
             }
             _ => v.any_part(|p| p == &*l.s),
         },
-        Test::Contains(l) => v.any_part(|p| p.contains(&**l)),
+        Test::Contains(l) => match *v {
+            Value::Str(s) => s.contains(&**l),
+            Value::Concat(a, sep, b) => concat_contains(a, sep, b, l),
+            _ => v.any_part(|p| p.contains(&**l)),
+        },
         Test::IContains(l) => v.any_part(|p| icontains(p, l)),
         // Command lines are `exe + " " + args`: compare piecewise instead of rendering.
         Test::StartsWith(l) => match *v {
@@ -171,8 +290,15 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         Test::InSet(set) => v.any_part(|p| set.contains(p)),
         Test::Pmatch(ac) => v.any_part(|p| ac.is_match(p)),
         Test::Exists => v.is_set(),
-        Test::OpBit(bit) => match *v {
-            Value::OpFlags(f, _) => f.0 & bit != 0,
+        Test::OpMask { any, net, other } => match *v {
+            Value::OpFlags(f, t) => {
+                let is_net = matches!(t, RecordType::NetworkFlow | RecordType::NetworkEvent);
+                f.0 & (any | if is_net { net } else { other }) != 0
+            }
+            _ => false,
+        },
+        Test::OpenMask { masks, none } => match *v {
+            Value::OpenFlags(f) => (*none && f.0 == 0) || masks.iter().any(|m| f.0 & m == *m),
             _ => false,
         },
     }
@@ -192,6 +318,34 @@ fn concat_starts_with(a: &str, sep: &str, b: &str, l: &str) -> bool {
         }
     }
     rest.is_empty()
+}
+
+/// Whether `a + sep + b` contains `l`, without concatenating: in a piece, or across a joint
+/// (a window of at most `2 * len(l)` bytes around the separator).
+fn concat_contains(a: &str, sep: &str, b: &str, l: &str) -> bool {
+    if a.contains(l) || b.contains(l) || sep.contains(l) {
+        return true;
+    }
+    let n = l.len();
+    if n < 2 {
+        return false;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut buf = [0u8; 256];
+    let tail = &a[a.len().saturating_sub(n - 1)..];
+    let head = &b[..b.len().min(n - 1)];
+    let len = tail.len() + sep.len() + head.len();
+    let joint: Vec<u8>;
+    let w: &[u8] = if len <= buf.len() {
+        buf[..tail.len()].copy_from_slice(tail);
+        buf[tail.len()..tail.len() + sep.len()].copy_from_slice(sep.as_bytes());
+        buf[tail.len() + sep.len()..len].copy_from_slice(head);
+        &buf[..len]
+    } else {
+        joint = [tail, sep.as_bytes(), head].concat();
+        &joint
+    };
+    w.windows(n).any(|x| x == l.as_bytes())
 }
 
 /// Field-to-field comparison: true if any part of `a` relates to any part of `b`.
