@@ -662,3 +662,53 @@ fn list_test(f: FieldRef, op: Op, items: Vec<String>) -> Cond {
         Cond::Test(f, Test::InSet(set))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::eval::test;
+    use proptest::prelude::*;
+    use sysflow_model::flat::Value;
+
+    fn field(name: &str) -> FieldRef {
+        FieldRef::new(Field::resolve(name).expect("field"))
+    }
+
+    proptest! {
+        /// Bit tests mean exactly what the string test on the rendered names means.
+        #[test]
+        fn opflag_bit_tests_match_names(bits in 0u32..(1 << 21), t in 0usize..12, n in 0usize..23) {
+            let names: Vec<&str> = OpFlags::ORDER.iter().map(|x| x.1).chain(["RECV", "SEND"]).collect();
+            let name = names[n];
+            let v = Value::OpFlags(OpFlags(bits), RecordType::ALL[t]);
+            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.opflags"), &[name]) else {
+                panic!("no bit test for {name}");
+            };
+            prop_assert_eq!(test(&v, &bt), test(&v, &Test::Eq(Lit::new(name))), "{}", name);
+        }
+
+        #[test]
+        fn openflag_bit_tests_match_names(bits in 0u32..(1 << 14), a in 0usize..15, b in 0usize..15) {
+            let names = ["NONE", "RDONLY", "WRONLY", "RDWR", "CREAT", "EXCL", "TRUNC", "APPEND",
+                "NONBLOCK", "DSYNC", "DIRECT", "LARGEFILE", "DIRECTORY", "CLOEXEC", "SYNC"];
+            let items = [names[a], names[b]];
+            let v = Value::OpenFlags(OpenFlags(bits));
+            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.file.openflags"), &items) else {
+                panic!("no bit test for {items:?}");
+            };
+            let strings = Test::InList(items.iter().map(|s| (*s).into()).collect());
+            prop_assert_eq!(test(&v, &bt), test(&v, &strings), "{:?}", items);
+        }
+    }
+
+    #[test]
+    fn unknown_flag_names_keep_the_string_test() {
+        assert!(flag_test(&field("sf.opflags"), &["OPEN", "BOGUS"]).is_none());
+        assert!(flag_test(&field("sf.file.openflags"), &["O_CREAT"]).is_none());
+        assert!(flag_test(&field("sf.type"), &["PE", "XX"]).is_none());
+        assert!(matches!(
+            flag_test(&field("sf.type"), &["PE", "FF"]),
+            Some(Cond::Type(_))
+        ));
+    }
+}

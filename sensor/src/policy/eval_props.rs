@@ -1,6 +1,5 @@
 //! Property tests of every operator on single, multi-valued and missing values.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
@@ -52,7 +51,7 @@ fn string_tests(l: &str, items: &[String]) -> Vec<Test> {
             items
                 .iter()
                 .map(|s| s.as_str().into())
-                .collect::<HashSet<Box<str>>>(),
+                .collect::<super::eval::StrSet>(),
         ),
     ]
 }
@@ -104,6 +103,13 @@ proptest! {
         prop_assert!(!test(&m, &Test::Exists));
         prop_assert!(!test(&m, &Test::Glob("*".into())));
         prop_assert!(!pair(&m, PairOp::Eq, &Value::Str(&l)));
+    }
+
+    #[test]
+    fn contains_on_command_lines_as_if_rendered(a in "[ab ]{0,12}", b in "[ab ]{0,12}", l in "[ab ]{1,5}") {
+        let whole = format!("{a} {b}");
+        let v = Value::Concat(&a, " ", &b);
+        prop_assert_eq!(test(&v, &Test::Contains(l.as_str().into())), whole.contains(&l));
     }
 
     #[test]
