@@ -3,6 +3,7 @@
 //! one scratch string per worker serves json-path fields.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Set of literals for large `in` lists (a fast non-cryptographic hash: keys come from
 /// the policy, not from the records).
@@ -10,7 +11,7 @@ pub type StrSet = HashSet<Box<str>, foldhash::fast::FixedState>;
 
 use aho_corasick::AhoCorasick;
 use sysflow_model::flat::{Attr, Field, FlatRecord, Value};
-use sysflow_model::RecordType;
+use sysflow_model::{Container, Pod, Process, RecordType};
 
 /// Per-worker scratch space: strings for fields that render (json paths) and the per-record
 /// memo of shared sub-conditions ([`Cond::Memo`]).
@@ -22,12 +23,91 @@ pub struct Scratch {
     /// current record (generation `gen`); anything else means "not yet".
     memo: Vec<u32>,
     gen: u32,
+    /// Per-process memo ([`Cond::ProcMemo`]): results of sub-conditions that read only the
+    /// process context, reused by every record of the same process.
+    procs: ProcCache,
+}
+
+/// Slots of a direct-mapped per-process cache (a power of two).
+const PROC_CACHE: usize = 512;
+
+/// One cached process context. It holds clones of the `Arc`s it is keyed by, so none of
+/// them can be freed and its address reused by another entity while the entry lives: equal
+/// pointers mean the same immutable entities, hence the same results.
+#[derive(Debug)]
+struct ProcEntry {
+    ancestry: Arc<[Arc<Process>]>,
+    pproc: Option<Arc<Process>>,
+    container: Option<Arc<Container>>,
+    pod: Option<Arc<Pod>>,
+    /// Per process slot: 0 not evaluated, 1 false, 2 true.
+    state: Box<[u8]>,
+}
+
+#[derive(Debug, Default)]
+struct ProcCache {
+    entries: Vec<Option<ProcEntry>>,
+    /// Entry of the current record (None: no process, evaluate without the cache).
+    cur: Option<usize>,
+}
+
+fn same<T: ?Sized>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+impl ProcCache {
+    fn enter(&mut self, r: &FlatRecord, slots: usize) {
+        self.cur = None;
+        if slots == 0 || r.proc.is_none() || r.ancestry.is_empty() {
+            return;
+        }
+        if self.entries.is_empty() {
+            self.entries.resize_with(PROC_CACHE, || None);
+        }
+        let key = Arc::as_ptr(&r.ancestry) as *const u8 as usize;
+        let i = (key >> 4 ^ key >> 13) & (PROC_CACHE - 1);
+        let hit = self.entries[i].as_ref().is_some_and(|e| {
+            Arc::ptr_eq(&e.ancestry, &r.ancestry)
+                && same(&e.pproc, &r.pproc)
+                && same(&e.container, &r.container)
+                && same(&e.pod, &r.pod)
+                && e.state.len() == slots
+        });
+        // The process itself is ancestry[0]; the parent is compared too in case a table
+        // ever joins them differently.
+        let hit = hit
+            && r.proc
+                .as_ref()
+                .is_some_and(|p| Arc::ptr_eq(p, &r.ancestry[0]));
+        if !hit {
+            if r.proc
+                .as_ref()
+                .is_none_or(|p| !Arc::ptr_eq(p, &r.ancestry[0]))
+            {
+                return;
+            }
+            self.entries[i] = Some(ProcEntry {
+                ancestry: r.ancestry.clone(),
+                pproc: r.pproc.clone(),
+                container: r.container.clone(),
+                pod: r.pod.clone(),
+                state: vec![0; slots].into(),
+            });
+        }
+        self.cur = Some(i);
+    }
 }
 
 impl Scratch {
-    /// Starts a new record: forgets every memoized result (O(1) but every 2^31 records).
+    /// Starts a new record: forgets every per-record result (O(1) but every 2^31 records)
+    /// and finds the record's process context in the per-process cache.
     #[inline]
-    pub fn next_record(&mut self, memo_slots: usize) {
+    pub fn next_record(&mut self, r: &FlatRecord, memo_slots: usize, proc_slots: usize) {
+        self.procs.enter(r, proc_slots);
         if self.memo.len() < memo_slots {
             self.memo.resize(memo_slots, 0);
         }
@@ -151,6 +231,9 @@ pub enum Cond {
     /// A sub-condition shared by several rules (a macro, a repeated test): evaluated at
     /// most once per record, its result kept in [`Scratch`] under this slot.
     Memo(u32, Box<Cond>),
+    /// A sub-condition that reads only the process context (process, parent, ancestry,
+    /// container, pod): evaluated once per process, kept in [`Scratch`]'s per-process cache.
+    ProcMemo(u32, Box<Cond>),
     And(Box<[Cond]>),
     Or(Box<[Cond]>),
     Not(Box<Cond>),
@@ -175,6 +258,7 @@ impl Cond {
             Cond::Const(_) => 0,
             Cond::Type(_) => 1,
             Cond::Memo(id, c) => memo(*id, c.cost_with(memo)),
+            Cond::ProcMemo(..) => Cond::MEMO_COST,
             Cond::And(v) | Cond::Or(v) => v.iter().map(|c| c.cost_with(memo)).sum(),
             Cond::Not(c) => c.cost_with(memo),
             Cond::Test(f, t) => {
@@ -213,6 +297,22 @@ impl Cond {
                 s.memo[i] = tag | v as u32;
                 v
             }
+            Cond::ProcMemo(id, c) => {
+                let Some(e) = s.procs.cur else {
+                    return c.eval(r, s);
+                };
+                let i = *id as usize;
+                if let Some(st) = s.procs.entries[e].as_ref().map(|x| x.state[i]) {
+                    if st != 0 {
+                        return st == 2;
+                    }
+                }
+                let v = c.eval(r, s);
+                if let Some(x) = s.procs.entries[e].as_mut() {
+                    x.state[i] = 1 + v as u8;
+                }
+                v
+            }
             Cond::And(v) => v.iter().all(|c| c.eval(r, s)),
             Cond::Or(v) => v.iter().any(|c| c.eval(r, s)),
             Cond::Not(c) => !c.eval(r, s),
@@ -227,6 +327,78 @@ impl Cond {
             }
         }
     }
+}
+
+/// Whether the condition reads only the process context of a record (the process, its
+/// parent and ancestry, container and pod): then its result is the same for every record of
+/// that process.
+pub fn proc_only(c: &Cond) -> bool {
+    match c {
+        Cond::Const(_) => true,
+        Cond::Type(_) => false,
+        Cond::Memo(_, c) | Cond::ProcMemo(_, c) | Cond::Not(c) => proc_only(c),
+        Cond::And(v) | Cond::Or(v) => v.iter().all(proc_only),
+        Cond::Test(f, _) => proc_field(f),
+        Cond::Pair(a, _, b) => proc_field(a) && proc_field(b),
+    }
+}
+
+fn proc_field(f: &FieldRef) -> bool {
+    use Attr::*;
+    matches!(
+        f.field.attr,
+        ProcOid
+            | ProcPid
+            | ProcCreateTs
+            | ProcExe
+            | ProcName
+            | ProcArgs
+            | ProcCmdline
+            | ProcUid
+            | ProcGid
+            | ProcUser
+            | ProcGroup
+            | ProcTty
+            | ProcEntry
+            | ProcAName
+            | ProcAExe
+            | ProcACmdline
+            | ProcAPid
+            | ProcCwd
+            | ProcEnv
+            | PProcOid
+            | PProcPid
+            | PProcCreateTs
+            | PProcExe
+            | PProcName
+            | PProcArgs
+            | PProcCmdline
+            | PProcUid
+            | PProcGid
+            | PProcUser
+            | PProcGroup
+            | PProcTty
+            | PProcEntry
+            | ContainerId
+            | ContainerName
+            | ContainerImage
+            | ContainerImageId
+            | ContainerType
+            | ContainerPrivileged
+            | ContainerPrivilegedBool
+            | PodId
+            | PodName
+            | PodNodeName
+            | PodNamespace
+            | PodTs
+            | PodRestartCnt
+            | PodHostIp
+            | PodInternalIp
+            | PodServices
+            | PodHostIpJson
+            | PodInternalIpJson
+            | PodServicesJson
+    )
 }
 
 /// All ancestors of the process (not one indexed ancestor): a test runs once per ancestor.
