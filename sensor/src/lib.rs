@@ -1,3 +1,5 @@
-//! Library side of the `sensor` binary: stages that benchmarks and integration tests use.
+//! Library part of the `sensor` crate: the stages shared by the `sensor` and `sysprint`
+//! binaries, the benchmarks and the integration tests.
 
 pub mod policy;
+pub mod print;

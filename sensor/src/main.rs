@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod config;
+mod export;
 use sensor::policy;
-mod print;
+use sensor::print;
 mod record;
 mod run;
 mod source;
@@ -21,9 +23,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the pipeline: reader -> flattener -> policy engine -> exporter.
+    #[command(version)]
     Run(run::RunArgs),
     /// Print or convert SysFlow traces (drop-in for sysprint).
-    Print(print::PrintArgs),
+    Print(Box<print::PrintArgs>),
     /// Policy tools (`policy check PATH`).
     Policy(policy::PolicyArgs),
     /// Record SysFlow traces from the eBPF probes.
@@ -31,10 +34,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(run::args::rewrite(std::env::args_os()));
     let res = match cli.command {
         Command::Run(a) => run::main(a),
-        Command::Print(a) => print::main(a),
+        Command::Print(a) => print::main(*a),
         Command::Policy(a) => policy::main(a),
         Command::Record(a) => record::main(a),
     };

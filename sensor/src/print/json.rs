@@ -1,0 +1,302 @@
+//! JSON output exactly as Python's `json.dumps` writes it (`ensure_ascii=True`, separators
+//! `", "` and `": "`), into a reused buffer.
+
+use sysflow_model::record::Service;
+
+use super::fields::{Column, Sel};
+use super::render::{write_int, write_ip, write_text, Rec, Val};
+
+/// Appends `s` as a JSON string the way `json.dumps` escapes it with `ensure_ascii=True`:
+/// everything outside printable ASCII becomes `\uXXXX` (lower-case hex, surrogate pairs).
+pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // Fast path: printable ASCII except '"' and '\\' is copied in runs.
+        if !ESCAPE[b as usize] {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ if b < 0x80 => push_u(b as u32, out),
+            _ => {
+                // `i` is a char boundary: continuation bytes are consumed with their lead.
+                let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+                let u = c as u32;
+                if u >= 0x10000 {
+                    let v = u - 0x10000;
+                    push_u(0xd800 | (v >> 10), out);
+                    push_u(0xdc00 | (v & 0x3ff), out);
+                } else {
+                    push_u(u, out);
+                }
+                i += c.len_utf8();
+                start = i;
+                continue;
+            }
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Bytes `json.dumps` (ensure_ascii) does not copy verbatim.
+const ESCAPE: [bool; 256] = {
+    let mut t = [true; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = false;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+fn push_u(c: u32, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"\\u");
+    for sh in [12, 8, 4, 0] {
+        out.push(HEX[((c >> sh) & 0xf) as usize]);
+    }
+}
+
+/// Appends a value as `json.dumps` renders the Python object sysprint holds.
+pub fn write_val(v: &Val, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+    match *v {
+        Val::Null => out.extend_from_slice(b"null"),
+        Val::Int(i) => write_int(i, out),
+        Val::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Val::Str(s) => write_str(s, out),
+        Val::IpList(ips) => write_ip_list(ips, out),
+        Val::Services(s) => write_services(s, out),
+        Val::EmptyTuple => out.extend_from_slice(b"[]"),
+        _ => {
+            scratch.clear();
+            write_text(v, scratch);
+            // Text renderings are built from valid UTF-8 pieces.
+            write_str(std::str::from_utf8(scratch).unwrap_or(""), out);
+        }
+    }
+}
+
+fn write_ip_list(ips: &[i64], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, ip) in ips.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        out.push(b'"');
+        write_ip(*ip, out);
+        out.push(b'"');
+    }
+    out.push(b']');
+}
+
+fn write_services(svcs: &[Service], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, s) in svcs.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(b"{\"name\": ");
+        write_str(&s.name, out);
+        out.extend_from_slice(b", \"id\": ");
+        write_str(&s.id, out);
+        out.extend_from_slice(b", \"namespace\": ");
+        write_str(&s.namespace, out);
+        out.extend_from_slice(b", \"portList\": [");
+        for (j, p) in s.port_list.iter().enumerate() {
+            if j > 0 {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(b"{\"port\": ");
+            write_int(p.port as i64, out);
+            out.extend_from_slice(b", \"targetPort\": ");
+            write_int(p.target_port as i64, out);
+            out.extend_from_slice(b", \"nodePort\": ");
+            write_int(p.node_port as i64, out);
+            out.extend_from_slice(b", \"proto\": ");
+            write_str(&p.proto, out);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"], \"clusterIP\": ");
+        write_ip_list(&s.cluster_ip, out);
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// One step of a precomputed JSON object layout.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Literal bytes (separators, keys, braces).
+    Lit(Vec<u8>),
+    /// The value of a column.
+    Val(Sel),
+}
+
+/// Why a field list cannot be laid out as nested JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("field {0:?} conflicts with field {1:?} in nested JSON output")]
+pub struct LayoutError(String, String);
+
+/// A JSON object layout for a column list, computed once: nested (dotted keys become nested
+/// objects, as sysprint's `dotty` does) or flat (dotted keys kept).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    steps: Vec<Step>,
+}
+
+enum Node {
+    Leaf(String, Sel),
+    Obj(String, Vec<Node>),
+}
+
+impl Layout {
+    /// Flat object: one key per column, dotted names kept.
+    pub fn flat(cols: &[Column]) -> Layout {
+        let nodes = cols
+            .iter()
+            .map(|c| Node::Leaf(c.name.clone(), c.sel))
+            .collect::<Vec<_>>();
+        Layout::from_nodes(&nodes)
+    }
+
+    /// Nested object: `proc.pid` becomes `{"proc": {"pid": …}}`, objects placed where their
+    /// first key appears.
+    pub fn nested(cols: &[Column]) -> Result<Layout, LayoutError> {
+        let mut root: Vec<Node> = Vec::new();
+        for c in cols {
+            let parts: Vec<&str> = c.name.split('.').collect();
+            let mut level = &mut root;
+            for (i, p) in parts.iter().enumerate() {
+                let last = i + 1 == parts.len();
+                let pos = level.iter().position(|n| match n {
+                    Node::Leaf(k, _) | Node::Obj(k, _) => k == p,
+                });
+                if last {
+                    if pos.is_some() {
+                        return Err(LayoutError(c.name.clone(), parts[..=i].join(".")));
+                    }
+                    level.push(Node::Leaf(p.to_string(), c.sel));
+                    break;
+                }
+                let idx = match pos {
+                    Some(idx) => idx,
+                    None => {
+                        level.push(Node::Obj(p.to_string(), Vec::new()));
+                        level.len() - 1
+                    }
+                };
+                level = match &mut level[idx] {
+                    Node::Obj(_, children) => children,
+                    Node::Leaf(..) => {
+                        return Err(LayoutError(c.name.clone(), parts[..=i].join(".")))
+                    }
+                };
+            }
+        }
+        Ok(Layout::from_nodes(&root))
+    }
+
+    fn from_nodes(nodes: &[Node]) -> Layout {
+        let mut steps = Vec::new();
+        let mut lit = Vec::new();
+        emit(nodes, &mut steps, &mut lit);
+        if !lit.is_empty() {
+            steps.push(Step::Lit(lit));
+        }
+        Layout { steps }
+    }
+
+    /// Appends the JSON object of one record.
+    pub fn write(&self, rec: &Rec, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+        for s in &self.steps {
+            match s {
+                Step::Lit(b) => out.extend_from_slice(b),
+                Step::Val(Sel::Key(k)) => write_val(&rec.get(*k), out, scratch),
+                // `idx` exists only in `-o str`; elsewhere sysprint prints "" for it.
+                Step::Val(Sel::Idx | Sel::Blank) => out.extend_from_slice(b"\"\""),
+            }
+        }
+    }
+}
+
+fn emit(nodes: &[Node], steps: &mut Vec<Step>, lit: &mut Vec<u8>) {
+    lit.push(b'{');
+    for (i, n) in nodes.iter().enumerate() {
+        if i > 0 {
+            lit.extend_from_slice(b", ");
+        }
+        match n {
+            Node::Leaf(k, sel) => {
+                write_str(k, lit);
+                lit.extend_from_slice(b": ");
+                steps.push(Step::Lit(std::mem::take(lit)));
+                steps.push(Step::Val(*sel));
+            }
+            Node::Obj(k, children) => {
+                write_str(k, lit);
+                lit.extend_from_slice(b": ");
+                emit(children, steps, lit);
+            }
+        }
+    }
+    lit.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::print::fields::columns;
+
+    fn js(s: &str) -> String {
+        let mut v = Vec::new();
+        write_str(s, &mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn escapes_like_python_ensure_ascii() {
+        assert_eq!(js("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(
+            js("\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}"),
+            r#""\n\r\t\b\f\u0000\u001f\u007f""#
+        );
+        assert_eq!(js("é€"), r#""\u00e9\u20ac""#);
+        assert_eq!(js("x😀y"), r#""x\ud83d\ude00y""#);
+    }
+
+    #[test]
+    fn nested_layout_groups_by_first_appearance() {
+        let cols = columns(&["proc.pid", "type", "proc.exe", "idx"]);
+        let l = Layout::nested(&cols).unwrap();
+        let lits: Vec<String> = l
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Lit(b) => String::from_utf8(b.clone()).unwrap(),
+                Step::Val(_) => "V".into(),
+            })
+            .collect();
+        assert_eq!(
+            lits.concat(),
+            r#"{"proc": {"pid": V, "exe": V}, "type": V, "idx": V}"#
+        );
+        assert!(Layout::nested(&columns(&["proc", "proc.pid"])).is_err());
+    }
+}
