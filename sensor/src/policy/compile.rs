@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
-use sysflow_model::flat::{Attr, Field};
+use sysflow_model::flat::{falco_evt_type_ops, Attr, Field};
 use sysflow_model::{OpFlags, OpenFlags, RecordType};
 
 use super::ast::{Expr, Item, Op, Operand, Rhs, Span};
@@ -173,6 +173,20 @@ impl<'a> Compiler<'a> {
             } => {
                 let f = self.field(lhs, src)?;
                 match rhs {
+                    Rhs::Value(v)
+                        if is_evt_type(&lhs.text)
+                            && matches!(op, Op::Eq | Op::Ne)
+                            && falco_evt_type_ops(&v.text).is_some() =>
+                    {
+                        // Falco `evt.type = open`: the SysFlow operations of that syscall.
+                        let ops = falco_evt_type_ops(&v.text).unwrap_or_default();
+                        let c = list_test(f, Op::In, ops.iter().map(|s| s.to_string()).collect());
+                        if *op == Op::Ne {
+                            Cond::Not(Box::new(c))
+                        } else {
+                            c
+                        }
+                    }
                     Rhs::Value(v) => {
                         let c = self.cmp_value(f, *op, *op_span, v, src)?;
                         let key = format!(
@@ -189,6 +203,15 @@ impl<'a> Compiler<'a> {
                         let mut out = Vec::new();
                         let mut seen = Vec::new();
                         self.expand(items, src, &mut out, &mut seen)?;
+                        if is_evt_type(&lhs.text) && *op != Op::Pmatch {
+                            out = out
+                                .into_iter()
+                                .flat_map(|s| match falco_evt_type_ops(&s) {
+                                    Some(ops) => ops.iter().map(|o| o.to_string()).collect(),
+                                    None => vec![s],
+                                })
+                                .collect();
+                        }
                         let key = format!("{}\0{}\0({})", lhs.text, op.as_str(), out.join("\0"));
                         let c = list_test(f, *op, out);
                         self.memo(key, c)
@@ -562,6 +585,12 @@ fn mark_src(mark: Mark, text: &str) -> CondSrc {
     }
 }
 
+/// Falco's `evt.type`: its syscall-name literals are rewritten to SysFlow operation names
+/// at compile time (`evt.type in (open, openat)` matches OPEN records).
+fn is_evt_type(name: &str) -> bool {
+    name == "evt.type"
+}
+
 fn looks_like_list_name(s: &str) -> bool {
     s.contains('_') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
@@ -699,6 +728,53 @@ mod tests {
             let strings = Test::InList(items.iter().map(|s| (*s).into()).collect());
             prop_assert_eq!(test(&v, &bt), test(&v, &strings), "{:?}", items);
         }
+    }
+
+    #[test]
+    fn falco_evt_type_names_become_operations() {
+        use sysflow_model::flat::FlatRecord;
+        use sysflow_model::tables::{Flattener, TableConfig};
+        use sysflow_model::*;
+        let mut fl = Flattener::new(TableConfig::default());
+        let p = Process {
+            oid: Oid {
+                create_ts: 1,
+                hpid: 1,
+            },
+            exe: "/bin/cat".into(),
+            ..Process::default()
+        };
+        let oid = p.oid;
+        assert!(fl.push(SysFlow::Process(p)).is_none());
+        let ff: FlatRecord = fl
+            .push(SysFlow::FileFlow(FileFlow {
+                proc_oid: oid,
+                op_flags: OpFlags(OpFlags::OPEN | OpFlags::READ),
+                ..FileFlow::default()
+            }))
+            .expect("flat");
+        let text =
+            |cond: &str| format!("- rule: r\n  desc: d\n  condition: {cond}\n  priority: low\n");
+        let matches = |cond: &str| {
+            let (e, _) = crate::policy::PolicyEngine::from_str(
+                "t.yaml",
+                &text(cond),
+                crate::policy::LoadOptions::default(),
+            )
+            .expect("load");
+            let mut m = crate::policy::Matches::new();
+            e.process(&ff, &mut m);
+            !m.is_empty()
+        };
+        assert!(matches("evt.type in (open, openat)"));
+        assert!(matches("evt.type = openat"));
+        assert!(matches("evt.type = read"));
+        assert!(matches("evt.type = OPEN"));
+        assert!(!matches("evt.type = execve"));
+        assert!(matches("evt.type != execve"));
+        assert!(!matches("evt.type in (execve, connect)"));
+        // Only evt.type is rewritten: sf.opflags keeps SysFlow names.
+        assert!(!matches("sf.opflags = open"));
     }
 
     #[test]
