@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod config;
+mod export;
 use sensor::policy;
 use sensor::print;
 mod record;
@@ -21,6 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the pipeline: reader -> flattener -> policy engine -> exporter.
+    #[command(version)]
     Run(run::RunArgs),
     /// Print or convert SysFlow traces (drop-in for sysprint).
     Print(Box<print::PrintArgs>),
@@ -31,7 +34,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(run::args::rewrite(std::env::args_os()));
     let res = match cli.command {
         Command::Run(a) => run::main(a),
         Command::Print(a) => print::main(*a),

@@ -1,0 +1,78 @@
+//! Every default of the pipeline configuration, in one place.
+
+use std::time::Duration;
+
+use super::plugins::*;
+
+/// Default `file.path` of the file exporter.
+pub const FILE_PATH: &str = "./export.out";
+/// Default syslog tag (MSGID).
+pub const SYSLOG_TAG: &str = "sysflow";
+pub const SYSLOG_HOST: &str = "localhost";
+pub const SYSLOG_PORT: u16 = 514;
+/// Records a syslog exporter holds while its server is unreachable; beyond it the oldest are
+/// dropped and counted.
+pub const SYSLOG_BACKLOG: usize = 100_000;
+/// Exporter batches flush at least this often.
+pub const BUFFER_FLUSH: Duration = Duration::from_secs(1);
+/// Flattener time-decay filter window (`filter.maxage`, seconds as the original parses it).
+pub const FILTER_MAXAGE: Duration = Duration::from_secs(24 * 3600);
+/// `monitor.interval`.
+pub const MONITOR_INTERVAL: Duration = Duration::from_secs(30);
+/// `concurrency` (accepted for compatibility; see [`PolicyConfig::concurrency`]).
+pub const CONCURRENCY: usize = 5;
+/// The JSON `version` field (the original injects its JSON schema version, 5).
+pub const JSON_VERSION: u32 = 5;
+
+/// Records per batch passed between stages.
+pub const BATCH: usize = 1024;
+/// Batches a channel between two stages holds before the producer blocks (backpressure).
+pub const CHANNEL_BATCHES: usize = 64;
+/// The socket driver's default path, used when `sensor run --input socket` gets no PATH.
+pub const SOCKET_PATH: &str = "/sock/sysflow.sock";
+/// Mode of the socket file the socket driver creates.
+pub const SOCKET_MODE: u32 = 0o600;
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        ReaderConfig {
+            filter_enabled: false,
+            filter_maxage: FILTER_MAXAGE,
+        }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            policies: None,
+            mode: PolicyMode::Alert,
+            monitor: false,
+            monitor_interval: MONITOR_INTERVAL,
+            concurrency: CONCURRENCY,
+        }
+    }
+}
+
+impl Default for ExporterConfig {
+    fn default() -> Self {
+        ExporterConfig {
+            export: ExportKind::Terminal,
+            records: RecordKind::Telemetry,
+            format: Format::Json,
+            flat: false,
+            buffer: 0,
+            file_path: FILE_PATH.into(),
+            file_truncate: false,
+            syslog_proto: SyslogProto::Tcp,
+            syslog_tag: SYSLOG_TAG.into(),
+            syslog_source: None,
+            syslog_host: SYSLOG_HOST.into(),
+            syslog_port: SYSLOG_PORT,
+            syslog_ca: None,
+            syslog_insecure: false,
+            syslog_backlog: SYSLOG_BACKLOG,
+            version: JSON_VERSION,
+        }
+    }
+}

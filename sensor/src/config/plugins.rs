@@ -1,0 +1,369 @@
+//! Typed configuration of each plugin and driver; defaults are in [`super::defaults`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::keys::Keys;
+use super::ConfigError;
+
+/// `sysflowreader` (handler `flattener`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReaderConfig {
+    /// `filter.enabled`: the flattener's time-decay duplicate filter (reference §4.3).
+    pub filter_enabled: bool,
+    /// `filter.maxage`, in seconds as the original parses it.
+    pub filter_maxage: Duration,
+}
+
+/// What the policy engine forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PolicyMode {
+    /// Only records that match at least one rule.
+    Alert,
+    /// Every record no filter drops, matched ones carrying their rules.
+    Enrich,
+    /// Every record no filter drops, without rule matches (older key generation).
+    Filter,
+}
+
+/// `policyengine`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyConfig {
+    /// `policies`: a rule file or a directory of them; `None` = the built-in rules in alert
+    /// mode, no rule evaluation at all (bypass) in enrich/filter mode.
+    pub policies: Option<PathBuf>,
+    pub mode: PolicyMode,
+    /// `monitor: local`: watch `policies` and reload on change.
+    pub monitor: bool,
+    /// `monitor.interval`: accepted; reloads here happen as soon as the files settle.
+    pub monitor_interval: Duration,
+    /// `concurrency`: accepted for compatibility. Each engine evaluates in one thread so that
+    /// output keeps input order (the original's workers reorder records).
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ExportKind {
+    Terminal,
+    File,
+    Syslog,
+    Null,
+}
+
+/// `type`: which records an exporter writes (older key generation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RecordKind {
+    /// Only records with at least one matched rule.
+    Alert,
+    /// Everything that reaches the exporter.
+    Telemetry,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Format {
+    Json,
+    Ecs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SyslogProto {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// `exporter`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExporterConfig {
+    pub export: ExportKind,
+    pub records: RecordKind,
+    pub format: Format,
+    /// `flat: true`: one flat JSON object keyed by the full `sf.*` names.
+    pub flat: bool,
+    /// `buffer`: records per write; 0 = write each record at once. Batches flush after 1 s.
+    pub buffer: usize,
+    pub file_path: PathBuf,
+    /// `file.truncate`: empty the file at startup (the original always deletes it; here the
+    /// default is to append so that a restart never destroys earlier alerts).
+    pub file_truncate: bool,
+    pub syslog_proto: SyslogProto,
+    pub syslog_tag: String,
+    /// `syslog.source`: replaces the HOSTNAME field.
+    pub syslog_source: Option<String>,
+    pub syslog_host: String,
+    pub syslog_port: u16,
+    /// `syslog.ca`: PEM file of the CA(s) that sign the TLS server's certificate
+    /// (default: the system bundle).
+    pub syslog_ca: Option<PathBuf>,
+    /// `syslog.insecure`: skip TLS certificate verification, as the original does.
+    pub syslog_insecure: bool,
+    /// `syslog.backlog`: records held while the server is unreachable.
+    pub syslog_backlog: usize,
+    /// `version`: the JSON `version` field.
+    pub version: u32,
+}
+
+/// One plugin of the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum PluginConfig {
+    Reader(ReaderConfig),
+    Policy(PolicyConfig),
+    Exporter(ExporterConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum DriverKind {
+    File,
+    Socket,
+}
+
+/// One entry of the optional `drivers` array.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriverConfig {
+    pub driver: DriverKind,
+    pub path: Option<PathBuf>,
+}
+
+/// Plugin names of the original that this build does not have, with what to use instead.
+const MISSING_PLUGINS: &[(&str, &str)] = &[(
+    "sysflowprocessor",
+    "use \"sysflowreader\" with handler \"flattener\"",
+)];
+
+pub(super) fn parse_plugin(k: &Keys<'_>, processor: &str) -> Result<PluginConfig, ConfigError> {
+    let cfg = match processor {
+        "sysflowreader" => PluginConfig::Reader(parse_reader(k)?),
+        "policyengine" => PluginConfig::Policy(parse_policy(k)?),
+        "exporter" => PluginConfig::Exporter(parse_exporter(k)?),
+        other => {
+            let hint = MISSING_PLUGINS
+                .iter()
+                .find(|(n, _)| *n == other)
+                .map(|(_, h)| format!(" ({h})"))
+                .unwrap_or_default();
+            return Err(k.bad(
+                "processor",
+                format!(
+                    "plugin {other:?} is not available in sysflow-sensor{hint}; available: sysflowreader, policyengine, exporter"
+                ),
+            ));
+        }
+    };
+    k.warn_unused();
+    Ok(cfg)
+}
+
+fn parse_reader(k: &Keys<'_>) -> Result<ReaderConfig, ConfigError> {
+    let d = ReaderConfig::default();
+    match k.str("handler", &[])? {
+        None => {}
+        Some((_, h)) if h.trim().eq_ignore_ascii_case("flattener") => {}
+        Some((key, h)) => {
+            return Err(k.bad(
+                key,
+                format!("handler {h:?} is not available; the only handler is \"flattener\""),
+            ))
+        }
+    }
+    let secs: u64 = k.parse(
+        "filter.maxage",
+        &[],
+        "a number of seconds",
+        d.filter_maxage.as_secs(),
+    )?;
+    Ok(ReaderConfig {
+        filter_enabled: k.flag("filter.enabled", d.filter_enabled)?,
+        filter_maxage: Duration::from_secs(secs),
+    })
+}
+
+fn parse_policy(k: &Keys<'_>) -> Result<PolicyConfig, ConfigError> {
+    let d = PolicyConfig::default();
+    k.choice("language", &[], &[("falco", ())], ())
+        .map_err(|_| k.bad("language", "only the \"falco\" rule language is available"))?;
+    let policies = k
+        .str("policies", &[])?
+        .map(|(_, p)| PathBuf::from(p.trim()))
+        .filter(|p| !p.as_os_str().is_empty());
+    let mode = k.choice(
+        "mode",
+        &[],
+        &[
+            ("alert", PolicyMode::Alert),
+            ("enrich", PolicyMode::Enrich),
+            ("filter", PolicyMode::Filter),
+        ],
+        d.mode,
+    )?;
+    let monitor = k.choice(
+        "monitor",
+        &[],
+        &[("none", false), ("local", true)],
+        d.monitor,
+    )?;
+    let interval: u64 = k.parse(
+        "monitor.interval",
+        &[],
+        "a number of seconds",
+        d.monitor_interval.as_secs(),
+    )?;
+    let concurrency: usize = k.parse("concurrency", &[], "a positive integer", d.concurrency)?;
+    if concurrency == 0 {
+        return Err(k.bad("concurrency", "expected a positive integer, got 0"));
+    }
+    // Accepted without effect: actions are compiled in.
+    let _ = k.str("actiondir", &[])?;
+    let _ = k.str("config", &[])?;
+    if monitor && policies.is_none() {
+        return Err(k.bad("monitor", "\"local\" needs a \"policies\" path to watch"));
+    }
+    Ok(PolicyConfig {
+        policies,
+        mode,
+        monitor,
+        monitor_interval: Duration::from_secs(interval),
+        concurrency,
+    })
+}
+
+/// Keys the exporter reads only for transports or formats this build does not have.
+const FOREIGN_PREFIXES: &[&str] = &["es.", "findings.", "kafka.", "vault.", "otel."];
+
+fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
+    let d = ExporterConfig::default();
+    let export = match k.str("export", &[])? {
+        None => d.export,
+        Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
+            "terminal" => ExportKind::Terminal,
+            "file" => ExportKind::File,
+            "syslog" => ExportKind::Syslog,
+            "null" => ExportKind::Null,
+            "es" | "findings" | "kafka" => {
+                return Err(k.bad(
+                    key,
+                    format!("export {v:?} is not available in sysflow-sensor (available: terminal, file, syslog, null)"),
+                ))
+            }
+            _ => return Err(k.bad(key, format!("expected one of terminal, file, syslog, null, got {v:?}"))),
+        },
+    };
+    let format = match k.str("format", &[])? {
+        None => d.format,
+        Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
+            "json" => Format::Json,
+            "ecs" => Format::Ecs,
+            "otel" | "occurrence" => {
+                return Err(k.bad(
+                    key,
+                    format!(
+                        "format {v:?} is not available in sysflow-sensor (available: json, ecs)"
+                    ),
+                ))
+            }
+            _ => return Err(k.bad(key, format!("expected one of json, ecs, got {v:?}"))),
+        },
+    };
+    let records = k.choice(
+        "type",
+        &[],
+        &[
+            ("alert", RecordKind::Alert),
+            ("telemetry", RecordKind::Telemetry),
+        ],
+        d.records,
+    )?;
+    let syslog_proto = k.choice(
+        "syslog.proto",
+        &["proto"],
+        &[
+            ("udp", SyslogProto::Udp),
+            ("tcp", SyslogProto::Tcp),
+            ("tls", SyslogProto::Tls),
+            ("tcp+tls", SyslogProto::Tls),
+        ],
+        d.syslog_proto,
+    )?;
+    let string = |key: &'static str, alias: &'static str| -> Result<Option<String>, ConfigError> {
+        let aliases: &[&str] = if alias.is_empty() {
+            &[]
+        } else {
+            std::slice::from_ref(&alias)
+        };
+        Ok(k.str(key, aliases)?.map(|(_, v)| v.trim().to_string()))
+    };
+    let cfg = ExporterConfig {
+        export,
+        records,
+        format,
+        flat: k.flag("flat", d.flat)?,
+        buffer: k.parse("buffer", &[], "a number of records", d.buffer)?,
+        file_path: string("file.path", "path")?
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or(d.file_path),
+        file_truncate: k.flag("file.truncate", d.file_truncate)?,
+        syslog_proto,
+        syslog_tag: string("syslog.tag", "tag")?.unwrap_or(d.syslog_tag),
+        syslog_source: string("syslog.source", "source")?.filter(|s| !s.is_empty()),
+        syslog_host: string("syslog.host", "host")?
+            .filter(|s| !s.is_empty())
+            .unwrap_or(d.syslog_host),
+        syslog_port: k.parse(
+            "syslog.port",
+            &["port"],
+            "a port number (1-65535)",
+            d.syslog_port,
+        )?,
+        syslog_ca: string("syslog.ca", "")?
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from),
+        syslog_insecure: k.flag("syslog.insecure", d.syslog_insecure)?,
+        syslog_backlog: k.parse(
+            "syslog.backlog",
+            &[],
+            "a number of records",
+            d.syslog_backlog,
+        )?,
+        version: k.parse("version", &[], "an integer", d.version)?,
+    };
+    if cfg.syslog_port == 0 {
+        return Err(k.bad("syslog.port", "expected a port number (1-65535), got 0"));
+    }
+    if cfg.syslog_tag.contains(' ') || cfg.syslog_tag.len() > 32 {
+        return Err(k.bad(
+            "syslog.tag",
+            "a syslog MSGID is at most 32 printable characters without spaces",
+        ));
+    }
+    // Injected by the original's build manifest or meaningful only to other transports.
+    for key in [
+        "jsonschemaversion",
+        "ecsversion",
+        "buildnumber",
+        "cluster.id",
+    ] {
+        let _ = k.str(key, &[]);
+    }
+    k.mark_prefixes(FOREIGN_PREFIXES);
+    Ok(cfg)
+}
+
+pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, ConfigError> {
+    let kind = match driver {
+        "file" => DriverKind::File,
+        "socket" => DriverKind::Socket,
+        other => {
+            return Err(k.bad(
+                "driver",
+                format!(
+                    "driver {other:?} is not available in sysflow-sensor (available: file, socket)"
+                ),
+            ))
+        }
+    };
+    let path = k.str("path", &[])?.map(|(_, p)| PathBuf::from(p.trim()));
+    k.warn_unused();
+    Ok(DriverConfig { driver: kind, path })
+}

@@ -1,0 +1,119 @@
+use super::*;
+
+const NEW: &str = r#"{"pipeline":[
+  {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+  {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"/p","mode":"enrich"},
+  {"processor":"exporter","in":"evt eventchan","export":"syslog","format":"json",
+   "syslog.proto":"udp","syslog.tag":"sf","syslog.host":"h","syslog.port":"5514"}]}"#;
+
+fn env(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn exporter(p: &Pipeline) -> &ExporterConfig {
+    let mut s = &p.root;
+    loop {
+        if let PluginConfig::Exporter(e) = &s.plugin {
+            return e;
+        }
+        s = &s.children[0];
+    }
+}
+
+#[test]
+fn new_keys_parse() {
+    let p = load_str(NEW, env(&[])).unwrap();
+    let e = exporter(&p);
+    assert_eq!(e.export, ExportKind::Syslog);
+    assert_eq!(e.syslog_proto, SyslogProto::Udp);
+    assert_eq!(e.syslog_port, 5514);
+    assert_eq!(e.syslog_tag, "sf");
+    let PluginConfig::Policy(pc) = &p.root.children[0].plugin else {
+        panic!()
+    };
+    assert_eq!(pc.mode, PolicyMode::Enrich);
+}
+
+#[test]
+fn old_keys_parse() {
+    let old = r#"{"pipeline":[
+      {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+      {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"/p","mode":"filter"},
+      {"processor":"exporter","in":"evt eventchan","export":"syslog","type":"alert","format":"json","flat":"true",
+       "proto":"tcp+tls","tag":"t","source":"me","host":"h2","port":"6514","buffer":"10"}]}"#;
+    let p = load_str(old, env(&[])).unwrap();
+    let e = exporter(&p);
+    assert_eq!(e.syslog_proto, SyslogProto::Tls);
+    assert_eq!(e.records, RecordKind::Alert);
+    assert!(e.flat);
+    assert_eq!(e.buffer, 10);
+    assert_eq!(e.syslog_source.as_deref(), Some("me"));
+    assert_eq!(e.syslog_host, "h2");
+    assert_eq!(e.syslog_port, 6514);
+}
+
+#[test]
+fn env_overrides_apply_to_named_plugin() {
+    let p = load_str(
+        NEW,
+        env(&[
+            ("EXPORTER_SYSLOG_HOST", "other"),
+            ("EXPORTER_SYSLOG_PORT", "1514"),
+            ("POLICYENGINE_MODE", "alert"),
+            ("HOME", "/root"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(exporter(&p).syslog_host, "other");
+    assert_eq!(exporter(&p).syslog_port, 1514);
+    let PluginConfig::Policy(pc) = &p.root.children[0].plugin else {
+        panic!()
+    };
+    assert_eq!(pc.mode, PolicyMode::Alert);
+}
+
+#[test]
+fn bad_value_names_plugin_and_key() {
+    let e = load_str(NEW, env(&[("EXPORTER_SYSLOG_PORT", "nope")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pipeline[2] (exporter)") && e.contains("syslog.port"),
+        "{e}"
+    );
+    let e = load_str(NEW, env(&[("POLICYENGINE_MODE", "bogus")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("policyengine") && e.contains("\"mode\""), "{e}");
+}
+
+#[test]
+fn unknown_plugin_is_named() {
+    let t = NEW.replace("\"policyengine\"", "\"myplugin\"");
+    let e = load_str(&t, env(&[])).unwrap_err().to_string();
+    assert!(e.contains("\"myplugin\" is not available"), "{e}");
+}
+
+#[test]
+fn out_array_fans_out() {
+    let t = r#"{"pipeline":[
+      {"processor":"sysflowreader","in":"sysflow sysflowchan","out":["a flattenerchan","b flattenerchan"]},
+      {"processor":"policyengine","in":"a flattenerchan","out":"e1 eventchan","policies":"/p"},
+      {"processor":"exporter","in":"e1 eventchan"},
+      {"processor":"exporter","in":"b flattenerchan","export":"null"}]}"#;
+    let p = load_str(t, env(&[])).unwrap();
+    assert_eq!(p.root.children.len(), 2);
+    assert_eq!(p.root.children[0].children.len(), 1);
+}
+
+#[test]
+fn two_readers_of_one_channel_rejected() {
+    let t = r#"{"pipeline":[
+      {"processor":"sysflowreader","in":"sysflow sysflowchan","out":"a flattenerchan"},
+      {"processor":"exporter","in":"a flattenerchan"},
+      {"processor":"exporter","in":"a flattenerchan"}]}"#;
+    let e = load_str(t, env(&[])).unwrap_err().to_string();
+    assert!(e.contains("already read"), "{e}");
+}

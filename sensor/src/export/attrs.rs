@@ -1,0 +1,190 @@
+//! The exported attributes in the original's JSON order (reference §6.2: sorted by number of
+//! dot-parts, then full name), with the section and key each one is written under and how a
+//! value is rendered. Names are resolved to [`Field`]s once, when an encoder is built.
+
+use sysflow_model::flat::Field;
+
+/// How an attribute renders in JSON (and what a missing value renders as).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Int,
+    Bool,
+    /// Array of strings.
+    List,
+    /// Array of numbers.
+    IntList,
+    /// Pod IP arrays and services, rendered from the pod entity.
+    PodHostIp,
+    PodInternalIp,
+    PodServices,
+}
+
+/// JSON sections; `Top` is the document's top level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Top,
+    Container,
+    File,
+    Flow,
+    K8s,
+    Meta,
+    Net,
+    Node,
+    Pod,
+    Pproc,
+    Proc,
+}
+
+impl Section {
+    pub fn key(self) -> &'static str {
+        match self {
+            Section::Top => "",
+            Section::Container => "container",
+            Section::File => "file",
+            Section::Flow => "flow",
+            Section::K8s => "k8s",
+            Section::Meta => "meta",
+            Section::Net => "net",
+            Section::Node => "node",
+            Section::Pod => "pod",
+            Section::Pproc => "pproc",
+            Section::Proc => "proc",
+        }
+    }
+}
+
+use Kind::*;
+use Section::*;
+
+/// (full name, section, key in section, kind), in output order.
+pub const EXPORTED: &[(&str, Section, &str, Kind)] = &[
+    ("sf.endts", Top, "endts", Int),
+    ("sf.opflags", Top, "opflags", List),
+    ("sf.ret", Top, "ret", Int),
+    ("sf.ts", Top, "ts", Int),
+    ("sf.type", Top, "type", Str),
+    ("sf.container.id", Container, "id", Str),
+    ("sf.container.image", Container, "image", Str),
+    ("sf.container.imageid", Container, "imageid", Str),
+    ("sf.container.name", Container, "name", Str),
+    ("sf.container.privileged", Container, "privileged", Int),
+    ("sf.container.type", Container, "type", Str),
+    ("sf.file.directory", File, "directory", Str),
+    ("sf.file.fd", File, "fd", Int),
+    ("sf.file.is_open_read", File, "is_open_read", Bool),
+    ("sf.file.is_open_write", File, "is_open_write", Bool),
+    ("sf.file.name", File, "name", Str),
+    ("sf.file.newdirectory", File, "newdirectory", Str),
+    ("sf.file.newname", File, "newname", Str),
+    ("sf.file.newoid", File, "newoid", Str),
+    ("sf.file.newpath", File, "newpath", Str),
+    ("sf.file.newsymlink", File, "newsymlink", Str),
+    ("sf.file.oid", File, "oid", Str),
+    ("sf.file.openflags", File, "openflags", List),
+    ("sf.file.path", File, "path", Str),
+    ("sf.file.symlink", File, "symlink", Str),
+    ("sf.file.type", File, "type", Str),
+    ("sf.flow.rbytes", Flow, "rbytes", Int),
+    ("sf.flow.rops", Flow, "rops", Int),
+    ("sf.flow.wbytes", Flow, "wbytes", Int),
+    ("sf.flow.wops", Flow, "wops", Int),
+    ("sf.ke.action", K8s, "action", Str),
+    ("sf.ke.kind", K8s, "kind", Str),
+    ("sf.ke.message", K8s, "message", Str),
+    ("sf.meta.schema", Meta, "schema", Int),
+    ("sf.meta.tracename", Meta, "tracename", Str),
+    ("sf.net.dip", Net, "dip", Str),
+    ("sf.net.dport", Net, "dport", Int),
+    ("sf.net.ip", Net, "ip", List),
+    ("sf.net.port", Net, "port", IntList),
+    ("sf.net.proto", Net, "proto", Int),
+    ("sf.net.sip", Net, "sip", Str),
+    ("sf.net.sport", Net, "sport", Int),
+    ("sf.node.id", Node, "id", Str),
+    ("sf.node.ip", Node, "ip", Str),
+    ("sf.pod.hostip+", Pod, "hostip", PodHostIp),
+    ("sf.pod.id", Pod, "id", Str),
+    ("sf.pod.internalip+", Pod, "internalip", PodInternalIp),
+    ("sf.pod.name", Pod, "name", Str),
+    ("sf.pod.namespace", Pod, "namespace", Str),
+    ("sf.pod.nodename", Pod, "nodename", Str),
+    ("sf.pod.restartcnt", Pod, "restartcnt", Int),
+    ("sf.pod.services+", Pod, "services", PodServices),
+    ("sf.pod.ts", Pod, "ts", Int),
+    ("sf.pproc.args", Pproc, "args", Str),
+    ("sf.pproc.cmdline", Pproc, "cmdline", Str),
+    ("sf.pproc.createts", Pproc, "createts", Int),
+    ("sf.pproc.entry", Pproc, "entry", Bool),
+    ("sf.pproc.exe", Pproc, "exe", Str),
+    ("sf.pproc.gid", Pproc, "gid", Int),
+    ("sf.pproc.group", Pproc, "group", Str),
+    ("sf.pproc.name", Pproc, "name", Str),
+    ("sf.pproc.oid", Pproc, "oid", Str),
+    ("sf.pproc.pid", Pproc, "pid", Int),
+    ("sf.pproc.tty", Pproc, "tty", Bool),
+    ("sf.pproc.uid", Pproc, "uid", Int),
+    ("sf.pproc.user", Pproc, "user", Str),
+    ("sf.proc.acmdline", Proc, "acmdline", List),
+    ("sf.proc.aexe", Proc, "aexe", List),
+    ("sf.proc.aname", Proc, "aname", List),
+    ("sf.proc.apid", Proc, "apid", IntList),
+    ("sf.proc.args", Proc, "args", Str),
+    ("sf.proc.cmdline", Proc, "cmdline", Str),
+    ("sf.proc.createts", Proc, "createts", Int),
+    ("sf.proc.entry", Proc, "entry", Bool),
+    ("sf.proc.exe", Proc, "exe", Str),
+    ("sf.proc.gid", Proc, "gid", Int),
+    ("sf.proc.group", Proc, "group", Str),
+    ("sf.proc.name", Proc, "name", Str),
+    ("sf.proc.oid", Proc, "oid", Str),
+    ("sf.proc.pid", Proc, "pid", Int),
+    ("sf.proc.tid", Proc, "tid", Int),
+    ("sf.proc.tty", Proc, "tty", Bool),
+    ("sf.proc.uid", Proc, "uid", Int),
+    ("sf.proc.user", Proc, "user", Str),
+];
+
+/// One exported attribute, resolved.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// Full name without a `+` suffix (flat JSON key).
+    pub name: &'static str,
+    pub section: Section,
+    pub key: &'static str,
+    pub kind: Kind,
+    /// `None` when the attribute catalogue does not know the name (it then renders empty).
+    pub field: Option<Field>,
+}
+
+/// Resolves [`EXPORTED`]; names the catalogue does not know are logged once.
+pub fn resolve_all() -> Vec<Exported> {
+    EXPORTED
+        .iter()
+        .map(|&(full, section, key, kind)| {
+            let name = full.trim_end_matches('+');
+            let field = match kind {
+                PodHostIp | PodInternalIp | PodServices => None,
+                _ => {
+                    let f = Field::resolve(name);
+                    if f.is_none() {
+                        tracing::debug!("attribute {name} is not in the catalogue; exported empty");
+                    }
+                    f
+                }
+            };
+            Exported {
+                name,
+                section,
+                key,
+                kind,
+                field,
+            }
+        })
+        .collect()
+}
+
+/// Position-independent lookup by full name (for the ECS encoder).
+pub fn field(name: &str) -> Option<Field> {
+    Field::resolve(name)
+}

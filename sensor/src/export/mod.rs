@@ -1,0 +1,168 @@
+//! The exporter plugin: an encoder ([`json`], [`ecs`]) and a transport ([`terminal`], [`file`],
+//! [`syslog`], null), with `buffer` batching bounded by time.
+
+mod attrs;
+pub mod ecs;
+pub mod file;
+pub mod json;
+mod jsonw;
+pub mod syslog;
+pub mod terminal;
+
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::config::{defaults, ExportKind, ExporterConfig, Format, RecordKind};
+use crate::run::event::Event;
+use crate::run::stats::StageStats;
+
+/// Turns an event into one document (no trailing newline).
+pub trait Encoder: Send {
+    fn encode(&mut self, ev: &Event, out: &mut Vec<u8>);
+}
+
+/// Delivers documents.
+pub trait Transport: Send {
+    /// Queues or writes one document.
+    fn send(&mut self, doc: &[u8]) -> io::Result<()>;
+    /// Makes everything sent so far visible to the reader.
+    fn flush(&mut self) -> io::Result<()>;
+    /// Final flush at shutdown (a syslog transport waits for its backlog here).
+    fn close(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
+
+/// Discards everything (`export: null`, for benchmarks).
+pub struct NullTransport;
+
+impl Transport for NullTransport {
+    fn send(&mut self, _doc: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One exporter: filters by `type`, encodes, batches and sends.
+pub struct Exporter {
+    enc: Box<dyn Encoder>,
+    transport: Box<dyn Transport>,
+    alerts_only: bool,
+    /// `buffer`; 0 = flush after every arriving batch.
+    buffer: usize,
+    pending: usize,
+    oldest_pending: Option<Instant>,
+    scratch: Vec<u8>,
+    stats: Arc<StageStats>,
+}
+
+impl Exporter {
+    /// Builds the encoder and opens the transport.
+    pub fn build(cfg: &ExporterConfig, stats: Arc<StageStats>) -> anyhow::Result<Exporter> {
+        let enc: Box<dyn Encoder> = match cfg.format {
+            Format::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
+            Format::Ecs => Box::new(ecs::EcsEncoder::new()),
+        };
+        let transport: Box<dyn Transport> = match cfg.export {
+            ExportKind::Terminal => Box::new(terminal::Terminal::new()),
+            ExportKind::File => Box::new(
+                file::FileTransport::open(&cfg.file_path, cfg.file_truncate).with_context(
+                    || format!("{}: cannot open {}", stats.label, cfg.file_path.display()),
+                )?,
+            ),
+            ExportKind::Syslog => Box::new(
+                syslog::Syslog::start(cfg, stats.clone())
+                    .with_context(|| format!("{}: syslog exporter", stats.label))?,
+            ),
+            ExportKind::Null => Box::new(NullTransport),
+        };
+        Ok(Exporter {
+            enc,
+            transport,
+            alerts_only: cfg.records == RecordKind::Alert,
+            buffer: cfg.buffer,
+            pending: 0,
+            oldest_pending: None,
+            scratch: Vec::with_capacity(4096),
+            stats,
+        })
+    }
+
+    /// Exports the records of one arriving batch.
+    pub fn export(&mut self, batch: &[Event]) {
+        let mut written = 0u64;
+        let mut filtered = 0u64;
+        let mut errors = 0u64;
+        for ev in batch {
+            if self.alerts_only && !ev.is_alert() {
+                filtered += 1;
+                continue;
+            }
+            self.scratch.clear();
+            self.enc.encode(ev, &mut self.scratch);
+            match self.transport.send(&self.scratch) {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    errors += 1;
+                    self.report(&e);
+                }
+            }
+            self.pending += 1;
+            self.oldest_pending.get_or_insert_with(Instant::now);
+            if self.buffer > 0 && self.pending >= self.buffer {
+                self.flush();
+            }
+        }
+        if self.buffer == 0 && self.pending > 0 {
+            self.flush();
+        }
+        StageStats::add(&self.stats.input, batch.len() as u64);
+        StageStats::add(&self.stats.output, written);
+        StageStats::add(&self.stats.filtered, filtered);
+        StageStats::add(&self.stats.export_errors, errors);
+    }
+
+    /// Flushes a partial batch that has waited for the time bound.
+    pub fn tick(&mut self) {
+        if self
+            .oldest_pending
+            .is_some_and(|t| t.elapsed() >= defaults::BUFFER_FLUSH)
+        {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.pending = 0;
+        self.oldest_pending = None;
+        if let Err(e) = self.transport.flush() {
+            StageStats::add(&self.stats.export_errors, 1);
+            self.report(&e);
+        }
+    }
+
+    fn report(&self, e: &io::Error) {
+        let n = self
+            .stats
+            .export_errors
+            .load(std::sync::atomic::Ordering::Relaxed);
+        // The first few errors and then one in a thousand: a dead disk must not flood the log.
+        if n < 10 || n.is_multiple_of(1000) {
+            tracing::error!("{}: write failed: {e}", self.stats.label);
+        }
+    }
+
+    /// Flushes and closes the transport at shutdown.
+    pub fn finish(mut self) {
+        self.pending = 0;
+        if let Err(e) = self.transport.close() {
+            StageStats::add(&self.stats.export_errors, 1);
+            tracing::error!("{}: closing failed: {e}", self.stats.label);
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Turns the configured plugin tree into threads joined by bounded channels.
+//!
+//! Each stage is one thread, so every branch keeps input order; channels carry batches of
+//! records and hold [`defaults::CHANNEL_BATCHES`] of them, so a slow exporter slows the reader
+//! down instead of growing a queue. When a stage's input closes it passes the close on
+//! (dropping its senders) after handing over everything it holds: closing the driver's
+//! channel drains the whole tree.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use sysflow_model::SysFlow;
+
+use super::event::Event;
+use super::flatten;
+use super::reload::Reloadable;
+use super::rules::{self, RuleSet, RuleSource, Verdict};
+use super::stats::{Registry, StageStats};
+use crate::config::{defaults, PluginConfig, PolicyConfig, PolicyMode, Stage};
+use crate::export::Exporter;
+
+/// Where a policy stage receives reloaded rule sets.
+type SwapRx = Receiver<Box<dyn RuleSet>>;
+
+/// The stage threads of a running pipeline.
+pub struct Running {
+    handles: Vec<(String, JoinHandle<()>)>,
+    /// Policy stages whose rules can be reloaded.
+    pub reloadables: Vec<Reloadable>,
+}
+
+impl Running {
+    /// Waits for every stage to drain and finish.
+    pub fn join(self) {
+        for (label, h) in self.handles {
+            if h.join().is_err() {
+                tracing::error!("{label}: stage thread panicked");
+            }
+        }
+    }
+}
+
+/// Builds every stage (opening exporters and compiling rules, so configuration errors show
+/// before any input is read) and starts their threads. Returns the root's input.
+pub fn spawn(root: &Stage, registry: &Registry) -> anyhow::Result<(Sender<Vec<SysFlow>>, Running)> {
+    let mut running = Running {
+        handles: Vec::new(),
+        reloadables: Vec::new(),
+    };
+    let PluginConfig::Reader(cfg) = &root.plugin else {
+        anyhow::bail!("{}: the first plugin must be a sysflowreader", root.label);
+    };
+    let outs = children(root, registry, &mut running)?;
+    let stats = registry.stage(&root.label);
+    let mut flat = flatten::build(cfg).with_context(|| root.label.clone())?;
+    let (tx, rx) = bounded::<Vec<SysFlow>>(defaults::CHANNEL_BATCHES);
+    let h = thread(&root.label, move || {
+        let mut outs = outs;
+        for batch in rx {
+            let n = batch.len();
+            let mut out = Vec::with_capacity(n);
+            for rec in batch {
+                if let Some(f) = flat.push(rec) {
+                    out.push(Event::new(f));
+                }
+            }
+            StageStats::add(&stats.input, n as u64);
+            StageStats::add(&stats.output, out.len() as u64);
+            outs.send(out, &stats);
+        }
+    })?;
+    running.handles.push((root.label.clone(), h));
+    Ok((tx, running))
+}
+
+fn children(stage: &Stage, registry: &Registry, running: &mut Running) -> anyhow::Result<Outs> {
+    let mut txs = Vec::new();
+    for c in &stage.children {
+        txs.push(spawn_event_stage(c, registry, running)?);
+    }
+    Ok(Outs { txs })
+}
+
+fn spawn_event_stage(
+    stage: &Stage,
+    registry: &Registry,
+    running: &mut Running,
+) -> anyhow::Result<Sender<Vec<Event>>> {
+    let (tx, rx) = bounded::<Vec<Event>>(defaults::CHANNEL_BATCHES);
+    match &stage.plugin {
+        PluginConfig::Reader(_) => anyhow::bail!(
+            "{}: a sysflowreader cannot follow another plugin",
+            stage.label
+        ),
+        PluginConfig::Exporter(cfg) => {
+            let stats = registry.stage(&stage.label);
+            let exp = Exporter::build(cfg, stats)?;
+            let h = thread(&stage.label, move || export_loop(exp, rx))?;
+            running.handles.push((stage.label.clone(), h));
+        }
+        PluginConfig::Policy(cfg) => {
+            let outs = children(stage, registry, running)?;
+            let stats = registry.stage(&stage.label);
+            let (rules, swap) = policy_rules(stage, cfg, running)?;
+            let mode = cfg.mode;
+            let h = thread(&stage.label, move || {
+                policy_loop(rules, swap, mode, rx, outs, stats)
+            })?;
+            running.handles.push((stage.label.clone(), h));
+        }
+    }
+    Ok(tx)
+}
+
+/// Compiles the stage's rules; registers it for reloads when they come from a path.
+fn policy_rules(
+    stage: &Stage,
+    cfg: &PolicyConfig,
+    running: &mut Running,
+) -> anyhow::Result<(Box<dyn RuleSet>, SwapRx)> {
+    let (swap_tx, swap_rx) = crossbeam_channel::unbounded();
+    let src = match (&cfg.policies, cfg.mode) {
+        (Some(p), _) => RuleSource::Path(p.clone()),
+        (None, PolicyMode::Alert) => {
+            tracing::info!(
+                "{}: no \"policies\" given; using the built-in rules",
+                stage.label
+            );
+            RuleSource::Builtin
+        }
+        (None, _) => {
+            tracing::info!(
+                "{}: no \"policies\" given; forwarding every record",
+                stage.label
+            );
+            return Ok((Box::new(rules::Bypass), swap_rx));
+        }
+    };
+    let loader = rules::loader(src.clone(), cfg.mode);
+    let set = loader().with_context(|| format!("{}: cannot load the rules", stage.label))?;
+    if let RuleSource::Path(path) = src {
+        running.reloadables.push(Reloadable {
+            label: stage.label.clone(),
+            path,
+            watch: cfg.monitor,
+            loader,
+            swap: swap_tx,
+        });
+    }
+    Ok((set, swap_rx))
+}
+
+fn policy_loop(
+    mut rules: Box<dyn RuleSet>,
+    swap: Receiver<Box<dyn RuleSet>>,
+    mode: PolicyMode,
+    rx: Receiver<Vec<Event>>,
+    mut outs: Outs,
+    stats: Arc<StageStats>,
+) {
+    for batch in rx {
+        // New rules take effect between two records, never in the middle of one.
+        while let Ok(new) = swap.try_recv() {
+            rules = new;
+            tracing::info!("{}: new rules in force", stats.label);
+        }
+        let n = batch.len() as u64;
+        let (mut filtered, mut alerts) = (0u64, 0u64);
+        let mut out = Vec::with_capacity(batch.len());
+        for mut ev in batch {
+            match rules.eval(&mut ev) {
+                Verdict::Drop => filtered += 1,
+                Verdict::Pass => {
+                    if mode != PolicyMode::Alert {
+                        out.push(ev);
+                    }
+                }
+                Verdict::Alert => {
+                    alerts += 1;
+                    if mode == PolicyMode::Filter {
+                        ev.rules.clear();
+                        ev.tags.clear();
+                    }
+                    out.push(ev);
+                }
+            }
+        }
+        StageStats::add(&stats.input, n);
+        StageStats::add(&stats.filtered, filtered);
+        StageStats::add(&stats.alerts, alerts);
+        StageStats::add(&stats.output, out.len() as u64);
+        outs.send(out, &stats);
+    }
+}
+
+fn export_loop(mut exp: Exporter, rx: Receiver<Vec<Event>>) {
+    loop {
+        match rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(batch) => {
+                exp.export(&batch);
+                exp.tick();
+            }
+            Err(RecvTimeoutError::Timeout) => exp.tick(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    exp.finish();
+}
+
+/// A stage's consumers; a batch fans out to each of them (cloned for all but the last).
+struct Outs {
+    txs: Vec<Sender<Vec<Event>>>,
+}
+
+impl Outs {
+    fn send(&mut self, batch: Vec<Event>, stats: &StageStats) {
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len() as u64;
+        let last = self.txs.len().saturating_sub(1);
+        let mut batch = Some(batch);
+        let mut dead = Vec::new();
+        for (i, tx) in self.txs.iter().enumerate() {
+            let b = if i == last {
+                batch.take().unwrap_or_default()
+            } else {
+                batch.as_ref().cloned().unwrap_or_default()
+            };
+            if tx.send(b).is_err() {
+                dead.push(i);
+            }
+        }
+        for i in dead.into_iter().rev() {
+            tracing::error!(
+                "{}: a consumer stopped; its records are dropped",
+                stats.label
+            );
+            StageStats::add(&stats.dropped, n);
+            self.txs.remove(i);
+        }
+    }
+}
+
+fn thread(label: &str, f: impl FnOnce() + Send + 'static) -> anyhow::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(label.chars().take(15).collect())
+        .spawn(f)
+        .with_context(|| format!("{label}: cannot start thread"))
+}

@@ -1,0 +1,126 @@
+//! The policy engine stage's rule set, behind a trait: compiled rules evaluate one record and
+//! attach their matches; a loader compiles them (again, on reload).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sensor::policy::{self, LoadOptions, Matches, Mode, PolicyEngine};
+
+use crate::config::PolicyMode;
+use crate::run::builtin;
+use crate::run::event::{Event, RuleInfo};
+
+/// What the rules decided for a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A filter (drop) rule matched: the record is discarded in every mode.
+    Drop,
+    /// No rule matched.
+    Pass,
+    /// At least one rule matched; the matches are in the event.
+    Alert,
+}
+
+/// Compiled rules.
+pub trait RuleSet: Send {
+    /// Evaluates every rule on `ev` and attaches the matches to it.
+    fn eval(&mut self, ev: &mut Event) -> Verdict;
+}
+
+/// Compiles a rule set; called at startup and on every reload.
+pub type Loader = Arc<dyn Fn() -> anyhow::Result<Box<dyn RuleSet>> + Send + Sync>;
+
+/// Where the rules come from.
+#[derive(Debug, Clone)]
+pub enum RuleSource {
+    /// A rule file or a directory of `.yaml`/`.yml` files.
+    Path(PathBuf),
+    /// The built-in rules (`conf/policies`, compiled in).
+    Builtin,
+}
+
+/// Forwards every record untouched (enrich mode without `policies`).
+pub struct Bypass;
+
+impl RuleSet for Bypass {
+    fn eval(&mut self, _ev: &mut Event) -> Verdict {
+        Verdict::Pass
+    }
+}
+
+/// Compiled rules of the policy engine, with per-rule export data shared by every match.
+struct EngineRules {
+    engine: Arc<PolicyEngine>,
+    infos: Vec<Arc<RuleInfo>>,
+    matches: Matches,
+}
+
+impl RuleSet for EngineRules {
+    fn eval(&mut self, ev: &mut Event) -> Verdict {
+        match self.engine.process(&ev.rec, &mut self.matches) {
+            policy::Verdict::Drop => Verdict::Drop,
+            policy::Verdict::Pass => Verdict::Pass,
+            policy::Verdict::Alert => {
+                for &i in self.matches.indices() {
+                    if let Some(r) = self.infos.get(i as usize) {
+                        ev.rules.push(r.clone());
+                    }
+                }
+                Verdict::Alert
+            }
+        }
+    }
+}
+
+fn engine_mode(m: PolicyMode) -> Mode {
+    match m {
+        PolicyMode::Alert => Mode::Alert,
+        PolicyMode::Enrich => Mode::Enrich,
+        PolicyMode::Filter => Mode::Filter,
+    }
+}
+
+fn wrap(
+    res: Result<(PolicyEngine, Vec<policy::Diagnostic>), policy::PolicyError>,
+    what: &str,
+) -> anyhow::Result<Box<dyn RuleSet>> {
+    let (engine, warnings) = res.map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let infos = engine
+        .rules()
+        .iter()
+        .map(|r| {
+            Arc::new(RuleInfo {
+                name: r.name.clone(),
+                desc: r.desc.clone(),
+                priority: r.priority.sysflow_level(),
+                tags: r.tags.clone(),
+            })
+        })
+        .collect();
+    tracing::info!("{what}: {} rules", engine.rules().len());
+    Ok(Box::new(EngineRules {
+        engine: Arc::new(engine),
+        infos,
+        matches: Matches::new(),
+    }))
+}
+
+/// The loader for a rule source.
+pub fn loader(src: RuleSource, mode: PolicyMode) -> Loader {
+    Arc::new(move || -> anyhow::Result<Box<dyn RuleSet>> {
+        let opts = LoadOptions {
+            mode: engine_mode(mode),
+            strict: false,
+        };
+        match &src {
+            RuleSource::Path(p) => wrap(PolicyEngine::load_with(p, opts), &p.display().to_string()),
+            RuleSource::Builtin => {
+                let (name, text) = builtin::RULES[0];
+                wrap(PolicyEngine::from_str(name, text, opts), "built-in rules")
+            }
+        }
+    })
+}

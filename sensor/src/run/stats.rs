@@ -1,0 +1,81 @@
+//! Per-stage counters, updated once per batch and logged at exit and on SIGUSR1.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+/// Counters of one stage. All are cumulative since start.
+#[derive(Debug, Default)]
+pub struct StageStats {
+    pub label: String,
+    /// Records received.
+    pub input: AtomicU64,
+    /// Records passed on (or written, for exporters).
+    pub output: AtomicU64,
+    /// Records dropped by filters (policy engine) or by `type: alert` (exporter).
+    pub filtered: AtomicU64,
+    /// Records that matched at least one rule.
+    pub alerts: AtomicU64,
+    /// Messages or records that could not be decoded.
+    pub decode_errors: AtomicU64,
+    /// Records an exporter failed to write.
+    pub export_errors: AtomicU64,
+    /// Records lost on purpose (full syslog backlog).
+    pub dropped: AtomicU64,
+}
+
+impl StageStats {
+    pub fn add(c: &AtomicU64, n: u64) {
+        if n > 0 {
+            c.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// One-line summary, counters that are zero left out except `in` and `out`.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{}: in={} out={}",
+            self.label,
+            self.input.load(Relaxed),
+            self.output.load(Relaxed)
+        );
+        for (name, c) in [
+            ("filtered", &self.filtered),
+            ("alerts", &self.alerts),
+            ("decode_errors", &self.decode_errors),
+            ("export_errors", &self.export_errors),
+            ("dropped", &self.dropped),
+        ] {
+            let v = c.load(Relaxed);
+            if v > 0 {
+                s.push_str(&format!(" {name}={v}"));
+            }
+        }
+        s
+    }
+}
+
+/// The counters of every stage of a running pipeline.
+#[derive(Debug, Default, Clone)]
+pub struct Registry(Arc<Mutex<Vec<Arc<StageStats>>>>);
+
+impl Registry {
+    pub fn stage(&self, label: impl Into<String>) -> Arc<StageStats> {
+        let s = Arc::new(StageStats {
+            label: label.into(),
+            ..Default::default()
+        });
+        if let Ok(mut v) = self.0.lock() {
+            v.push(s.clone());
+        }
+        s
+    }
+
+    /// Logs every stage's counters.
+    pub fn log(&self, when: &str) {
+        if let Ok(v) = self.0.lock() {
+            for s in v.iter() {
+                tracing::info!("counters ({when}) {}", s.summary());
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The `ebpf` driver of `sensor run`: records built by the native eBPF collector go straight
+//! into the pipeline.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use super::ebpf::{BuilderConfig, Collector};
+use super::Sink;
+
+/// Loads and attaches the probes; errors say why (privileges, BTF, probe object).
+pub fn start() -> anyhow::Result<Collector> {
+    Collector::start(BuilderConfig::default())
+        .context("--input ebpf: cannot start the eBPF collector (run as root or with CAP_BPF/CAP_PERFMON, with /sys/kernel/btf/vmlinux)")
+}
+
+fn wall_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs the probes until `stop` is set, then writes the open flows and returns.
+pub fn run(mut c: Collector, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<()> {
+    while !stop.load(Relaxed) {
+        c.poll(Duration::from_millis(200))
+            .context("eBPF collector")?;
+        let mut n = 0u64;
+        for rec in c.builder().drain() {
+            n += 1;
+            if sink.push(rec).is_err() {
+                return Ok(());
+            }
+        }
+        super::super::run::stats::StageStats::add(&sink.stats.input, n);
+        if sink.flush().is_err() {
+            return Ok(());
+        }
+    }
+    c.builder().flush(wall_ns());
+    let recs: Vec<_> = c.builder().drain().collect();
+    super::super::run::stats::StageStats::add(&sink.stats.input, recs.len() as u64);
+    for rec in recs {
+        if sink.push(rec).is_err() {
+            break;
+        }
+    }
+    let _ = sink.flush();
+    tracing::info!("{}", c.summary());
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Shutdown and hot reload of `sensor run`: SIGTERM in the middle of a large trace exports
+//! every record accepted before it; `monitor: local` swaps rules in and keeps the old ones when
+//! the new ones do not compile.
+
+#[path = "run_common.rs"]
+mod common;
+use common::*;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use sysflow_model::avro::{datum, Codec, Reader, Writer};
+use sysflow_model::{RecordType, SysFlow};
+
+fn records(trace: &Path) -> Vec<SysFlow> {
+    let f = std::fs::File::open(trace).unwrap();
+    Reader::new(std::io::BufReader::new(f))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+fn is_event(r: &SysFlow) -> bool {
+    matches!(
+        r.record_type(),
+        RecordType::ProcessEvent
+            | RecordType::FileFlow
+            | RecordType::FileEvent
+            | RecordType::NetworkFlow
+    )
+}
+
+#[test]
+fn sigterm_mid_trace_exports_everything_accepted() {
+    let Some(shared) = shared() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let base = records(&shared.join("traces/nodejs.1544763289.sf"));
+    // A large trace: the same records many times over.
+    let big = tmp.path().join("big.sf");
+    let mut w = Writer::new(std::fs::File::create(&big).unwrap(), Codec::Null).unwrap();
+    let mut all = Vec::new();
+    for _ in 0..400 {
+        for r in &base {
+            w.write(r).unwrap();
+            all.push(is_event(r));
+        }
+    }
+    w.finish().unwrap();
+    let rules = tmp.path().join("r.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: exec\n  desc: process started\n  condition: sf.type = PE\n  priority: low\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out.json");
+    let child = sensor()
+        .args(["run", "--log", "info"])
+        .arg(&big)
+        .env("POLICYENGINE_MODE", "enrich")
+        .env("POLICYENGINE_POLICIES", &rules)
+        .env("EXPORTER_EXPORT", "file")
+        .env("EXPORTER_FILE_PATH", &out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // How many records the driver accepted before it stopped.
+    let accepted: usize = err
+        .lines()
+        .find_map(|l| l.split("driver (file): in=").nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no driver counter in: {err}"));
+    assert!(
+        accepted > 0 && accepted < all.len(),
+        "signal must land mid-trace: {accepted} of {}",
+        all.len()
+    );
+    let want = all[..accepted].iter().filter(|e| **e).count();
+    let got = std::fs::read_to_string(&out).unwrap().lines().count();
+    assert_eq!(got, want, "every event accepted before SIGTERM is exported");
+}
+
+fn connect(path: &Path) -> OwnedFd {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let fd =
+            unsafe { OwnedFd::from_raw_fd(libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0)) };
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (d, s) in addr
+            .sun_path
+            .iter_mut()
+            .zip(path.as_os_str().as_encoded_bytes())
+        {
+            *d = *s as libc::c_char;
+        }
+        let rc = unsafe {
+            libc::connect(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_un).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return fd;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn send_trace(sock: &Path, recs: &[SysFlow]) {
+    let fd = connect(sock);
+    let mut buf = Vec::new();
+    for r in recs {
+        buf.clear();
+        datum::encode_datum(r, &mut buf);
+        let n = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0) };
+        assert_eq!(n, buf.len() as isize);
+    }
+}
+
+fn wait_types(out: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = std::fs::read_to_string(out).unwrap_or_default();
+        let complete = &t[..t.rfind('\n').map_or(0, |i| i + 1)];
+        let v: Vec<String> = json_lines(complete)
+            .iter()
+            .map(|l| l["type"].as_str().unwrap().to_string())
+            .collect();
+        if v.len() >= n || Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn monitor_local_reloads_rules_and_keeps_them_on_error() {
+    let Some(shared) = shared() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let recs = records(&shared.join("traces/shellshock.sf"));
+    let count = |t: RecordType| recs.iter().filter(|r| r.record_type() == t).count();
+    let (n_nf, n_pe) = (count(RecordType::FileFlow), count(RecordType::ProcessEvent));
+    assert!(n_nf > 0 && n_pe > 0);
+    let dir = tmp.path().join("policies");
+    std::fs::create_dir(&dir).unwrap();
+    let rule = |ty: &str| {
+        format!("- rule: {ty} seen\n  desc: a {ty} record\n  condition: sf.type = {ty}\n  priority: low\n")
+    };
+    std::fs::write(dir.join("rules.yaml"), rule("FF")).unwrap();
+    let out = tmp.path().join("out.json");
+    let sock = tmp.path().join("s.sock");
+    let child = sensor()
+        .args(["run", "--log", "info", "--input", "socket"])
+        .arg(&sock)
+        .env("POLICYENGINE_POLICIES", &dir)
+        .env("POLICYENGINE_MONITOR", "local")
+        .env("EXPORTER_EXPORT", "file")
+        .env("EXPORTER_FILE_PATH", &out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    send_trace(&sock, &recs);
+    assert_eq!(wait_types(&out, n_nf).len(), n_nf);
+
+    std::fs::write(dir.join("rules.yaml"), rule("PE")).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    send_trace(&sock, &recs);
+    let types = wait_types(&out, n_nf + n_pe);
+    assert_eq!(types.len(), n_nf + n_pe);
+    assert!(
+        types[n_nf..].iter().all(|t| t == "PE"),
+        "new rules in force"
+    );
+
+    std::fs::write(
+        dir.join("rules.yaml"),
+        "- rule: broken\n  desc: x\n  condition: (sf.type = \n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    send_trace(&sock, &recs);
+    let types = wait_types(&out, n_nf + 2 * n_pe);
+    assert_eq!(types.len(), n_nf + 2 * n_pe);
+    assert!(
+        types[n_nf + n_pe..].iter().all(|t| t == "PE"),
+        "old rules kept"
+    );
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("keeping the previous rules"), "{err}");
+    assert!(err.contains("new rules in force"), "{err}");
+}
