@@ -280,3 +280,23 @@ pub fn conditions() -> Vec<&'static str> {
         "sf.file.name glob '*.sh' and sf.proc.args icontains -c",
     ]
 }
+
+/// pipeline.json texts for the config fuzz seeds: both key generations, drivers, every
+/// exporter kind, a fan-out.
+pub fn pipelines() -> Vec<&'static str> {
+    vec![
+        r#"{"pipeline":[
+  {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+  {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"/etc/sysflow/policies","mode":"alert","monitor":"local"},
+  {"processor":"exporter","in":"evt eventchan","export":"syslog","proto":"tcp","tag":"sysflow","host":"localhost","port":"514","format":"json"}]}"#,
+        r#"{"drivers":[{"driver":"socket","path":"/sock/sysflow.sock"}],"pipeline":[
+  {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan","filter.enabled":"on","filter.maxage":"24h"},
+  {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"enrich","concurrency":"4"},
+  {"processor":"exporter","in":"evt eventchan","export":"file","file.path":"/tmp/out.json","file.truncate":"true","format":"ecs","flat":"true","buffer":"10"}]}"#,
+        r#"{"pipeline":[
+  {"processor":"sysflowreader","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+  {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"filter"},
+  {"processor":"exporter","in":"evt eventchan","export":"terminal","type":"alert"},
+  {"processor":"exporter","in":"evt eventchan","export":"file","syslog.proto":"tls","syslog.insecure":"true"}]}"#,
+    ]
+}

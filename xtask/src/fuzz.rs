@@ -18,6 +18,7 @@ pub const TARGETS: &[(&str, Option<&str>)] = &[
     ("datum", None),
     ("policy_expr", Some("policy.dict")),
     ("policy_load", Some("policy.dict")),
+    ("pipeline_config", Some("pipeline.dict")),
 ];
 
 /// Writes the seed files of every target into `fuzz/corpus/<target>/seed-*`.
@@ -55,6 +56,9 @@ pub fn write_seeds(fuzz_dir: &Path) -> Result<()> {
     }
     for (name, text) in traces::policies() {
         seeds.push(("policy_load", format!("seed-{name}"), text.into_bytes()));
+    }
+    for (i, p) in traces::pipelines().iter().enumerate() {
+        seeds.push(("pipeline_config", format!("seed-{i:02}.json"), p.as_bytes().to_vec()));
     }
     for (target, name, bytes) in seeds {
         let dir = fuzz_dir.join("corpus").join(target);
