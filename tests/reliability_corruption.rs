@@ -110,17 +110,17 @@ fn check(bytes: &[u8], codec: Codec, what: &str) -> Outcome {
         "{what}: peak heap {peak} bytes over the bound {bound} for {} input bytes",
         bytes.len()
     );
-    assert!(
-        (bound as u64) < MAX_BLOCK_BYTES,
-        "bound must be meaningful"
-    );
+    assert!((bound as u64) < MAX_BLOCK_BYTES, "bound must be meaningful");
     if let Outcome::Fault(_, off, msg) = &out {
         assert!(
             *off <= bytes.len() as u64,
             "{what}: error offset {off} past the input ({}): {msg}",
             bytes.len()
         );
-        assert!(msg.contains("byte"), "{what}: error without an offset: {msg}");
+        assert!(
+            msg.contains("byte"),
+            "{what}: error without an offset: {msg}"
+        );
     }
     out
 }
@@ -140,7 +140,11 @@ fn every_flip_in_header_and_first_block() {
         let schema = schema_span(&b);
         let mut faults = 0;
         for i in 0..region {
-            let masks: &[u8] = if schema.contains(&i) { &MASKS[2..] } else { &MASKS };
+            let masks: &[u8] = if schema.contains(&i) {
+                &MASKS[2..]
+            } else {
+                &MASKS
+            };
             for &m in masks {
                 let mut c = b.clone();
                 c[i] ^= m;
@@ -177,7 +181,10 @@ fn every_truncation_in_header_and_first_block() {
                 }
                 Outcome::Fault(_, off, msg) => {
                     assert!(off <= cut as u64, "{what}: offset {off}: {msg}");
-                    assert!(!ends.contains(&cut) || cut == 0, "{what}: valid prefix rejected: {msg}");
+                    assert!(
+                        !ends.contains(&cut) || cut == 0,
+                        "{what}: valid prefix rejected: {msg}"
+                    );
                 }
             }
         }

@@ -61,15 +61,27 @@ fn print_case(dir: &Path, name: &str, bytes: &[u8], want_lines: usize) {
     let f = run_measured(cmd, dir, Duration::from_secs(20));
     let what = format!("{name} ({} bytes)", bytes.len());
     assert!(!f.timed_out, "{what}: hung");
-    assert!(f.signal.is_none(), "{what}: killed by signal {:?}", f.signal);
-    assert!(!f.stderr.contains("panicked"), "{what}: panic: {}", f.stderr);
+    assert!(
+        f.signal.is_none(),
+        "{what}: killed by signal {:?}",
+        f.signal
+    );
+    assert!(
+        !f.stderr.contains("panicked"),
+        "{what}: panic: {}",
+        f.stderr
+    );
     assert!(
         f.max_rss_kib < PRINT_RSS_KIB,
         "{what}: peak RSS {} KiB",
         f.max_rss_kib
     );
     match f.code {
-        Some(0) => assert_eq!(json_lines(&f.stdout), want_lines, "{what}: exit 0 lost records"),
+        Some(0) => assert_eq!(
+            json_lines(&f.stdout),
+            want_lines,
+            "{what}: exit 0 lost records"
+        ),
         Some(1) => {
             let path = p.display().to_string();
             assert!(
@@ -99,14 +111,20 @@ fn sensor_print_on_sampled_corruptions() {
         let pristine = dir.path().join("pristine.sf");
         std::fs::write(&pristine, &b).expect("write");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sensor"));
-        cmd.args(["print", "-o", "json"]).arg(&pristine).env("TZ", "UTC");
+        cmd.args(["print", "-o", "json"])
+            .arg(&pristine)
+            .env("TZ", "UTC");
         let f = run_measured(cmd, dir.path(), Duration::from_secs(20));
         assert_eq!(f.code, Some(0), "pristine: {}", f.stderr);
         let want = json_lines(&f.stdout);
         assert!(want > 0);
         for k in 0..40 {
             // Mostly the header and first block, where the structure is densest.
-            let i = if k % 4 == 3 { rng.below(b.len()) } else { rng.below(ends[1]) };
+            let i = if k % 4 == 3 {
+                rng.below(b.len())
+            } else {
+                rng.below(ends[1])
+            };
             let mut c = b.clone();
             c[i] ^= MASKS[k % 3];
             print_case(dir.path(), &format!("{codec:?}-flip-{i}.sf"), &c, want);
@@ -117,7 +135,12 @@ fn sensor_print_on_sampled_corruptions() {
             if ends.contains(&cut) {
                 continue;
             }
-            print_case(dir.path(), &format!("{codec:?}-cut-{cut}.sf"), &b[..cut], want);
+            print_case(
+                dir.path(),
+                &format!("{codec:?}-cut-{cut}.sf"),
+                &b[..cut],
+                want,
+            );
             cases += 1;
         }
     }

@@ -37,8 +37,11 @@ fn disk_full_gives_a_clear_error_and_whole_lines() {
 
     // ~3000 events: several MB of JSON, far over the 256 KiB of the file system.
     let trace = tmp.path().join("t.sf");
-    std::fs::write(&trace, traces::trace(Codec::Deflate, &traces::records(3000), 500))
-        .expect("trace");
+    std::fs::write(
+        &trace,
+        traces::trace(Codec::Deflate, &traces::records(3000), 500),
+    )
+    .expect("trace");
     let out = mnt.join("out.json");
     let cfg = tmp.path().join("p.json");
     std::fs::write(
@@ -65,14 +68,21 @@ fn disk_full_gives_a_clear_error_and_whole_lines() {
         o.status
     );
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains("No space left on device"), "no clear error:\n{err}");
+    assert!(
+        err.contains("No space left on device"),
+        "no clear error:\n{err}"
+    );
     assert!(err.contains("records dropped"), "{err}");
     assert!(err.contains("export_errors="), "not counted:\n{err}");
 
     let text = std::fs::read(&out).expect("output file");
     assert!(!text.is_empty(), "nothing written before the disk filled");
     assert_eq!(text.last(), Some(&b'\n'), "the file ends in a half line");
-    for (i, l) in text.split(|&c| c == b'\n').filter(|l| !l.is_empty()).enumerate() {
+    for (i, l) in text
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         assert!(
             serde_json::from_slice::<serde_json::Value>(l).is_ok(),
             "line {} is not a whole JSON document: {}",

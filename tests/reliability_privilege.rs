@@ -59,17 +59,26 @@ fn writable_pipeline_and_policies_are_warned_about() {
     let (cfg, pol_dir, rule) = setup(tmp.path());
 
     let err = check(&cfg);
-    assert!(!err.contains("writable"), "private files warned about: {err}");
+    assert!(
+        !err.contains("writable"),
+        "private files warned about: {err}"
+    );
 
     chmod(&cfg, 0o666);
     chmod(&rule, 0o664);
     let err = check(&cfg);
     assert!(
-        err.contains(&format!("pipeline file {} is writable by every user (mode 0666)", cfg.display())),
+        err.contains(&format!(
+            "pipeline file {} is writable by every user (mode 0666)",
+            cfg.display()
+        )),
         "{err}"
     );
     assert!(
-        err.contains(&format!("policy {} is writable by its group (mode 0664)", rule.display())),
+        err.contains(&format!(
+            "policy {} is writable by its group (mode 0664)",
+            rule.display()
+        )),
         "{err}"
     );
 
@@ -78,7 +87,10 @@ fn writable_pipeline_and_policies_are_warned_about() {
     chmod(&pol_dir, 0o777);
     let err = check(&cfg);
     assert!(
-        err.contains(&format!("policy {} is writable by every user", pol_dir.display())),
+        err.contains(&format!(
+            "policy {} is writable by every user",
+            pol_dir.display()
+        )),
         "{err}"
     );
     assert!(!err.contains("pipeline file"), "{err}");
@@ -99,7 +111,11 @@ fn socket_is_private_and_symlinks_are_not_followed() {
     while !sock.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mode = std::fs::metadata(&sock).expect("socket exists").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(&sock)
+        .expect("socket exists")
+        .permissions()
+        .mode()
+        & 0o777;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let st = child.wait().expect("wait");
@@ -116,7 +132,14 @@ fn socket_is_private_and_symlinks_are_not_followed() {
         .output()
         .expect("run");
     assert_eq!(o.status.code(), Some(1));
-    assert!(common::stderr(&o).contains("symbolic link"), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("symbolic link"),
+        "{}",
+        common::stderr(&o)
+    );
     assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep");
-    assert!(std::fs::symlink_metadata(&sock).expect("link").file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&sock)
+        .expect("link")
+        .file_type()
+        .is_symlink());
 }

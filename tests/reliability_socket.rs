@@ -47,7 +47,11 @@ impl Client {
             if rc == 0 {
                 return Client(fd);
             }
-            assert!(Instant::now() < deadline, "cannot connect to {}", path.display());
+            assert!(
+                Instant::now() < deadline,
+                "cannot connect to {}",
+                path.display()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -55,7 +59,12 @@ impl Client {
     fn send(&self, msg: &[u8]) {
         // SAFETY: valid fd and buffer.
         let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-        assert_eq!(n, msg.len() as isize, "send: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            n,
+            msg.len() as isize,
+            "send: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     fn send_rec(&self, r: &SysFlow) {
@@ -132,7 +141,10 @@ fn stop(d: Daemon) -> (Option<i32>, String) {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) };
     let o = d.child.wait_with_output().expect("wait");
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// The value of `name=` in the exit counters of the driver stage.
@@ -183,7 +195,11 @@ fn hostile_clients_do_not_stop_the_daemon_and_are_counted() {
     }
     drop(quitter);
     let mut want = (events / 2) as usize;
-    assert_eq!(wait_lines(&d.out, want), want, "the idle client locked the others out");
+    assert_eq!(
+        wait_lines(&d.out, want),
+        want,
+        "the idle client locked the others out"
+    );
 
     // Every kind of bad message, each followed by a good record on the same connection.
     let bad = bad_messages();
@@ -211,7 +227,11 @@ fn hostile_clients_do_not_stop_the_daemon_and_are_counted() {
         }
     });
     want += clients * events as usize;
-    assert_eq!(wait_lines(&d.out, want), want, "records from {clients} concurrent clients");
+    assert_eq!(
+        wait_lines(&d.out, want),
+        want,
+        "records from {clients} concurrent clients"
+    );
 
     // 100 k bad messages from four clients: memory stays flat.
     let pid = d.child.id();
@@ -238,7 +258,11 @@ fn hostile_clients_do_not_stop_the_daemon_and_are_counted() {
         }
     });
     want += 4;
-    assert_eq!(wait_lines(&d.out, want), want, "records after 100 k bad messages");
+    assert_eq!(
+        wait_lines(&d.out, want),
+        want,
+        "records after 100 k bad messages"
+    );
     let after = rss_kib(pid);
     assert!(
         after <= before + 8 * 1024,
@@ -254,7 +278,10 @@ fn hostile_clients_do_not_stop_the_daemon_and_are_counted() {
         counter(&log, "driver", "decode_errors"),
         rejected,
         "every bad message counted once: {}",
-        log.lines().filter(|l| l.contains("counters")).collect::<Vec<_>>().join("\n")
+        log.lines()
+            .filter(|l| l.contains("counters"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(log.contains("empty message"), "{log}");
     assert!(log.contains("union index 12"), "{log}");

@@ -19,10 +19,16 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(e) => {
                 // Every error names an offset inside (or at the end of) the input.
-                assert!(e.offset() <= data.len() as u64, "offset past the input: {e}");
+                assert!(
+                    e.offset() <= data.len() as u64,
+                    "offset past the input: {e}"
+                );
                 faults += 1;
             }
         }
     }
-    assert!(faults <= 1, "the reader yields at most one error, then ends");
+    assert!(
+        faults <= 1,
+        "the reader yields at most one error, then ends"
+    );
 });

@@ -10,6 +10,11 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Err(e) = parse(src) {
         // Diagnostics point inside the text (or at its end).
-        assert!(e.at <= src.len(), "error offset {} past {}", e.at, src.len());
+        assert!(
+            e.at <= src.len(),
+            "error offset {} past {}",
+            e.at,
+            src.len()
+        );
     }
 });

@@ -58,7 +58,11 @@ pub fn write_seeds(fuzz_dir: &Path) -> Result<()> {
         seeds.push(("policy_load", format!("seed-{name}"), text.into_bytes()));
     }
     for (i, p) in traces::pipelines().iter().enumerate() {
-        seeds.push(("pipeline_config", format!("seed-{i:02}.json"), p.as_bytes().to_vec()));
+        seeds.push((
+            "pipeline_config",
+            format!("seed-{i:02}.json"),
+            p.as_bytes().to_vec(),
+        ));
     }
     for (target, name, bytes) in seeds {
         let dir = fuzz_dir.join("corpus").join(target);

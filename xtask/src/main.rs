@@ -86,8 +86,8 @@ fn main() -> Result<()> {
             }
             fuzz::run(&root(), minutes, target.map(String::as_str))
         }
-        _ => bail!(
-            "usage: cargo xtask build-ebpf [--release] | fuzz [--minutes N] [--target NAME]"
-        ),
+        _ => {
+            bail!("usage: cargo xtask build-ebpf [--release] | fuzz [--minutes N] [--target NAME]")
+        }
     }
 }

@@ -80,7 +80,10 @@ impl Transport for FileTransport {
                     .set_len(self.committed)
                     .and_then(|()| self.file.seek(SeekFrom::Start(self.committed)).map(drop));
                 let how = match cut {
-                    Ok(()) => format!("file cut back to its last complete line (byte {})", self.committed),
+                    Ok(()) => format!(
+                        "file cut back to its last complete line (byte {})",
+                        self.committed
+                    ),
                     Err(c) => format!("and cutting the half-written line off failed too: {c}"),
                 };
                 Err(io::Error::new(

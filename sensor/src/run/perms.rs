@@ -38,7 +38,11 @@ pub fn warn_if_writable(path: &Path, what: &str) -> usize {
                 "{what} {} is writable by {} (mode {mode:04o}); whoever can write it controls \
                  what the sensor reports",
                 p.display(),
-                if mode & 0o002 != 0 { "every user" } else { "its group" }
+                if mode & 0o002 != 0 {
+                    "every user"
+                } else {
+                    "its group"
+                }
             );
             n += 1;
         }

@@ -208,7 +208,12 @@ fn recv_msg(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Msg> {
                 let mut b = [0u8; 1];
                 // SAFETY: one-byte peek into a local buffer.
                 let more = unsafe {
-                    libc::recv(fd, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+                    libc::recv(
+                        fd,
+                        b.as_mut_ptr().cast(),
+                        1,
+                        libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                    )
                 };
                 if more <= 0 {
                     return Ok(Msg::Closed);
