@@ -14,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
@@ -253,14 +254,23 @@ fn recv_msg(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Msg> {
     }
 }
 
-/// Collectors served at once; further connections are closed right away (and logged).
+/// Collectors connected at once; further connections are closed right away (and logged).
 pub const MAX_CLIENTS: usize = 64;
-/// Messages read from one connection before the others get their turn.
+/// Messages read from one connection per poll round.
 const FAIR_SHARE: usize = 1024;
+/// How long the active collector may stay silent while another one has data waiting before
+/// the driver turns to the other one.
+const STALL: Duration = Duration::from_secs(2);
 
-/// Serves collectors until `stop` is set or the pipeline goes away. Several may be connected
-/// at once (up to [`MAX_CLIENTS`]): one that connects and sends nothing, or stalls
-/// mid-stream, must not lock the others out.
+/// Serves collectors until `stop` is set or the pipeline goes away.
+///
+/// One collector is *active* at a time: its stream is read contiguously, because a SysFlow
+/// stream is stateful (each connection starts with a header that resets the entity tables,
+/// and its events refer to the entities it sent before), so interleaving two streams would
+/// break their joins. Several may be connected (up to [`MAX_CLIENTS`]) and wait their turn in
+/// their kernel queues; the first one to send becomes active when none is. A client that
+/// connects and sends nothing never becomes active, and an active one that stalls for
+/// [`STALL`] while another has data waiting loses its turn, so neither can lock the others out.
 pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<()> {
     let listener = Listener::bind(opts)?;
     tracing::info!("listening on {} (SOCK_SEQPACKET)", opts.path.display());
@@ -268,11 +278,23 @@ pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::
     let mut total = 0u64;
     // (connection number, socket)
     let mut conns: Vec<(u64, OwnedFd)> = Vec::new();
+    // Connection number of the active collector and when it last sent something.
+    let mut active: Option<u64> = None;
+    let mut last_data = Instant::now();
     let mut pfds: Vec<libc::pollfd> = Vec::new();
     'serve: while !stop.load(Relaxed) {
+        let stalled = active.is_some() && last_data.elapsed() >= STALL;
         pfds.clear();
         pfds.push(pollin(listener.fd.as_raw_fd()));
-        pfds.extend(conns.iter().map(|(_, fd)| pollin(fd.as_raw_fd())));
+        pfds.extend(conns.iter().map(|(no, fd)| {
+            // While a collector is active and not stalled, the others are not polled at all
+            // (a negative fd is ignored by poll), so their queued data waits without spinning.
+            if active.is_none() || stalled || active == Some(*no) {
+                pollin(fd.as_raw_fd())
+            } else {
+                pollin(-1)
+            }
+        }));
         // SAFETY: pfds is a valid array of pollfd of the given length.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, POLL_MS) };
         if n < 0 {
@@ -282,9 +304,6 @@ pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::
             }
             return Err(e).context("poll");
         }
-        if n == 0 {
-            continue;
-        }
         // Connections first (their indexes shift once new ones are added).
         let mut closed = Vec::new();
         for (i, p) in pfds[1..].iter().enumerate() {
@@ -292,8 +311,30 @@ pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::
                 continue;
             }
             let (no, fd) = &conns[i];
+            let is_active = active == Some(*no);
+            if !is_active && active.is_some() && !stalled {
+                continue;
+            }
+            // A stalled active collector is only replaced by one that has something to say.
+            if !is_active && stalled && p.revents & libc::POLLIN == 0 {
+                continue;
+            }
+            if !is_active {
+                match active {
+                    Some(old) => tracing::warn!(
+                        "collector on connection {old} silent for {STALL:?}; serving connection {no}"
+                    ),
+                    None => tracing::debug!("serving connection {no}"),
+                }
+                active = Some(*no);
+                last_data = Instant::now();
+            }
             match serve(fd.as_raw_fd(), &mut buf, sink) {
-                Ok(Served::Open) => {}
+                Ok(Served::Open(got)) => {
+                    if got > 0 {
+                        last_data = Instant::now();
+                    }
+                }
                 Ok(Served::Closed) => {
                     tracing::info!("collector disconnected (connection {no})");
                     closed.push(i);
@@ -304,8 +345,13 @@ pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::
                     closed.push(i);
                 }
             }
+            // One stream per round: the rest wait for the active one to finish or stall.
+            break;
         }
         for i in closed.into_iter().rev() {
+            if active == Some(conns[i].0) {
+                active = None;
+            }
             conns.remove(i);
         }
         if pfds[0].revents != 0 {
@@ -340,7 +386,8 @@ fn pollin(fd: RawFd) -> libc::pollfd {
 
 /// What reading a connection's queued messages left it in.
 enum Served {
-    Open,
+    /// Still connected; how many messages were read.
+    Open(usize),
     Closed,
     /// The pipeline went away.
     Stop,
@@ -348,7 +395,7 @@ enum Served {
 
 /// Reads up to [`FAIR_SHARE`] queued messages of one connection without waiting.
 fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink) -> io::Result<Served> {
-    for _ in 0..FAIR_SHARE {
+    for got in 0..FAIR_SHARE {
         match recv_msg(fd, buf)? {
             Msg::Data(n) => {
                 StageStats::add(&sink.stats.input, 1);
@@ -373,10 +420,10 @@ fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink) -> io::Result<Served> {
                 bad_message(sink, "empty message");
             }
             Msg::Closed => return Ok(Served::Closed),
-            Msg::Empty => return Ok(Served::Open),
+            Msg::Empty => return Ok(Served::Open(got)),
         }
     }
-    Ok(Served::Open)
+    Ok(Served::Open(FAIR_SHARE))
 }
 
 fn bad_message(sink: &Sink, what: &str) {
