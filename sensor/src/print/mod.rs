@@ -9,6 +9,7 @@ pub mod parquet;
 pub mod progress;
 pub mod render;
 pub mod schema;
+pub mod sfql;
 pub mod table;
 
 use std::fs::File;
@@ -93,9 +94,6 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
         return Ok(writeln!(o, "{VERSION_LINE}")
             .map(|_| 0)
             .or_else(quiet_pipe)?);
-    }
-    if args.filter.is_some() {
-        bail!("filter expressions (-f) are not supported yet");
     }
     if args.output == Output::Csv && args.file.is_none() {
         bail!("Output file path is required for CSV output (-w FILE).");
@@ -237,11 +235,19 @@ pub struct Printer {
     records: u64,
     buf: Vec<u8>,
     scratch: Vec<u8>,
+    /// `-f`: only matching records are printed.
+    filter: Option<sfql::Filter>,
 }
 
 impl Printer {
     /// The printer for parsed arguments.
     pub fn new(args: &PrintArgs) -> anyhow::Result<Printer> {
+        let filter = match args.filter.as_deref() {
+            Some(expr) if !expr.trim().is_empty() => Some(
+                sfql::Filter::new(expr, &args.defs).context("invalid filter expression (-f)")?,
+            ),
+            _ => None,
+        };
         let list = args.field_list();
         let cols: Vec<Column> = match (&list, args.allfields) {
             (Some(l), false) => fields::columns(l),
@@ -289,6 +295,7 @@ impl Printer {
             records: 0,
             buf: Vec::with_capacity(8 << 10),
             scratch: Vec::with_capacity(1 << 10),
+            filter,
         })
     }
 
@@ -392,13 +399,16 @@ impl Printer {
             match r {
                 Ok(rec) => {
                     if let Some(fr) = flat.push(rec) {
-                        self.record(
-                            &Rec {
-                                flat: &fr,
-                                traits: &traits,
-                            },
-                            out,
-                        )?;
+                        let keep = self.filter.as_mut().is_none_or(|f| f.matches(&fr));
+                        if keep {
+                            self.record(
+                                &Rec {
+                                    flat: &fr,
+                                    traits: &traits,
+                                },
+                                out,
+                            )?;
+                        }
                     }
                 }
                 Err(e) => {
