@@ -202,8 +202,15 @@ pub struct Filter {
 
 impl Filter {
     /// Compiles `-f EXPR` with the `--defs` files; warnings are printed to stderr.
-    pub fn new(expr: &str, defs: &[PathBuf]) -> Result<Filter, PolicyError> {
-        let (query, warnings) = Query::compile("-f", expr, defs, &SFQL)?;
+    pub fn new(expr: &str, defs: &[PathBuf]) -> anyhow::Result<Filter> {
+        let (query, warnings) = match Query::compile("-f", expr, defs, &SFQL) {
+            Ok(x) => x,
+            Err(PolicyError::Invalid(d)) => {
+                let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+                anyhow::bail!("{}", text.join("\n"));
+            }
+            Err(e) => return Err(e.into()),
+        };
         for w in warnings {
             eprintln!("warning: {w}");
         }
