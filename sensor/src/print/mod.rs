@@ -95,6 +95,8 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
             .map(|_| 0)
             .or_else(quiet_pipe)?);
     }
+    // Before any input is read: a bad query fails fast (and without S3 requests).
+    let filter = filter_from(args)?;
     if args.output == Output::Csv && args.file.is_none() {
         bail!("Output file path is required for CSV output (-w FILE).");
     }
@@ -156,7 +158,7 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
         None => Box::new(stdout.lock()),
     };
     let mut out = BufWriter::with_capacity(256 << 10, sink);
-    let mut printer = Printer::new(args)?;
+    let mut printer = Printer::with_filter(args, filter)?;
     let total: u64 = traces.iter().map(Trace::size).sum();
     let mut progress = progress::Progress::new(args.file.is_some(), total);
 
@@ -209,6 +211,16 @@ fn quiet_pipe(e: io::Error) -> io::Result<u8> {
     }
 }
 
+/// The `-f` filter (with `--defs`), `None` without one (sysprint ignores an empty `-f`).
+pub fn filter_from(args: &PrintArgs) -> anyhow::Result<Option<sfql::Filter>> {
+    match args.filter.as_deref() {
+        Some(expr) if !expr.trim().is_empty() => Ok(Some(
+            sfql::Filter::new(expr, &args.defs).context("invalid filter expression (-f)")?,
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// `sysprint -l`.
 pub fn write_field_list(o: &mut impl Write) -> io::Result<()> {
     let rule = "-".repeat(30);
@@ -242,12 +254,11 @@ pub struct Printer {
 impl Printer {
     /// The printer for parsed arguments.
     pub fn new(args: &PrintArgs) -> anyhow::Result<Printer> {
-        let filter = match args.filter.as_deref() {
-            Some(expr) if !expr.trim().is_empty() => Some(
-                sfql::Filter::new(expr, &args.defs).context("invalid filter expression (-f)")?,
-            ),
-            _ => None,
-        };
+        Self::with_filter(args, filter_from(args)?)
+    }
+
+    /// The printer for parsed arguments with an already compiled `-f` filter.
+    pub fn with_filter(args: &PrintArgs, filter: Option<sfql::Filter>) -> anyhow::Result<Printer> {
         let list = args.field_list();
         let cols: Vec<Column> = match (&list, args.allfields) {
             (Some(l), false) => fields::columns(l),
