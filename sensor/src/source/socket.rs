@@ -1,11 +1,12 @@
-//! The `socket` driver: a Unix SOCK_SEQPACKET server that takes one collector at a time, one
-//! bare v5 SysFlow datum per message (reference §7.3).
+//! The `socket` driver: a Unix SOCK_SEQPACKET server, one bare v5 SysFlow datum per message
+//! (reference §7.3).
 //!
 //! Differences from the original, on purpose: a stale socket file is removed only if it *is* a
 //! socket (a symlink or any other file is refused); messages of any size are received whole
 //! (the size is peeked with `MSG_PEEK | MSG_TRUNC` and the buffer grown); an undecodable
 //! message is counted, logged and skipped, never forwarded half-decoded, and the connection
-//! stays up.
+//! stays up; several collectors may be connected at once (the original serves one), so an
+//! idle or stalled client cannot lock the others out.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -21,7 +22,7 @@ use crate::run::stats::StageStats;
 
 /// Largest message accepted; bigger ones are consumed, counted as undecodable and skipped.
 pub const MAX_MESSAGE: usize = 64 << 20;
-/// How often blocking waits look at the stop flag.
+/// How often the server looks at the stop flag while idle.
 const POLL_MS: i32 = 200;
 
 /// Socket server options.
@@ -119,61 +120,37 @@ impl Listener {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(opts.mode))
             .with_context(|| format!("cannot chmod {}", path.display()))?;
         // SAFETY: valid listening fd.
-        cvt(unsafe { libc::listen(l.fd.as_raw_fd(), 4) }).context("listen")?;
+        cvt(unsafe { libc::listen(l.fd.as_raw_fd(), 16) }).context("listen")?;
         Ok(l)
     }
 
-    /// Accepts the next collector, or `None` once `stop` is set.
-    fn accept(&self, stop: &AtomicBool) -> io::Result<Option<OwnedFd>> {
+    /// Accepts a pending connection (after `poll` said there is one); `None` if it went
+    /// away in between.
+    fn accept_now(&self) -> io::Result<Option<OwnedFd>> {
         loop {
-            if stop.load(Relaxed) {
-                return Ok(None);
-            }
-            if !wait_readable(self.fd.as_raw_fd())? {
-                continue;
-            }
             // SAFETY: valid listening fd; peer address not wanted.
             let rc = unsafe {
                 libc::accept4(
                     self.fd.as_raw_fd(),
                     std::ptr::null_mut(),
                     std::ptr::null_mut(),
-                    libc::SOCK_CLOEXEC,
+                    libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
                 )
             };
             match cvt(rc) {
                 // SAFETY: accept4 returned a new descriptor we own.
                 Ok(c) => return Ok(Some(unsafe { OwnedFd::from_raw_fd(c) })),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
-                    ) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::ECONNABORTED) =>
+                {
+                    return Ok(None)
+                }
                 Err(e) => return Err(e),
             }
         }
     }
-}
-
-/// Waits up to [`POLL_MS`] for `fd` to become readable.
-fn wait_readable(fd: RawFd) -> io::Result<bool> {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut p, 1, POLL_MS) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(false)
-        } else {
-            Err(e)
-        };
-    }
-    Ok(n > 0)
 }
 
 /// Outcome of reading one message.
@@ -184,6 +161,8 @@ enum Msg {
     Empty,
     /// The collector disconnected.
     Closed,
+    /// A zero-length message.
+    EmptyMessage,
     /// A message larger than [`MAX_MESSAGE`], consumed and discarded.
     TooLarge(usize),
 }
@@ -212,11 +191,35 @@ fn recv_msg(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Msg> {
         }
         let want = n as usize;
         if want == 0 {
-            // A zero-length read is end of stream (the collector never sends empty messages);
-            // consume a possible empty datagram so it is not seen again.
+            // A zero-length read is either the end of the stream or an empty message (which
+            // no collector sends, but any client can): consume it, then ask whether the peer
+            // has hung up.
             // SAFETY: zero-length receive.
             unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), 0, libc::MSG_DONTWAIT) };
-            return Ok(Msg::Closed);
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLRDHUP,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, no wait.
+            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            if n != 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
+                // Hung up; an empty message may still have been followed by data.
+                let mut b = [0u8; 1];
+                // SAFETY: one-byte peek into a local buffer.
+                let more = unsafe {
+                    libc::recv(
+                        fd,
+                        b.as_mut_ptr().cast(),
+                        1,
+                        libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                    )
+                };
+                if more <= 0 {
+                    return Ok(Msg::Closed);
+                }
+            }
+            return Ok(Msg::EmptyMessage);
         }
         let too_large = want > MAX_MESSAGE;
         if !too_large && buf.len() < want {
@@ -250,20 +253,75 @@ fn recv_msg(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Msg> {
     }
 }
 
-/// Serves collectors one after another until `stop` is set or the pipeline goes away.
+/// Collectors served at once; further connections are closed right away (and logged).
+pub const MAX_CLIENTS: usize = 64;
+/// Messages read from one connection before the others get their turn.
+const FAIR_SHARE: usize = 1024;
+
+/// Serves collectors until `stop` is set or the pipeline goes away. Several may be connected
+/// at once (up to [`MAX_CLIENTS`]): one that connects and sends nothing, or stalls
+/// mid-stream, must not lock the others out.
 pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<()> {
     let listener = Listener::bind(opts)?;
     tracing::info!("listening on {} (SOCK_SEQPACKET)", opts.path.display());
     let mut buf = vec![0u8; 64 * 1024];
-    let mut conns = 0u64;
-    while let Some(conn) = listener.accept(stop).context("accept")? {
-        conns += 1;
-        tracing::info!("collector connected (connection {conns})");
-        match serve(conn.as_raw_fd(), &mut buf, sink, stop) {
-            Ok(true) => tracing::info!("collector disconnected (connection {conns})"),
-            Ok(false) => break,
-            Err(e) => tracing::warn!("connection {conns}: {e}; waiting for the next collector"),
+    let mut total = 0u64;
+    // (connection number, socket)
+    let mut conns: Vec<(u64, OwnedFd)> = Vec::new();
+    let mut pfds: Vec<libc::pollfd> = Vec::new();
+    'serve: while !stop.load(Relaxed) {
+        pfds.clear();
+        pfds.push(pollin(listener.fd.as_raw_fd()));
+        pfds.extend(conns.iter().map(|(_, fd)| pollin(fd.as_raw_fd())));
+        // SAFETY: pfds is a valid array of pollfd of the given length.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, POLL_MS) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e).context("poll");
         }
+        if n == 0 {
+            continue;
+        }
+        // Connections first (their indexes shift once new ones are added).
+        let mut closed = Vec::new();
+        for (i, p) in pfds[1..].iter().enumerate() {
+            if p.revents == 0 {
+                continue;
+            }
+            let (no, fd) = &conns[i];
+            match serve(fd.as_raw_fd(), &mut buf, sink) {
+                Ok(Served::Open) => {}
+                Ok(Served::Closed) => {
+                    tracing::info!("collector disconnected (connection {no})");
+                    closed.push(i);
+                }
+                Ok(Served::Stop) => break 'serve,
+                Err(e) => {
+                    tracing::warn!("connection {no}: {e}; dropping it");
+                    closed.push(i);
+                }
+            }
+        }
+        for i in closed.into_iter().rev() {
+            conns.remove(i);
+        }
+        if pfds[0].revents != 0 {
+            if let Some(fd) = listener.accept_now().context("accept")? {
+                total += 1;
+                if conns.len() >= MAX_CLIENTS {
+                    tracing::warn!(
+                        "connection {total} refused: {MAX_CLIENTS} collectors already connected"
+                    );
+                } else {
+                    tracing::info!("collector connected (connection {total})");
+                    conns.push((total, fd));
+                }
+            }
+        }
+        // Idle or between rounds: hand the partial batch on, so records are not held back.
         if sink.flush().is_err() {
             break;
         }
@@ -272,19 +330,32 @@ pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::
     Ok(())
 }
 
-/// Reads one connection; `Ok(true)` when the collector left, `Ok(false)` when we must stop.
-fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink, stop: &AtomicBool) -> io::Result<bool> {
-    loop {
-        if stop.load(Relaxed) {
-            return Ok(false);
-        }
+fn pollin(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// What reading a connection's queued messages left it in.
+enum Served {
+    Open,
+    Closed,
+    /// The pipeline went away.
+    Stop,
+}
+
+/// Reads up to [`FAIR_SHARE`] queued messages of one connection without waiting.
+fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink) -> io::Result<Served> {
+    for _ in 0..FAIR_SHARE {
         match recv_msg(fd, buf)? {
             Msg::Data(n) => {
                 StageStats::add(&sink.stats.input, 1);
                 match decode::decode_datum(&buf[..n]) {
                     Ok(rec) => {
                         if sink.push(rec).is_err() {
-                            return Ok(false);
+                            return Ok(Served::Stop);
                         }
                     }
                     Err(e) => bad_message(sink, &format!("{n}-byte message not decodable: {e:#}")),
@@ -297,16 +368,15 @@ fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink, stop: &AtomicBool) -> io
                     &format!("{n}-byte message exceeds the {MAX_MESSAGE}-byte limit"),
                 );
             }
-            Msg::Closed => return Ok(true),
-            Msg::Empty => {
-                // Idle: hand the partial batch on before waiting, so records are not held back.
-                if sink.flush().is_err() {
-                    return Ok(false);
-                }
-                wait_readable(fd)?;
+            Msg::EmptyMessage => {
+                StageStats::add(&sink.stats.input, 1);
+                bad_message(sink, "empty message");
             }
+            Msg::Closed => return Ok(Served::Closed),
+            Msg::Empty => return Ok(Served::Open),
         }
     }
+    Ok(Served::Open)
 }
 
 fn bad_message(sink: &Sink, what: &str) {
