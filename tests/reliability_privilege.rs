@@ -143,3 +143,136 @@ fn socket_is_private_and_symlinks_are_not_followed() {
         .file_type()
         .is_symlink());
 }
+
+/// Whether something listens on the socket at `path` (a connect succeeds).
+fn listening(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: plain socket calls on a fresh fd, closed before returning.
+    unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0);
+        assert!(fd >= 0);
+        let mut addr: libc::sockaddr_un = std::mem::zeroed();
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (d, s) in addr.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
+            *d = *s as libc::c_char;
+        }
+        let rc = libc::connect(
+            fd,
+            (&addr as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        );
+        libc::close(fd);
+        rc == 0
+    }
+}
+
+/// Starts `sensor run --input socket` with `args`, waits until it listens, returns the
+/// socket's (uid, gid, mode) and stops it.
+fn socket_stat(args: &[&str], sock: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let child = common::sensor()
+        .args(["run", "--log", "quiet", "--input", "socket"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Listening means owner and mode are final: both are set before listen().
+    while !listening(sock) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let m = std::fs::symlink_metadata(sock);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().expect("wait");
+    let m = m.unwrap_or_else(|e| panic!("socket missing ({e}): {}", common::stderr(&o)));
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    (m.uid(), m.gid(), m.mode() & 0o777)
+}
+
+#[test]
+fn socket_owner_is_set_before_listening() {
+    // SAFETY: plain getter.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: changing a file's owner needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sock = tmp.path().join("s.sock");
+    let s = sock.to_str().expect("utf-8 path");
+
+    // Command line, UID:GID (65534 is nobody/nogroup).
+    let st = socket_stat(&["--socket-owner", "65534:65534", s], &sock);
+    assert_eq!(st, (65534, 65534, 0o600), "(uid, gid, mode) of the socket");
+
+    // The pipeline's socket driver entry, UID only (the group stays the creator's) and a mode.
+    let cfg = tmp.path().join("p.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"drivers":[{{"driver":"socket","path":"{s}","owner":"65534","mode":"0640"}}],
+"pipeline":[
+  {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
+  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"enrich"}},
+  {{"processor":"exporter","in":"evt eventchan","export":"terminal"}}]}}"#
+        ),
+    )
+    .expect("config");
+    chmod(&cfg, 0o600);
+    // SAFETY: plain getter.
+    let gid = unsafe { libc::getegid() };
+    let c = cfg.to_str().expect("utf-8 path");
+    let st = socket_stat(&["--config", c], &sock);
+    assert_eq!(
+        st,
+        (65534, gid, 0o640),
+        "(uid, gid, mode) from the driver entry"
+    );
+    // The command line wins over the driver entry.
+    let st = socket_stat(
+        &[
+            "--config",
+            c,
+            "--socket-owner",
+            "0:65534",
+            "--socket-mode",
+            "0600",
+        ],
+        &sock,
+    );
+    assert_eq!(
+        st,
+        (0, 65534, 0o600),
+        "(uid, gid, mode) with command-line overrides"
+    );
+
+    // A malformed owner is refused up front.
+    let o = common::sensor()
+        .args(["run", "--input", "socket", "--socket-owner", "nobody", s])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("expected UID or UID:GID"),
+        "{}",
+        common::stderr(&o)
+    );
+    std::fs::write(
+        &cfg,
+        r#"{"drivers":[{"driver":"file","owner":"1"}],"pipeline":[
+  {"processor":"sysflowreader","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+  {"processor":"exporter","in":"flat flattenerchan","export":"terminal"}]}"#,
+    )
+    .expect("config");
+    let o = common::sensor()
+        .args(["run", "--check", "--config", c])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("\"owner\": only the socket driver creates a file"),
+        "{}",
+        common::stderr(&o)
+    );
+}

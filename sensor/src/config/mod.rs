@@ -12,7 +12,7 @@ pub mod tree;
 
 pub use plugins::{
     DriverKind, ExportKind, ExporterConfig, Format, PluginConfig, PolicyConfig, PolicyMode,
-    ReaderConfig, RecordKind, SyslogProto,
+    ReaderConfig, RecordKind, SocketOwner, SyslogProto,
 };
 pub use tree::{Pipeline, Stage};
 

@@ -124,6 +124,41 @@ pub enum DriverKind {
 pub struct DriverConfig {
     pub driver: DriverKind,
     pub path: Option<PathBuf>,
+    /// `owner` (socket driver): `UID[:GID]` given to the socket file.
+    pub owner: Option<SocketOwner>,
+    /// `mode` (socket driver): octal mode of the socket file.
+    pub mode: Option<u32>,
+}
+
+/// Owner of the socket file, `UID[:GID]` (numeric ids); without a GID the group is left as
+/// created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SocketOwner {
+    pub uid: u32,
+    pub gid: Option<u32>,
+}
+
+impl std::str::FromStr for SocketOwner {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("expected UID or UID:GID (numeric ids), got {s:?}");
+        let (u, g) = match s.trim().split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (s.trim(), None),
+        };
+        let uid = u.parse().map_err(|_| bad())?;
+        let gid = g.map(|g| g.parse().map_err(|_| bad())).transpose()?;
+        Ok(SocketOwner { uid, gid })
+    }
+}
+
+/// An octal file mode such as `0600` (at most `0777`).
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim().trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("expected an octal file mode such as 0600, got {s:?}"))
 }
 
 /// Plugin names of the original that this build does not have, with what to use instead.
@@ -364,6 +399,27 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         }
     };
     let path = k.str("path", &[])?.map(|(_, p)| PathBuf::from(p.trim()));
+    let owner = match k.str("owner", &[])? {
+        Some((key, v)) => Some(v.parse().map_err(|e: String| k.bad(key, e))?),
+        None => None,
+    };
+    let mode = match k.str("mode", &[])? {
+        Some((key, v)) => Some(parse_mode(v).map_err(|e| k.bad(key, e))?),
+        None => None,
+    };
+    if kind != DriverKind::Socket {
+        if let Some(key) = [("owner", owner.is_some()), ("mode", mode.is_some())]
+            .iter()
+            .find_map(|(n, set)| set.then_some(*n))
+        {
+            return Err(k.bad(key, "only the socket driver creates a file"));
+        }
+    }
     k.warn_unused();
-    Ok(DriverConfig { driver: kind, path })
+    Ok(DriverConfig {
+        driver: kind,
+        path,
+        owner,
+        mode,
+    })
 }

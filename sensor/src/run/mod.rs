@@ -52,8 +52,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "info", value_name = "LEVEL")]
     pub log: String,
     /// Mode of the socket file created by `--input socket` (octal).
-    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    #[arg(long, value_name = "OCTAL", value_parser = config::plugins::parse_mode)]
     pub socket_mode: Option<u32>,
+    /// Owner of the socket file, `UID[:GID]` (numeric), set before the socket listens.
+    /// Needs the privilege to chown (root or CAP_CHOWN).
+    #[arg(long, value_name = "UID[:GID]")]
+    pub socket_owner: Option<config::SocketOwner>,
     /// Check the configuration, print the resolved pipeline as JSON and exit.
     #[arg(long)]
     pub check: bool,
@@ -71,13 +75,6 @@ pub struct RunArgs {
     pub traceprofile: Option<String>,
     #[arg(long, hide = true)]
     pub perflog: bool,
-}
-
-fn parse_mode(s: &str) -> Result<u32, String> {
-    u32::from_str_radix(s.trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o777)
-        .ok_or_else(|| format!("expected an octal file mode such as 0600, got {s:?}"))
 }
 
 fn init_logging(level: &str) -> anyhow::Result<()> {
@@ -161,7 +158,12 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         (Input::Socket, Some(p)) => {
             let opts = SocketOptions {
                 path: p.clone(),
-                mode: a.socket_mode.unwrap_or(defaults::SOCKET_MODE),
+                // The command line wins over the pipeline's driver entry.
+                mode: a
+                    .socket_mode
+                    .or(driver.and_then(|d| d.mode))
+                    .unwrap_or(defaults::SOCKET_MODE),
+                owner: a.socket_owner.or(driver.and_then(|d| d.owner)),
             };
             source::socket::run(&opts, &mut sink, &stop).map(|()| true)
         }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use super::{decode, Sink};
+use crate::config::SocketOwner;
 use crate::run::stats::StageStats;
 
 /// Largest message accepted; bigger ones are consumed, counted as undecodable and skipped.
@@ -32,6 +33,8 @@ pub struct SocketOptions {
     pub path: PathBuf,
     /// Mode of the socket file (default 0600).
     pub mode: u32,
+    /// Owner given to the socket file; `None` leaves it to the user running the sensor.
+    pub owner: Option<SocketOwner>,
 }
 
 /// The bound, listening socket; removes its file when dropped.
@@ -117,9 +120,18 @@ impl Listener {
             fd,
             path: path.clone(),
         };
-        // The mode is set before listen(), so no client can connect while it is wider.
+        // Mode and owner are set before listen(), so no client can connect while the mode is
+        // wider or the socket belongs to the wrong user. The mode first: once the file belongs
+        // to someone else, only root (CAP_FOWNER) could still change it. lchown never follows
+        // a symlink someone might have swapped in since bind().
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(opts.mode))
             .with_context(|| format!("cannot chmod {}", path.display()))?;
+        if let Some(o) = opts.owner {
+            std::os::unix::fs::lchown(path, Some(o.uid), o.gid).with_context(|| {
+                let gid = o.gid.map(|g| format!(":{g}")).unwrap_or_default();
+                format!("cannot chown {} to {}{gid}", path.display(), o.uid)
+            })?;
+        }
         // SAFETY: valid listening fd.
         cvt(unsafe { libc::listen(l.fd.as_raw_fd(), 16) }).context("listen")?;
         Ok(l)
