@@ -12,9 +12,13 @@
 //! - memory stays bounded: the daemon's `VmRSS`, sampled every 50 ms, plateaus — its maximum
 //!   over the second half of the run is at most 4 MiB above its maximum over the first half.
 //!
-//! CI size: 600 k records (the pipeline holds ~200 k, so it is full for most of the run) read at
-//! 40 k records/s. `cargo xtask soak --records N` runs this same test in release with
-//! `SENSOR_SOAK_RECORDS`/`SENSOR_SOAK_RATE` and prints the figures.
+//! CI size: 200 k records read at 20 k lines/s (~10 s; the debug daemon alone does ~25-45 k/s
+//! here). The pipeline holds at most ~200 k records, but the socket driver hands on a batch
+//! after every read round, so its batches are partial (a few hundred records, what the socket
+//! queue held) and the collector runs ~65 k records ahead once it is full — reached within the
+//! first seconds. `cargo xtask soak --records N [--rate R]` runs this same test in release
+//! (`SENSOR_SOAK_RECORDS`, `SENSOR_SOAK_RATE`; rate 0 = read as fast as possible) and prints
+//! the figures.
 
 #[path = "run_common.rs"]
 mod common;
@@ -243,9 +247,9 @@ fn check_line(line: &[u8], k: u64) -> Result<(), String> {
 fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
     let records = env_u64("SENSOR_SOAK_RECORDS", 200_000);
     let rate = env_u64("SENSOR_SOAK_RATE", 20_000);
-    // A hang fails the test rather than the CI job.
-    let budget = Duration::from_secs(60)
-        + Duration::from_secs_f64(records as f64 / rate.max(1).min(20_000) as f64);
+    // A hang fails the test rather than the CI job: allow for 20 k records/s at the least.
+    let floor = if rate == 0 { 20_000 } else { rate.min(20_000) };
+    let budget = Duration::from_secs(60) + Duration::from_secs(records / floor);
     let deadline = Instant::now() + budget;
 
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -374,12 +378,15 @@ fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
         max_lead <= capacity,
         "the collector ran {max_lead} records ahead of the exporter; the pipeline holds at most {capacity}"
     );
-    assert!(
-        client.blocked.as_secs_f64() >= 0.5 * send_time.as_secs_f64(),
-        "the collector waited for the socket only {:.1} s of {:.1} s: the slow exporter did not hold it back",
-        client.blocked.as_secs_f64(),
-        send_time.as_secs_f64()
-    );
+    // Without a reading limit the collector may be the slowest part; nothing to assert then.
+    if rate > 0 {
+        assert!(
+            client.blocked.as_secs_f64() >= 0.5 * send_time.as_secs_f64(),
+            "the collector waited for the socket only {:.1} s of {:.1} s: the slow exporter did not hold it back",
+            client.blocked.as_secs_f64(),
+            send_time.as_secs_f64()
+        );
+    }
 
     // Memory plateaus: the second half of the run adds no more than a few MiB.
     let half = rss.len() / 2;

@@ -1,13 +1,15 @@
 //! Developer tasks. `cargo xtask build-ebpf [--release]` builds the probe object with nightly
 //! and bpf-linker and copies it to `target/sensor-ebpf/sensor-probes.o`, where the sensor's
 //! build script picks it up. `cargo xtask fuzz --minutes N [--target NAME]` runs the fuzz
-//! targets (see `fuzz.rs`).
+//! targets (see `fuzz.rs`). `cargo xtask soak [--records N] [--rate R]` runs the soak test at
+//! full size in release (see `soak.rs`).
 
 use std::{path::PathBuf, process::Command};
 
 use anyhow::{bail, Context, Result};
 
 mod fuzz;
+mod soak;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -86,8 +88,29 @@ fn main() -> Result<()> {
             }
             fuzz::run(&root(), minutes, target.map(String::as_str))
         }
+        Some("soak") => {
+            let mut records = 10_000_000u64;
+            let mut rate = 100_000u64;
+            let mut it = args[1..].iter();
+            while let Some(a) = it.next() {
+                let mut num = |what: &str| {
+                    it.next()
+                        .and_then(|v| v.replace('_', "").parse::<u64>().ok())
+                        .with_context(|| format!("{what} needs a whole number"))
+                };
+                match a.as_str() {
+                    "--records" => records = num("--records")?.max(1),
+                    "--rate" => rate = num("--rate")?,
+                    bad => bail!("soak: unknown argument {bad:?} (--records N, --rate R)"),
+                }
+            }
+            soak::run(&root(), records, rate)
+        }
         _ => {
-            bail!("usage: cargo xtask build-ebpf [--release] | fuzz [--minutes N] [--target NAME]")
+            bail!(
+                "usage: cargo xtask build-ebpf [--release] | fuzz [--minutes N] [--target NAME] \
+                 | soak [--records N] [--rate LINES_PER_S]"
+            )
         }
     }
 }
