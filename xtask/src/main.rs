@@ -90,7 +90,7 @@ fn main() -> Result<()> {
         }
         Some("soak") => {
             let mut records = 10_000_000u64;
-            let mut rate = 100_000u64;
+            let mut rate = 50_000u64;
             let mut it = args[1..].iter();
             while let Some(a) = it.next() {
                 let mut num = |what: &str| {
