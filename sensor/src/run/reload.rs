@@ -66,6 +66,14 @@ pub fn spawn(items: Vec<Reloadable>, hup: Receiver<()>) -> anyhow::Result<Option
         .name("policy-reload".into())
         .spawn(move || {
             let _keep = watcher;
+            // Without a watcher the event channel is closed at once; selecting on a closed
+            // channel returns immediately, so it is replaced by one that never fires (else
+            // this thread would spin).
+            let ev_rx = if _keep.is_some() {
+                ev_rx
+            } else {
+                crossbeam_channel::never()
+            };
             loop {
                 let mut targets: Vec<bool> = vec![false; items.len()];
                 select! {
