@@ -39,7 +39,8 @@ pub struct PolicyConfig {
     pub monitor: bool,
     /// `monitor.interval`: accepted; reloads here happen as soon as the files settle.
     pub monitor_interval: Duration,
-    /// `concurrency`: accepted for compatibility. Each engine evaluates in one thread so that
+    /// `concurrency`: policy evaluation workers (never more than the available cores are
+    /// started). Output keeps input order whatever the number
     /// output keeps input order (the original's workers reorder records).
     pub concurrency: usize,
 }

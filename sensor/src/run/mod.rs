@@ -11,6 +11,7 @@ mod decay;
 pub mod event;
 pub mod flatten;
 pub mod graph;
+pub mod policy_stage;
 pub mod reload;
 pub mod rules;
 pub mod signals;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
 use notify::{RecursiveMode, Watcher};
 
-use super::rules::{Loader, RuleSet};
+use super::rules::{Loader, Rules};
 
 /// After the first change, further events within this window are folded into one reload
 /// (editors write files in several steps).
@@ -23,7 +23,7 @@ pub struct Reloadable {
     /// `monitor: local`
     pub watch: bool,
     pub loader: Loader,
-    pub swap: Sender<Box<dyn RuleSet>>,
+    pub swap: Sender<Rules>,
 }
 
 /// Starts the reload thread. `hup` delivers SIGHUPs; the thread ends when `hup` closes.
