@@ -57,7 +57,11 @@ pub fn spawn(items: Vec<Reloadable>, hup: Receiver<()>) -> anyhow::Result<Option
                     .to_path_buf()
             };
             w.watch(&dir, RecursiveMode::NonRecursive)?;
-            tracing::info!("{}: watching {} for rule changes", r.label, dir.display());
+            tracing::info!(
+                "{}: watching {} for rule changes (applied as soon as the files settle; monitor.interval is not used)",
+                r.label,
+                dir.display()
+            );
         }
         watcher = Some(w);
     }
