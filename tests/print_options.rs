@@ -156,7 +156,11 @@ fn sensor_print_takes_the_same_flags() {
 fn unsupported_options_fail_clearly() {
     for (argv, msg) in [
         (&["-f", "proc.pid = 1", "x.sf"][..], "not supported yet"),
-        (&["-i", "s3", "bucket"][..], "not supported yet"),
+        // S3 input works now (tests/print_s3.rs); a bad flag value still fails before any I/O.
+        (
+            &["-i", "s3", "-e", "127.0.0.1", "--secure", "maybe", "bucket"][..],
+            "Boolean value expected",
+        ),
         (&["-o", "csv", "x.sf"][..], "required for CSV"),
     ] {
         let b = run(&ours(), &os(argv));

@@ -36,6 +36,8 @@ pub enum EventKind {
     Io = 6,
     /// [`PathEvent`]: mkdir/rmdir/unlink/link/symlink/rename/chdir on exit.
     Path = 7,
+    /// [`DupEvent`]: dup/dup2/dup3/fcntl(F_DUPFD*) on exit.
+    Dup = 8,
 }
 
 impl EventKind {
@@ -49,6 +51,7 @@ impl EventKind {
             5 => EventKind::Open,
             6 => EventKind::Io,
             7 => EventKind::Path,
+            8 => EventKind::Dup,
             _ => return None,
         })
     }
@@ -103,10 +106,15 @@ pub enum Op {
     Exec,
     Fork,
     Exit,
+    Dup,
+    Dup2,
+    Dup3,
+    /// fcntl with F_DUPFD or F_DUPFD_CLOEXEC (other commands are not reported).
+    FcntlDupfd,
 }
 
 impl Op {
-    const ALL: [Op; 44] = [
+    const ALL: [Op; 48] = [
         Op::Read,
         Op::Write,
         Op::Pread64,
@@ -151,6 +159,10 @@ impl Op {
         Op::Exec,
         Op::Fork,
         Op::Exit,
+        Op::Dup,
+        Op::Dup2,
+        Op::Dup3,
+        Op::FcntlDupfd,
     ];
 
     /// The op for a raw header value.
@@ -192,7 +204,14 @@ impl Op {
             Op::Exec | Op::Fork | Op::Exit | Op::Setuid | Op::Setreuid | Op::Setresuid => {
                 DropClass::Proc
             }
-            Op::Open | Op::Openat | Op::Openat2 | Op::Creat => DropClass::Open,
+            Op::Open
+            | Op::Openat
+            | Op::Openat2
+            | Op::Creat
+            | Op::Dup
+            | Op::Dup2
+            | Op::Dup3
+            | Op::FcntlDupfd => DropClass::Open,
             Op::Close => DropClass::Close,
             Op::Connect | Op::Accept | Op::Accept4 | Op::Shutdown => DropClass::Net,
             Op::Mkdir
@@ -220,7 +239,7 @@ impl Op {
 pub enum DropClass {
     /// exec, fork/clone, exit, setuid.
     Proc = 0,
-    /// open family.
+    /// open family and descriptor duplication (dup*, fcntl F_DUPFD*).
     Open = 1,
     /// read/write/send/recv/mmap on files and sockets.
     Io = 2,
@@ -387,6 +406,22 @@ pub struct IoEvent {
     pub i_mode: u32,
     /// For sockets: the endpoints (address from the syscall arguments for unconnected UDP).
     pub sock: SockTuple,
+}
+
+/// dup/dup2/dup3/fcntl(F_DUPFD, F_DUPFD_CLOEXEC) on exit: `hdr.ret` is the new descriptor.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DupEvent {
+    /// Common header (ret = new fd or -errno; failures are not reported).
+    pub hdr: EventHeader,
+    /// The descriptor duplicated.
+    pub oldfd: i32,
+    /// 1 if the new descriptor is close-on-exec (dup3 O_CLOEXEC, F_DUPFD_CLOEXEC).
+    pub cloexec: u32,
+    /// `i_mode` of the file behind `oldfd` (0 when unknown).
+    pub i_mode: u32,
+    /// Explicit padding.
+    pub _pad: u32,
 }
 
 /// mkdir/rmdir/unlink/link/symlink/rename/chdir on exit.

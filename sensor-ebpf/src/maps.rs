@@ -1,6 +1,7 @@
 //! Maps and globals shared with user space.
 
 use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     macros::map,
     maps::{PerCpuArray, RingBuf},
 };
@@ -50,6 +51,23 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
 /// Thread group id of the sensor itself: its own syscalls are not reported (no feedback loop).
 #[unsafe(no_mangle)]
 pub static SELF_TGID: u32 = 0;
+
+/// Unread bytes in the ring above which a commit wakes the reader (written by user space;
+/// 0 = wake on every event). Below it commits do not wake: user space polls with a short
+/// timeout, so a busy producer pays for one wakeup per batch instead of one per event.
+#[unsafe(no_mangle)]
+pub static WAKEUP_BYTES: u64 = 0;
+
+/// Flags for `submit`: wake the reader only when enough data is waiting (adaptive batching).
+#[inline(always)]
+pub fn wakeup_flags() -> u64 {
+    let limit = unsafe { core::ptr::read_volatile(&raw const WAKEUP_BYTES) };
+    if limit == 0 || EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= limit {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
+}
 
 /// Count one lost event of `class`.
 #[inline(always)]

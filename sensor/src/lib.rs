@@ -3,3 +3,8 @@
 
 pub mod policy;
 pub mod print;
+
+/// Record sources the library stages use (the eBPF collector is in the binary).
+pub mod source {
+    pub mod s3;
+}

@@ -7,7 +7,7 @@ use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 use super::{header, pid_tgid};
 use crate::{
     kernel::{file_mode, file_of_fd, sys_arg, uread, user_str},
-    maps::{count_drop, is_self, EVENTS},
+    maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
 /// `O_CREAT | O_WRONLY | O_TRUNC`: what creat(2) means.
@@ -55,7 +55,7 @@ pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
         (*p).i_mode = i_mode;
         (*p).path_len = user_str(path, &raw mut (*p).path);
     }
-    e.submit(0);
+    e.submit(wakeup_flags());
 }
 
 /// Argument positions of a path call: (dirfd1, path1, dirfd2, path2, flags); `None` = absent.
@@ -107,5 +107,5 @@ pub(crate) unsafe fn path_exit(regs: u64, ret: i64, op: Op) {
         (*p).len1 = user_str(arg(p1).unwrap_or(0), &raw mut (*p).path1) as u16;
         (*p).len2 = user_str(arg(p2).unwrap_or(0), &raw mut (*p).path2) as u16;
     }
-    e.submit(0);
+    e.submit(wakeup_flags());
 }

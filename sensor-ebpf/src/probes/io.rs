@@ -11,7 +11,7 @@ use crate::{
     kernel::{
         file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread,
     },
-    maps::{count_drop, is_self, EVENTS},
+    maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
 const IPPROTO_UDP: u16 = 17;
@@ -88,5 +88,5 @@ pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
         i_mode,
         sock,
     });
-    e.submit(0);
+    e.submit(wakeup_flags());
 }

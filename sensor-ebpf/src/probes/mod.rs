@@ -1,6 +1,7 @@
 //! Probe programs, one file per event family. Each program is a thin wrapper that calls a
 //! shared `*_exit` function; failures to reserve ring space are counted per class.
 
+mod dup;
 mod file;
 mod io;
 mod process;

@@ -10,7 +10,7 @@ use sensor_ebpf_common::{CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, 
 use super::{header, pid_tgid};
 use crate::{
     kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str},
-    maps::{count_drop, is_self, offsets, EVENTS},
+    maps::{count_drop, is_self, offsets, wakeup_flags, EVENTS},
 };
 
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`;
@@ -66,7 +66,7 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
             }
         }
     }
-    e.submit(0);
+    e.submit(wakeup_flags());
     0
 }
 
@@ -98,7 +98,7 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
         child_tgid: ctgid,
         child_start_ns: cstart,
     });
-    e.submit(0);
+    e.submit(wakeup_flags());
     0
 }
 
@@ -133,7 +133,7 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
         exit_code: code,
         group_dead: dead,
     });
-    e.submit(0);
+    e.submit(wakeup_flags());
     0
 }
 
@@ -163,5 +163,5 @@ pub(crate) unsafe fn cred_exit(regs: u64, ret: i64, op: Op) {
         hdr,
         uid_arg,
     });
-    e.submit(0);
+    e.submit(wakeup_flags());
 }

@@ -7,6 +7,7 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use sensor_ebpf_common::Op;
 
 use super::{
+    dup::dup_exit,
     file::{open_exit, path_exit},
     io::io_exit,
     process::cred_exit,
@@ -35,6 +36,8 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
             18 => io_exit(regs, ret, Op::Pwrite64),
             19 => io_exit(regs, ret, Op::Readv),
             20 => io_exit(regs, ret, Op::Writev),
+            32 => dup_exit(regs, ret, Op::Dup),
+            33 => dup_exit(regs, ret, Op::Dup2),
             42 => io_exit(regs, ret, Op::Connect),
             43 => io_exit(regs, ret, Op::Accept),
             44 => io_exit(regs, ret, Op::Sendto),
@@ -42,6 +45,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
             46 => io_exit(regs, ret, Op::Sendmsg),
             47 => io_exit(regs, ret, Op::Recvmsg),
             48 => io_exit(regs, ret, Op::Shutdown),
+            72 => dup_exit(regs, ret, Op::FcntlDupfd),
             80 => path_exit(regs, ret, Op::Chdir),
             81 => path_exit(regs, ret, Op::Fchdir),
             82 => path_exit(regs, ret, Op::Rename),
@@ -61,6 +65,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
             265 => path_exit(regs, ret, Op::Linkat),
             266 => path_exit(regs, ret, Op::Symlinkat),
             288 => io_exit(regs, ret, Op::Accept4),
+            292 => dup_exit(regs, ret, Op::Dup3),
             295 => io_exit(regs, ret, Op::Preadv),
             296 => io_exit(regs, ret, Op::Pwritev),
             299 => io_exit(regs, ret, Op::Recvmmsg),

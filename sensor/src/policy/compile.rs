@@ -2,15 +2,15 @@
 //! are errors), lists expand recursively, and `in`/`pmatch` lists become hash sets and
 //! Aho-Corasick automata.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use aho_corasick::AhoCorasick;
-use sysflow_model::flat::Field;
-use sysflow_model::OpFlags;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use sysflow_model::flat::{falco_evt_type_ops, Attr, Field};
+use sysflow_model::{OpFlags, OpenFlags, RecordType};
 
 use super::ast::{Expr, Item, Op, Operand, Rhs, Span};
 use super::error::{DiagKind, Diagnostic};
-use super::eval::{Cond, FieldRef, Lit, NumOp, PairOp, Test};
+use super::eval::{Cond, FieldRef, Lit, NumOp, PairOp, StrSet, Test};
 use super::items::{strip_quotes, CondSrc, Defs, ExValue, ExceptionDef};
 use super::load::{Mark, Sources};
 use super::parse::{parse, ParseError};
@@ -62,6 +62,8 @@ pub struct Compiler<'a> {
     pub warnings: Vec<Diagnostic>,
     /// All attribute names, for suggestions.
     names: Vec<&'static str>,
+    /// Memo slot per shared sub-condition key (macro name, test text).
+    memo_ids: HashMap<String, u32>,
 }
 
 impl<'a> Compiler<'a> {
@@ -78,7 +80,25 @@ impl<'a> Compiler<'a> {
             stack: Vec::new(),
             warnings: Vec::new(),
             names: super::names::attribute_names(),
+            memo_ids: HashMap::new(),
         }
+    }
+
+    /// Wraps `c` in a memo slot keyed by `key`: the same key anywhere gets the same slot,
+    /// so a sub-condition shared by many rules runs once per record. The engine later drops
+    /// slots used once and slots around cheap tests.
+    fn memo(&mut self, key: String, c: Cond) -> Cond {
+        if matches!(c, Cond::Const(_) | Cond::Type(_)) {
+            return c;
+        }
+        let n = self.memo_ids.len() as u32;
+        let id = *self.memo_ids.entry(key).or_insert(n);
+        Cond::Memo(id, Box::new(c))
+    }
+
+    /// Number of memo slots handed out.
+    pub fn memo_slots(&self) -> usize {
+        self.memo_ids.len()
     }
 
     /// Syntax errors of all macros, used or not.
@@ -140,7 +160,10 @@ impl<'a> Compiler<'a> {
                     .into(),
             ),
             Expr::Not(x) => Cond::Not(Box::new(self.expr(x, src)?)),
-            Expr::Exists(o) => Cond::Test(self.field(o, src)?, Test::Exists),
+            Expr::Exists(o) => {
+                let c = Cond::Test(self.field(o, src)?, Test::Exists);
+                self.memo(format!("exists\0{}", o.text), c)
+            }
             Expr::Macro { name, span } => self.macro_ref(name, *span, src)?,
             Expr::Cmp {
                 lhs,
@@ -150,12 +173,48 @@ impl<'a> Compiler<'a> {
             } => {
                 let f = self.field(lhs, src)?;
                 match rhs {
-                    Rhs::Value(v) => self.cmp_value(f, *op, *op_span, v, src)?,
+                    Rhs::Value(v)
+                        if is_evt_type(&lhs.text)
+                            && matches!(op, Op::Eq | Op::Ne)
+                            && falco_evt_type_ops(&v.text).is_some() =>
+                    {
+                        // Falco `evt.type = open`: the SysFlow operations of that syscall.
+                        let ops = falco_evt_type_ops(&v.text).unwrap_or_default();
+                        let c = list_test(f, Op::In, ops.iter().map(|s| s.to_string()).collect());
+                        if *op == Op::Ne {
+                            Cond::Not(Box::new(c))
+                        } else {
+                            c
+                        }
+                    }
+                    Rhs::Value(v) => {
+                        let c = self.cmp_value(f, *op, *op_span, v, src)?;
+                        let key = format!(
+                            "{}\0{}\0{}\0{}{}",
+                            lhs.text,
+                            op.as_str(),
+                            v.text,
+                            v.quoted as u8,
+                            v.val as u8
+                        );
+                        self.memo(key, c)
+                    }
                     Rhs::List(items) => {
                         let mut out = Vec::new();
                         let mut seen = Vec::new();
                         self.expand(items, src, &mut out, &mut seen)?;
-                        list_test(f, *op, out)
+                        if is_evt_type(&lhs.text) && *op != Op::Pmatch {
+                            out = out
+                                .into_iter()
+                                .flat_map(|s| match falco_evt_type_ops(&s) {
+                                    Some(ops) => ops.iter().map(|o| o.to_string()).collect(),
+                                    None => vec![s],
+                                })
+                                .collect();
+                        }
+                        let key = format!("{}\0{}\0({})", lhs.text, op.as_str(), out.join("\0"));
+                        let c = list_test(f, *op, out);
+                        self.memo(key, c)
                     }
                 }
             }
@@ -217,7 +276,9 @@ impl<'a> Compiler<'a> {
         };
         let msrc = self.defs.macros[name].cond.clone();
         self.stack.push(name.to_string());
-        let res = self.expr(&expr, &msrc);
+        let res = self
+            .expr(&expr, &msrc)
+            .map(|c| self.memo(format!("macro\0{name}"), c));
         self.stack.pop();
         // Cache only results that do not depend on the current macro stack.
         if self.stack.is_empty()
@@ -313,14 +374,10 @@ impl<'a> Compiler<'a> {
         };
         Ok(match op {
             Op::Eq | Op::Ne => {
-                let t = match (f.field.name, OpFlags::bit_of(text)) {
-                    // READ/WRITE are spelt RECV/SEND on network records: keep the string test.
-                    ("sf.opflags", Some(b)) if b != OpFlags::READ && b != OpFlags::WRITE => {
-                        Test::OpBit(b)
-                    }
-                    _ => Test::Eq(Lit::new(text)),
+                let c = match flag_test(&f, &[text]) {
+                    Some(c) => c,
+                    None => Cond::Test(f, Test::Eq(Lit::new(text))),
                 };
-                let c = Cond::Test(f, t);
                 if op == Op::Ne {
                     Cond::Not(Box::new(c))
                 } else {
@@ -528,8 +585,74 @@ fn mark_src(mark: Mark, text: &str) -> CondSrc {
     }
 }
 
+/// Falco's `evt.type`: its syscall-name literals are rewritten to SysFlow operation names
+/// at compile time (`evt.type in (open, openat)` matches OPEN records).
+fn is_evt_type(name: &str) -> bool {
+    name == "evt.type"
+}
+
 fn looks_like_list_name(s: &str) -> bool {
     s.contains('_') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `=`/`in` against names of bits, compiled to bit tests: `sf.type` (record type codes),
+/// `sf.opflags` (operation names, READ/WRITE vs RECV/SEND spelt per record type as the
+/// attribute does) and `sf.file.openflags`. `None` when the field is another one or an item
+/// is not such a name (the string test then keeps its meaning).
+fn flag_test(f: &FieldRef, items: &[&str]) -> Option<Cond> {
+    if f.field.index.is_some() || f.field.json_path.is_some() {
+        return None;
+    }
+    match f.field.attr {
+        Attr::Type => {
+            let mut mask = 0u16;
+            for it in items {
+                let t = RecordType::ALL.iter().find(|t| t.code() == *it)?;
+                mask |= 1 << (*t as u16);
+            }
+            Some(Cond::Type(mask))
+        }
+        Attr::OpFlags => {
+            let (mut any, mut net, mut other) = (0, 0, 0);
+            for it in items {
+                let b = OpFlags::bit_of(it)?;
+                match *it {
+                    "RECV" | "SEND" => net |= b,
+                    "READ" | "WRITE" => other |= b,
+                    _ => any |= b,
+                }
+            }
+            Some(Cond::Test(f.clone(), Test::OpMask { any, net, other }))
+        }
+        Attr::FileOpenFlags => {
+            let mut masks = Vec::new();
+            let mut none = false;
+            for it in items {
+                if *it == "NONE" {
+                    none = true;
+                } else {
+                    masks.push(open_flag_bits(it)?);
+                }
+            }
+            Some(Cond::Test(
+                f.clone(),
+                Test::OpenMask {
+                    masks: masks.into(),
+                    none,
+                },
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The bits an open-flag name stands for: the smallest value whose names include it
+/// (RDWR = 3, CREAT = 4, …), found through [`OpenFlags::names`] so the two never disagree.
+fn open_flag_bits(name: &str) -> Option<u32> {
+    std::iter::once(3)
+        .chain((0..32).map(|i| 1u32 << i))
+        .filter(|v| OpenFlags(*v).names().any(|n| n == name))
+        .min()
 }
 
 /// `in`/`intersects` (any part equals any item) and `pmatch` (any part contains any item).
@@ -538,7 +661,13 @@ fn list_test(f: FieldRef, op: Op, items: Vec<String>) -> Cond {
         return Cond::Const(false);
     }
     if op == Op::Pmatch {
-        return match AhoCorasick::new(&items) {
+        // A DFA without prefilter: haystacks are short (names, paths), where a prefilter's
+        // setup costs more than it saves.
+        let ac = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
+            .build(&items);
+        return match ac {
             Ok(ac) => Cond::Test(f, Test::Pmatch(ac)),
             // Unreachable for string patterns; fall back to an OR of substring tests.
             Err(_) => Cond::Or(
@@ -549,19 +678,113 @@ fn list_test(f: FieldRef, op: Op, items: Vec<String>) -> Cond {
             ),
         };
     }
-    if f.field.name == "sf.opflags" {
-        let bits: Option<Vec<u32>> = items
-            .iter()
-            .map(|s| OpFlags::bit_of(s).filter(|b| *b != OpFlags::READ && *b != OpFlags::WRITE))
-            .collect();
-        if let Some(bits) = bits {
-            return Cond::Test(f, Test::OpBit(bits.iter().fold(0, |a, b| a | b)));
+    if op != Op::Pmatch {
+        let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+        if let Some(c) = flag_test(&f, &refs) {
+            return c;
         }
     }
     if items.len() <= 8 {
         Cond::Test(f, Test::InList(items.into_iter().map(Into::into).collect()))
     } else {
-        let set: HashSet<Box<str>> = items.into_iter().map(Into::into).collect();
+        let set: StrSet = items.into_iter().map(Into::into).collect();
         Cond::Test(f, Test::InSet(set))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::eval::test;
+    use proptest::prelude::*;
+    use sysflow_model::flat::Value;
+
+    fn field(name: &str) -> FieldRef {
+        FieldRef::new(Field::resolve(name).expect("field"))
+    }
+
+    proptest! {
+        /// Bit tests mean exactly what the string test on the rendered names means.
+        #[test]
+        fn opflag_bit_tests_match_names(bits in 0u32..(1 << 21), t in 0usize..12, n in 0usize..23) {
+            let names: Vec<&str> = OpFlags::ORDER.iter().map(|x| x.1).chain(["RECV", "SEND"]).collect();
+            let name = names[n];
+            let v = Value::OpFlags(OpFlags(bits), RecordType::ALL[t]);
+            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.opflags"), &[name]) else {
+                panic!("no bit test for {name}");
+            };
+            prop_assert_eq!(test(&v, &bt), test(&v, &Test::Eq(Lit::new(name))), "{}", name);
+        }
+
+        #[test]
+        fn openflag_bit_tests_match_names(bits in 0u32..(1 << 14), a in 0usize..15, b in 0usize..15) {
+            let names = ["NONE", "RDONLY", "WRONLY", "RDWR", "CREAT", "EXCL", "TRUNC", "APPEND",
+                "NONBLOCK", "DSYNC", "DIRECT", "LARGEFILE", "DIRECTORY", "CLOEXEC", "SYNC"];
+            let items = [names[a], names[b]];
+            let v = Value::OpenFlags(OpenFlags(bits));
+            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.file.openflags"), &items) else {
+                panic!("no bit test for {items:?}");
+            };
+            let strings = Test::InList(items.iter().map(|s| (*s).into()).collect());
+            prop_assert_eq!(test(&v, &bt), test(&v, &strings), "{:?}", items);
+        }
+    }
+
+    #[test]
+    fn falco_evt_type_names_become_operations() {
+        use sysflow_model::flat::FlatRecord;
+        use sysflow_model::tables::{Flattener, TableConfig};
+        use sysflow_model::*;
+        let mut fl = Flattener::new(TableConfig::default());
+        let p = Process {
+            oid: Oid {
+                create_ts: 1,
+                hpid: 1,
+            },
+            exe: "/bin/cat".into(),
+            ..Process::default()
+        };
+        let oid = p.oid;
+        assert!(fl.push(SysFlow::Process(p)).is_none());
+        let ff: FlatRecord = fl
+            .push(SysFlow::FileFlow(FileFlow {
+                proc_oid: oid,
+                op_flags: OpFlags(OpFlags::OPEN | OpFlags::READ),
+                ..FileFlow::default()
+            }))
+            .expect("flat");
+        let text =
+            |cond: &str| format!("- rule: r\n  desc: d\n  condition: {cond}\n  priority: low\n");
+        let matches = |cond: &str| {
+            let (e, _) = crate::policy::PolicyEngine::from_str(
+                "t.yaml",
+                &text(cond),
+                crate::policy::LoadOptions::default(),
+            )
+            .expect("load");
+            let mut m = crate::policy::Matches::new();
+            e.process(&ff, &mut m);
+            !m.is_empty()
+        };
+        assert!(matches("evt.type in (open, openat)"));
+        assert!(matches("evt.type = openat"));
+        assert!(matches("evt.type = read"));
+        assert!(matches("evt.type = OPEN"));
+        assert!(!matches("evt.type = execve"));
+        assert!(matches("evt.type != execve"));
+        assert!(!matches("evt.type in (execve, connect)"));
+        // Only evt.type is rewritten: sf.opflags keeps SysFlow names.
+        assert!(!matches("sf.opflags = open"));
+    }
+
+    #[test]
+    fn unknown_flag_names_keep_the_string_test() {
+        assert!(flag_test(&field("sf.opflags"), &["OPEN", "BOGUS"]).is_none());
+        assert!(flag_test(&field("sf.file.openflags"), &["O_CREAT"]).is_none());
+        assert!(flag_test(&field("sf.type"), &["PE", "XX"]).is_none());
+        assert!(matches!(
+            flag_test(&field("sf.type"), &["PE", "FF"]),
+            Some(Cond::Type(_))
+        ));
     }
 }

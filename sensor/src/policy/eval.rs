@@ -3,15 +3,120 @@
 //! one scratch string per worker serves json-path fields.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Set of literals for large `in` lists (a fast non-cryptographic hash: keys come from
+/// the policy, not from the records).
+pub type StrSet = HashSet<Box<str>, foldhash::fast::FixedState>;
 
 use aho_corasick::AhoCorasick;
-use sysflow_model::flat::{Field, FlatRecord, Value};
+use sysflow_model::flat::{Attr, Field, FlatRecord, Value};
+use sysflow_model::{Container, Pod, Process, RecordType};
 
-/// Per-worker scratch space for fields that render (json paths).
+/// Per-worker scratch space: strings for fields that render (json paths) and the per-record
+/// memo of shared sub-conditions ([`Cond::Memo`]).
 #[derive(Debug, Default)]
 pub struct Scratch {
     a: String,
     b: String,
+    /// `memo[id]` = `gen << 1 | result` when sub-condition `id` was evaluated for the
+    /// current record (generation `gen`); anything else means "not yet".
+    memo: Vec<u32>,
+    gen: u32,
+    /// Per-process memo ([`Cond::ProcMemo`]): results of sub-conditions that read only the
+    /// process context, reused by every record of the same process.
+    procs: ProcCache,
+}
+
+/// Slots of a direct-mapped per-process cache (a power of two).
+const PROC_CACHE: usize = 512;
+
+/// One cached process context. It holds clones of the `Arc`s it is keyed by, so none of
+/// them can be freed and its address reused by another entity while the entry lives: equal
+/// pointers mean the same immutable entities, hence the same results.
+#[derive(Debug)]
+struct ProcEntry {
+    ancestry: Arc<[Arc<Process>]>,
+    pproc: Option<Arc<Process>>,
+    container: Option<Arc<Container>>,
+    pod: Option<Arc<Pod>>,
+    /// Per process slot: 0 not evaluated, 1 false, 2 true.
+    state: Box<[u8]>,
+}
+
+#[derive(Debug, Default)]
+struct ProcCache {
+    entries: Vec<Option<ProcEntry>>,
+    /// Entry of the current record (None: no process, evaluate without the cache).
+    cur: Option<usize>,
+}
+
+fn same<T: ?Sized>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+impl ProcCache {
+    fn enter(&mut self, r: &FlatRecord, slots: usize) {
+        self.cur = None;
+        if slots == 0 || r.proc.is_none() || r.ancestry.is_empty() {
+            return;
+        }
+        if self.entries.is_empty() {
+            self.entries.resize_with(PROC_CACHE, || None);
+        }
+        let key = Arc::as_ptr(&r.ancestry) as *const u8 as usize;
+        let i = (key >> 4 ^ key >> 13) & (PROC_CACHE - 1);
+        let hit = self.entries[i].as_ref().is_some_and(|e| {
+            Arc::ptr_eq(&e.ancestry, &r.ancestry)
+                && same(&e.pproc, &r.pproc)
+                && same(&e.container, &r.container)
+                && same(&e.pod, &r.pod)
+                && e.state.len() == slots
+        });
+        // The process itself is ancestry[0]; the parent is compared too in case a table
+        // ever joins them differently.
+        let hit = hit
+            && r.proc
+                .as_ref()
+                .is_some_and(|p| Arc::ptr_eq(p, &r.ancestry[0]));
+        if !hit {
+            if r.proc
+                .as_ref()
+                .is_none_or(|p| !Arc::ptr_eq(p, &r.ancestry[0]))
+            {
+                return;
+            }
+            self.entries[i] = Some(ProcEntry {
+                ancestry: r.ancestry.clone(),
+                pproc: r.pproc.clone(),
+                container: r.container.clone(),
+                pod: r.pod.clone(),
+                state: vec![0; slots].into(),
+            });
+        }
+        self.cur = Some(i);
+    }
+}
+
+impl Scratch {
+    /// Starts a new record: forgets every per-record result (O(1) but every 2^31 records)
+    /// and finds the record's process context in the per-process cache.
+    #[inline]
+    pub fn next_record(&mut self, r: &FlatRecord, memo_slots: usize, proc_slots: usize) {
+        self.procs.enter(r, proc_slots);
+        if self.memo.len() < memo_slots {
+            self.memo.resize(memo_slots, 0);
+        }
+        self.gen = self.gen.wrapping_add(1) & 0x7fff_ffff;
+        if self.gen == 0 {
+            self.memo.iter_mut().for_each(|m| *m = 0);
+            self.gen = 1;
+        }
+    }
 }
 
 /// A field resolved at compile time.
@@ -87,12 +192,23 @@ pub enum Test {
     Num(NumOp, i64),
     /// Small `in` lists are scanned; large ones hashed.
     InList(Box<[Box<str>]>),
-    InSet(HashSet<Box<str>>),
+    InSet(StrSet),
     /// Substring match of any item (the original's `pmatch`).
     Pmatch(AhoCorasick),
     Exists,
-    /// `sf.opflags = NAME` as a bit test; `spelt` keeps the READ/RECV spelling exact.
-    OpBit(u32),
+    /// `sf.opflags = NAME`/`in (...)` as bit tests: `any` bits count on every record type,
+    /// `net` only on network records (RECV/SEND), `other` only elsewhere (READ/WRITE).
+    OpMask {
+        any: u32,
+        net: u32,
+        other: u32,
+    },
+    /// `sf.file.openflags = NAME`/`in (...)`: a name is present when all its bits are set
+    /// (`masks`), "NONE" when no bit is (`none`).
+    OpenMask {
+        masks: Box<[u32]>,
+        none: bool,
+    },
 }
 
 /// Comparison of two fields (right-hand side naming a field).
@@ -110,6 +226,14 @@ pub enum PairOp {
 #[derive(Debug, Clone)]
 pub enum Cond {
     Const(bool),
+    /// `sf.type = X`/`in (...)`: a bit per [`sysflow_model::RecordType`].
+    Type(u16),
+    /// A sub-condition shared by several rules (a macro, a repeated test): evaluated at
+    /// most once per record, its result kept in [`Scratch`] under this slot.
+    Memo(u32, Box<Cond>),
+    /// A sub-condition that reads only the process context (process, parent, ancestry,
+    /// container, pod): evaluated once per process, kept in [`Scratch`]'s per-process cache.
+    ProcMemo(u32, Box<Cond>),
     And(Box<[Cond]>),
     Or(Box<[Cond]>),
     Not(Box<Cond>),
@@ -118,10 +242,77 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// [`Cond::cost`] of a memo lookup: memoizing anything this cheap does not pay.
+    pub const MEMO_COST: u32 = 2;
+
+    /// Rough relative cost of evaluating the condition (and/or: all terms), used to order
+    /// and/or terms cheap first at compile time.
+    pub fn cost(&self) -> u32 {
+        self.cost_with(&|_, c| c)
+    }
+
+    /// [`Cond::cost`] where a memoized sub-condition costs `memo(slot, its own cost)` (its
+    /// cost shared among the conditions that use it).
+    pub fn cost_with(&self, memo: &dyn Fn(u32, u32) -> u32) -> u32 {
+        match self {
+            Cond::Const(_) => 0,
+            Cond::Type(_) => 1,
+            Cond::Memo(id, c) => memo(*id, c.cost_with(memo)),
+            Cond::ProcMemo(..) => Cond::MEMO_COST,
+            Cond::And(v) | Cond::Or(v) => v.iter().map(|c| c.cost_with(memo)).sum(),
+            Cond::Not(c) => c.cost_with(memo),
+            Cond::Test(f, t) => {
+                let tc = match t {
+                    Test::OpMask { .. } | Test::OpenMask { .. } | Test::Exists => 1,
+                    Test::Num(..) | Test::Eq(_) | Test::StartsWith(_) | Test::EndsWith(_) => 2,
+                    Test::InList(v) => 2 + v.len() as u32 / 4,
+                    Test::InSet(_) => 4,
+                    Test::Contains(_) | Test::IContains(_) => 5,
+                    Test::Glob(_) | Test::Pmatch(_) => 6,
+                };
+                let fc = field_cost(f);
+                if is_ancestry(f) {
+                    fc * tc
+                } else {
+                    fc + tc
+                }
+            }
+            Cond::Pair(a, _, b) => field_cost(a) * field_cost(b) + 4,
+        }
+    }
+
     /// Evaluates the condition on a record.
     pub fn eval(&self, r: &FlatRecord, s: &mut Scratch) -> bool {
         match self {
             Cond::Const(b) => *b,
+            Cond::Type(mask) => mask & (1 << (r.rec.record_type() as u16)) != 0,
+            Cond::Memo(id, c) => {
+                let i = *id as usize;
+                let tag = s.gen << 1;
+                let m = s.memo[i];
+                if m & !1 == tag {
+                    return m & 1 != 0;
+                }
+                let v = c.eval(r, s);
+                s.memo[i] = tag | v as u32;
+                v
+            }
+            Cond::ProcMemo(id, c) => {
+                let Some(e) = s.procs.cur else {
+                    return c.eval(r, s);
+                };
+                let i = *id as usize;
+                if let Some(st) = s.procs.entries[e].as_ref().map(|x| x.state[i]) {
+                    if st != 0 {
+                        return st == 2;
+                    }
+                }
+                let v = c.eval(r, s);
+                if let Some(x) = s.procs.entries[e].as_mut() {
+                    x.state[i] = 1 + v as u8;
+                }
+                v
+            }
             Cond::And(v) => v.iter().all(|c| c.eval(r, s)),
             Cond::Or(v) => v.iter().any(|c| c.eval(r, s)),
             Cond::Not(c) => !c.eval(r, s),
@@ -138,6 +329,102 @@ impl Cond {
     }
 }
 
+/// Whether the condition reads only the process context of a record (the process, its
+/// parent and ancestry, container and pod): then its result is the same for every record of
+/// that process.
+pub fn proc_only(c: &Cond) -> bool {
+    match c {
+        Cond::Const(_) => true,
+        Cond::Type(_) => false,
+        Cond::Memo(_, c) | Cond::ProcMemo(_, c) | Cond::Not(c) => proc_only(c),
+        Cond::And(v) | Cond::Or(v) => v.iter().all(proc_only),
+        Cond::Test(f, _) => proc_field(f),
+        Cond::Pair(a, _, b) => proc_field(a) && proc_field(b),
+    }
+}
+
+fn proc_field(f: &FieldRef) -> bool {
+    use Attr::*;
+    matches!(
+        f.field.attr,
+        ProcOid
+            | ProcPid
+            | ProcCreateTs
+            | ProcExe
+            | ProcName
+            | ProcArgs
+            | ProcCmdline
+            | ProcUid
+            | ProcGid
+            | ProcUser
+            | ProcGroup
+            | ProcTty
+            | ProcEntry
+            | ProcAName
+            | ProcAExe
+            | ProcACmdline
+            | ProcAPid
+            | ProcCwd
+            | ProcEnv
+            | PProcOid
+            | PProcPid
+            | PProcCreateTs
+            | PProcExe
+            | PProcName
+            | PProcArgs
+            | PProcCmdline
+            | PProcUid
+            | PProcGid
+            | PProcUser
+            | PProcGroup
+            | PProcTty
+            | PProcEntry
+            | ContainerId
+            | ContainerName
+            | ContainerImage
+            | ContainerImageId
+            | ContainerType
+            | ContainerPrivileged
+            | ContainerPrivilegedBool
+            | PodId
+            | PodName
+            | PodNodeName
+            | PodNamespace
+            | PodTs
+            | PodRestartCnt
+            | PodHostIp
+            | PodInternalIp
+            | PodServices
+            | PodHostIpJson
+            | PodInternalIpJson
+            | PodServicesJson
+    )
+}
+
+/// All ancestors of the process (not one indexed ancestor): a test runs once per ancestor.
+fn is_ancestry(f: &FieldRef) -> bool {
+    f.field.index.is_none()
+        && matches!(
+            f.field.attr,
+            Attr::ProcAName | Attr::ProcAExe | Attr::ProcACmdline | Attr::ProcAPid
+        )
+}
+
+/// Cost of reading a field (see [`Cond::cost`]).
+fn field_cost(f: &FieldRef) -> u32 {
+    if f.render {
+        return 40;
+    }
+    if is_ancestry(f) {
+        return 8;
+    }
+    match f.field.attr {
+        Attr::ProcCmdline | Attr::PProcCmdline => 4,
+        Attr::PProcName | Attr::PProcExe | Attr::PProcArgs | Attr::PProcUid => 2,
+        _ => 1,
+    }
+}
+
 /// Applies a test to a value: true if ANY part of a multi-valued attribute passes
 /// (`sf.opflags = EXEC`, `sf.proc.aname = bash`). A missing value has no parts, so every
 /// test but `exists` is false on it (and `!=`, compiled as `not =`, is true).
@@ -151,7 +438,11 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
             }
             _ => v.any_part(|p| p == &*l.s),
         },
-        Test::Contains(l) => v.any_part(|p| p.contains(&**l)),
+        Test::Contains(l) => match *v {
+            Value::Str(s) => s.contains(&**l),
+            Value::Concat(a, sep, b) => concat_contains(a, sep, b, l),
+            _ => v.any_part(|p| p.contains(&**l)),
+        },
         Test::IContains(l) => v.any_part(|p| icontains(p, l)),
         // Command lines are `exe + " " + args`: compare piecewise instead of rendering.
         Test::StartsWith(l) => match *v {
@@ -171,8 +462,15 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         Test::InSet(set) => v.any_part(|p| set.contains(p)),
         Test::Pmatch(ac) => v.any_part(|p| ac.is_match(p)),
         Test::Exists => v.is_set(),
-        Test::OpBit(bit) => match *v {
-            Value::OpFlags(f, _) => f.0 & bit != 0,
+        Test::OpMask { any, net, other } => match *v {
+            Value::OpFlags(f, t) => {
+                let is_net = matches!(t, RecordType::NetworkFlow | RecordType::NetworkEvent);
+                f.0 & (any | if is_net { net } else { other }) != 0
+            }
+            _ => false,
+        },
+        Test::OpenMask { masks, none } => match *v {
+            Value::OpenFlags(f) => (*none && f.0 == 0) || masks.iter().any(|m| f.0 & m == *m),
             _ => false,
         },
     }
@@ -192,6 +490,34 @@ fn concat_starts_with(a: &str, sep: &str, b: &str, l: &str) -> bool {
         }
     }
     rest.is_empty()
+}
+
+/// Whether `a + sep + b` contains `l`, without concatenating: in a piece, or across a joint
+/// (a window of at most `2 * len(l)` bytes around the separator).
+fn concat_contains(a: &str, sep: &str, b: &str, l: &str) -> bool {
+    if a.contains(l) || b.contains(l) || sep.contains(l) {
+        return true;
+    }
+    let n = l.len();
+    if n < 2 {
+        return false;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut buf = [0u8; 256];
+    let tail = &a[a.len().saturating_sub(n - 1)..];
+    let head = &b[..b.len().min(n - 1)];
+    let len = tail.len() + sep.len() + head.len();
+    let joint: Vec<u8>;
+    let w: &[u8] = if len <= buf.len() {
+        buf[..tail.len()].copy_from_slice(tail);
+        buf[tail.len()..tail.len() + sep.len()].copy_from_slice(sep.as_bytes());
+        buf[tail.len() + sep.len()..len].copy_from_slice(head);
+        &buf[..len]
+    } else {
+        joint = [tail, sep.as_bytes(), head].concat();
+        &joint
+    };
+    w.windows(n).any(|x| x == l.as_bytes())
 }
 
 /// Field-to-field comparison: true if any part of `a` relates to any part of `b`.

@@ -1,6 +1,5 @@
 //! Property tests of every operator on single, multi-valued and missing values.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
@@ -52,7 +51,7 @@ fn string_tests(l: &str, items: &[String]) -> Vec<Test> {
             items
                 .iter()
                 .map(|s| s.as_str().into())
-                .collect::<HashSet<Box<str>>>(),
+                .collect::<super::eval::StrSet>(),
         ),
     ]
 }
@@ -107,11 +106,18 @@ proptest! {
     }
 
     #[test]
+    fn contains_on_command_lines_as_if_rendered(a in "[ab ]{0,12}", b in "[ab ]{0,12}", l in "[ab ]{1,5}") {
+        let whole = format!("{a} {b}");
+        let v = Value::Concat(&a, " ", &b);
+        prop_assert_eq!(test(&v, &Test::Contains(l.as_str().into())), whole.contains(&l));
+    }
+
+    #[test]
     fn opflags_equal_any_of_their_names(bits in 0u32..(1 << 21)) {
         let v = Value::OpFlags(OpFlags(bits), RecordType::FileFlow);
         for (b, name) in OpFlags::ORDER {
             prop_assert_eq!(test(&v, &Test::Eq(Lit::new(name))), bits & b != 0, "{}", name);
-            prop_assert_eq!(test(&v, &Test::OpBit(b)), bits & b != 0);
+            prop_assert_eq!(test(&v, &Test::OpMask { any: b, net: 0, other: 0 }), bits & b != 0);
         }
         // On network flows READ/WRITE are spelt RECV/SEND.
         let nv = Value::OpFlags(OpFlags(bits), RecordType::NetworkFlow);

@@ -13,6 +13,10 @@ pub enum Output {
     Json,
     /// CSV (needs `-w`).
     Csv,
+    /// Parquet, one typed column per attribute (needs `-w`).
+    Parquet,
+    /// Arrow IPC file, one typed column per attribute (needs `-w`).
+    Arrow,
 }
 
 /// Input type (`-i`).
@@ -58,20 +62,21 @@ pub struct PrintArgs {
     /// On a bad trace file, report it and go on with the next file.
     #[arg(long = "keep-going")]
     pub keep_going: bool,
-    /// S3 server address (S3 input is not supported yet).
-    #[arg(short = 'e', long = "s3endpoint", hide = true)]
+    /// S3 server address: HOST, HOST:PORT or http(s)://HOST[:PORT] (else AWS_ENDPOINT_URL).
+    #[arg(short = 'e', long = "s3endpoint")]
     pub s3endpoint: Option<String>,
-    /// S3 server port.
-    #[arg(short = 'p', long = "s3port", hide = true)]
+    /// S3 server port (default 443, or 80 without TLS).
+    #[arg(short = 'p', long = "s3port")]
     pub s3port: Option<String>,
-    /// S3 access key.
-    #[arg(short = 'a', long = "s3accesskey", hide = true)]
+    /// S3 access key (else AWS_ACCESS_KEY_ID).
+    #[arg(short = 'a', long = "s3accesskey")]
     pub s3accesskey: Option<String>,
-    /// S3 secret key.
-    #[arg(short = 's', long = "s3secretkey", hide = true)]
+    /// S3 secret key (else AWS_SECRET_ACCESS_KEY).
+    #[arg(short = 's', long = "s3secretkey")]
     pub s3secretkey: Option<String>,
-    /// Whether the S3 connection uses SSL.
-    #[arg(long = "secure", hide = true, num_args = 0..=1)]
+    /// Whether the S3 connection uses TLS (`--secure false` for plain HTTP; default: the
+    /// endpoint's scheme, else true as in sysprint).
+    #[arg(long = "secure", value_name = "BOOL", num_args = 0..=1)]
     pub secure: Option<Option<String>>,
     /// Print version information.
     #[arg(short = 'v', long = "version")]

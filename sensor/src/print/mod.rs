@@ -5,13 +5,14 @@ pub mod args;
 pub mod csv;
 pub mod fields;
 pub mod json;
+pub mod parquet;
 pub mod progress;
 pub mod render;
 pub mod schema;
 pub mod table;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -22,6 +23,51 @@ pub use args::{Input, Output, PrintArgs};
 use fields::Column;
 use render::Rec;
 use schema::SchemaTraits;
+
+use crate::source::s3::{self, ObjectKey, S3Config, S3Options, S3Source};
+
+/// One trace to print: a local file or an object of an S3 bucket.
+enum Trace {
+    File(PathBuf),
+    Object(ObjectKey),
+}
+
+impl Trace {
+    fn name(&self) -> String {
+        match self {
+            Trace::File(p) => p.display().to_string(),
+            Trace::Object(k) => k.to_string(),
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            Trace::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Trace::Object(k) => k.size,
+        }
+    }
+}
+
+/// The object store of `-i s3` from sysprint's flags (`-e -p -a -s --secure`) and the AWS_*
+/// environment variables.
+fn s3_source(args: &PrintArgs) -> anyhow::Result<S3Source> {
+    let secure = match &args.secure {
+        None => None,
+        Some(None) => Some(true),
+        Some(Some(v)) => Some(
+            s3::parse_bool(v).with_context(|| format!("--secure {v:?}: Boolean value expected"))?,
+        ),
+    };
+    let opts = S3Options {
+        endpoint: args.s3endpoint.as_deref(),
+        port: args.s3port.as_deref(),
+        access_key: args.s3accesskey.as_deref(),
+        secret_key: args.s3secretkey.as_deref(),
+        secure,
+    };
+    let cfg = S3Config::resolve(&opts, |k| std::env::var(k).ok())?;
+    Ok(S3Source::new(cfg))
+}
 
 /// Version line of `-v`.
 pub const VERSION_LINE: &str = concat!(
@@ -48,39 +94,63 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
             .map(|_| 0)
             .or_else(quiet_pipe)?);
     }
-    if args.input == Input::S3 {
-        bail!("S3 input (-i s3) is not supported yet; copy the traces locally and use -i local");
-    }
     if args.filter.is_some() {
         bail!("filter expressions (-f) are not supported yet");
     }
     if args.output == Output::Csv && args.file.is_none() {
         bail!("Output file path is required for CSV output (-w FILE).");
     }
+    let columnar = matches!(args.output, Output::Parquet | Output::Arrow);
+    if columnar && args.file.is_none() {
+        bail!("Output file path is required for Parquet and Arrow output (-w FILE).");
+    }
 
     let mut failed = false;
-    let mut traces: Vec<PathBuf> = Vec::new();
-    for p in &args.paths {
-        if p.is_file() {
-            traces.push(p.clone());
-        } else if p.is_dir() {
-            match args::dir_files(p) {
-                Ok(fs) => traces.extend(fs),
-                Err(e) => {
-                    eprintln!("{prog}: {}: cannot list directory: {e}", p.display());
+    let mut traces: Vec<Trace> = Vec::new();
+    let s3 = match args.input {
+        Input::Local => {
+            for p in &args.paths {
+                if p.is_file() {
+                    traces.push(Trace::File(p.clone()));
+                } else if p.is_dir() {
+                    match args::dir_files(p) {
+                        Ok(fs) => traces.extend(fs.into_iter().map(Trace::File)),
+                        Err(e) => {
+                            eprintln!("{prog}: {}: cannot list directory: {e}", p.display());
+                            failed = true;
+                        }
+                    }
+                } else {
+                    eprintln!(
+                        "{prog}: {}: existent file or dir path expected",
+                        p.display()
+                    );
                     failed = true;
                 }
             }
-        } else {
-            eprintln!(
-                "{prog}: {}: existent file or dir path expected",
-                p.display()
-            );
-            failed = true;
+            None
         }
-    }
+        Input::S3 => {
+            let src = s3_source(args)?;
+            // Paths are `bucket` or `bucket/prefix`; every object is listed before printing.
+            for p in &args.paths {
+                let loc = p.to_string_lossy();
+                let (bucket, prefix) = s3::split_location(&loc);
+                match src.list(bucket, prefix) {
+                    Ok(keys) => traces.extend(keys.into_iter().map(Trace::Object)),
+                    Err(e) => {
+                        eprintln!("{prog}: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            Some(src)
+        }
+    };
 
     let sink: Box<dyn Write> = match &args.file {
+        // The columnar writer owns its output file (created by `Printer::new`).
+        Some(_) if columnar => Box::new(io::sink()),
         Some(f) => Box::new(
             File::create(f)
                 .with_context(|| format!("cannot create output file {}", f.display()))?,
@@ -89,24 +159,38 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
     };
     let mut out = BufWriter::with_capacity(256 << 10, sink);
     let mut printer = Printer::new(args)?;
-    let total: u64 = traces
-        .iter()
-        .map(|t| std::fs::metadata(t).map_or(0, |m| m.len()))
-        .sum();
+    let total: u64 = traces.iter().map(Trace::size).sum();
     let mut progress = progress::Progress::new(args.file.is_some(), total);
 
     let res = (|| -> io::Result<()> {
         printer.begin(&mut out)?;
         for t in &traces {
-            progress.start_file(&t.to_string_lossy());
-            if let Err(e) = printer.file(t, &mut out, &progress)? {
-                eprintln!("{prog}: {}: {e}", t.display());
+            let name = t.name();
+            progress.start_file(&name);
+            let res = match (t, &s3) {
+                (Trace::File(p), _) => printer.file(p, &mut out, &progress)?,
+                (Trace::Object(k), Some(src)) => match src.open(k) {
+                    Ok(body) => printer.stream(body, &mut out, &progress)?,
+                    Err(e) => {
+                        // The error names the object already.
+                        eprintln!("{prog}: {e}");
+                        failed = true;
+                        if !args.keep_going {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+                (Trace::Object(_), None) => unreachable!("objects are listed only with -i s3"),
+            };
+            if let Err(e) = res {
+                eprintln!("{prog}: {name}: {e}");
                 failed = true;
                 if !args.keep_going {
                     break;
                 }
             }
-            progress.end_file(std::fs::metadata(t).map_or(0, |m| m.len()));
+            progress.end_file(t.size());
         }
         printer.end(&mut out)?;
         out.flush()
@@ -141,6 +225,8 @@ enum Mode {
     Json(json::Layout),
     Csv(csv::CsvWriter),
     Table(table::TableWriter),
+    /// Parquet / Arrow IPC; `None` once finished.
+    Columnar(Option<Box<parquet::ColumnarWriter>>),
 }
 
 /// Formats records of one or more files into one output.
@@ -165,6 +251,19 @@ impl Printer {
             Output::Json => Mode::Json(json::Layout::nested(&cols)?),
             Output::Flatjson => Mode::Json(json::Layout::flat(&cols)),
             Output::Csv => Mode::Csv(csv::CsvWriter::new(cols)),
+            Output::Parquet | Output::Arrow => {
+                let format = if args.output == Output::Parquet {
+                    parquet::Format::Parquet
+                } else {
+                    parquet::Format::Arrow
+                };
+                let Some(path) = &args.file else {
+                    bail!("Output file path is required for Parquet and Arrow output (-w FILE).");
+                };
+                let w = parquet::ColumnarWriter::create(path, cols, format)
+                    .with_context(|| format!("cannot create output file {}", path.display()))?;
+                Mode::Columnar(Some(Box::new(w)))
+            }
             Output::Str => {
                 let defaults: &[&str] = if args.k8sevents {
                     fields::K8S_EVENT_FIELDS
@@ -221,6 +320,11 @@ impl Printer {
                 c.record(rec, &mut self.buf);
             }
             Mode::Table(t) => t.record(rec, &mut self.buf),
+            Mode::Columnar(w) => {
+                if let Some(w) = w {
+                    w.record(rec)?;
+                }
+            }
         }
         self.records += 1;
         out.write_all(&self.buf)
@@ -238,6 +342,11 @@ impl Printer {
 
     /// Writes what comes after the last record.
     pub fn end(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if let Mode::Columnar(w) = &mut self.mode {
+            if let Some(w) = w.take() {
+                w.finish()?;
+            }
+        }
         if self.array {
             out.write_all(b"]")?;
         }
@@ -261,7 +370,17 @@ impl Printer {
                 }))
             }
         };
-        let mut reader = match Reader::new(f) {
+        self.stream(f, out, progress)
+    }
+
+    /// Prints one trace read from `input` (a file or an object body being downloaded).
+    pub fn stream(
+        &mut self,
+        input: impl Read,
+        out: &mut impl Write,
+        progress: &progress::Progress,
+    ) -> io::Result<Result<(), sysflow_model::avro::ReadError>> {
+        let mut reader = match Reader::new(input) {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };

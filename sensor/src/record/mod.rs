@@ -17,7 +17,7 @@ use sysflow_model::{
     SfHeader, SysFlow,
 };
 
-use crate::source::ebpf::{procfs::Clocks, BuilderConfig, Collector};
+use crate::source::ebpf::{procfs::Clocks, BuilderConfig, Collector, CollectorConfig};
 
 /// Arguments of `sensor record`.
 #[derive(clap::Args, Debug)]
@@ -38,6 +38,9 @@ pub struct RecordArgs {
     /// Read-only file flow suppression: 2 = system dirs (default), 1 = all, 0 = none.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub file_read_mode: u8,
+    /// Ring buffer size in bytes (power of two, at least a page); default 16 MiB.
+    #[arg(long, value_name = "BYTES")]
+    pub ring_size: Option<u32>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -131,10 +134,16 @@ pub fn main(args: RecordArgs) -> Result<u8> {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let cfg = BuilderConfig {
-        file_read_mode: args.file_read_mode,
+    let mut cfg = CollectorConfig {
+        builder: BuilderConfig {
+            file_read_mode: args.file_read_mode,
+            ..Default::default()
+        },
         ..Default::default()
     };
+    if let Some(r) = args.ring_size {
+        cfg.ring_size = r;
+    }
     let mut col = Collector::start(cfg).context("starting the eBPF collector")?;
     install_signal_handlers();
     let exporter = args.exporter.clone().unwrap_or_else(hostname);

@@ -1,5 +1,6 @@
 //! Drivers that feed SysFlow records into the pipeline: [`file`] (trace files), [`socket`]
 //! (a collector's live stream) and [`live`] (the native eBPF collector, [`ebpf`]).
+//! S3 object stores are in the library (`sensor::source::s3`).
 
 pub mod decode;
 #[allow(unused_imports)] // the pipeline (`--input ebpf`) uses more of it than `record`

@@ -19,8 +19,8 @@ use std::{
 };
 
 use sensor_ebpf_common::{
-    mode, CredEvent, ExecEvent, ExitEvent, ForkEvent, IoEvent, Op, OpenEvent, PathEvent, SockTuple,
-    AT_FDCWD,
+    mode, CredEvent, DupEvent, ExecEvent, ExitEvent, ForkEvent, IoEvent, Op, OpenEvent, PathEvent,
+    SockTuple, AT_FDCWD,
 };
 use sysflow_model::{
     Container, ContainerType, File, FileEvent, FileFlow, Foid, NetworkFlow, ObjectState, Oid,
@@ -110,10 +110,20 @@ enum Role {
     Server,
 }
 
+#[derive(Clone, Copy)]
 enum FdInfo {
-    File { foid: Foid, linux_flags: u32 },
-    Sock { role: Role },
+    /// `linux_flags`: the `O_*` flags of the open, `None` when the descriptor was found in
+    /// /proc (opened before the sensor, or duplicated from such a descriptor).
+    File {
+        foid: Foid,
+        linux_flags: Option<u32>,
+    },
+    Sock {
+        role: Role,
+    },
 }
+
+const O_CLOEXEC: u32 = 0o2000000;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct FlowKey {
@@ -305,6 +315,7 @@ impl Builder {
             RawEvent::Open(e) => self.on_open(e),
             RawEvent::Io(e) => self.on_io(e),
             RawEvent::Path(e) => self.on_path(e),
+            RawEvent::Dup(e) => self.on_dup(e),
         }
     }
 
@@ -598,7 +609,7 @@ impl Builder {
             .iter()
             .filter(|((t, _), info)| {
                 *t == pid
-                    && matches!(info, FdInfo::File { linux_flags, .. } if linux_flags & 0o2000000 != 0)
+                    && matches!(info, FdInfo::File { linux_flags: Some(f), .. } if f & O_CLOEXEC != 0)
             })
             .map(|((_, fd), _)| *fd)
             .collect();
@@ -716,7 +727,7 @@ impl Builder {
             (pid, fd),
             FdInfo::File {
                 foid,
-                linux_flags: e.flags,
+                linux_flags: Some(e.flags),
             },
         );
         if restype != b'f' {
@@ -738,6 +749,35 @@ impl Builder {
             ts,
         );
         flow.op_flags |= OpFlags::OPEN;
+    }
+
+    /// dup/dup2/dup3/fcntl(F_DUPFD*): the new descriptor refers to the old one's file or
+    /// socket; whatever was open on the new descriptor (dup2/dup3) is over.
+    fn on_dup(&mut self, e: &DupEvent) {
+        let (pid, tid) = (e.hdr.tgid(), e.hdr.tid());
+        let newfd = e.hdr.ret as i32;
+        if e.hdr.ret < 0 || newfd == e.oldfd {
+            return;
+        }
+        let ts = self.epoch_ns(e.hdr.ts_ns);
+        self.close_fd(pid, tid, newfd, ts, false);
+        let info = match self.fds.get(&(pid, e.oldfd)) {
+            Some(FdInfo::File { foid, linux_flags }) => FdInfo::File {
+                foid: *foid,
+                // The copy has its own close-on-exec bit.
+                linux_flags: linux_flags.map(|f| {
+                    if e.cloexec != 0 {
+                        f | O_CLOEXEC
+                    } else {
+                        f & !O_CLOEXEC
+                    }
+                }),
+            },
+            Some(FdInfo::Sock { role }) => FdInfo::Sock { role: *role },
+            // Unknown old descriptor: the new one is resolved through /proc on first use.
+            None => return,
+        };
+        self.fds.insert((pid, newfd), info);
     }
 
     fn new_flow(&mut self, key: FlowKey, kind: FlowKind, ts: i64) -> &mut Flow {
@@ -806,8 +846,8 @@ impl Builder {
         if e.i_mode & mode::S_IFMT != mode::S_IFREG {
             return None;
         }
-        let foid = match self.fds.get(&(pid, fd)) {
-            Some(FdInfo::File { foid, .. }) => *foid,
+        let (foid, linux_flags) = match self.fds.get(&(pid, fd)) {
+            Some(FdInfo::File { foid, linux_flags }) => (*foid, *linux_flags),
             _ => {
                 self.load_proc(pid);
                 let Some(path) = procfs::fd_path(&self.cfg.proc_root, pid, fd) else {
@@ -819,17 +859,19 @@ impl Builder {
                     (pid, fd),
                     FdInfo::File {
                         foid,
-                        linux_flags: 0,
+                        linux_flags: None,
                     },
                 );
-                foid
+                (foid, None)
             }
         };
         self.new_flow(
             key,
             FlowKind::File {
                 foid,
-                open_flags: 0,
+                // A flow without OPEN (descriptor duplicated or opened before the sensor)
+                // still carries the open flags when they are known, as sinsp's fdinfo does.
+                open_flags: linux_flags.map(ppm_open_flags).unwrap_or(0),
             },
             ts,
         );

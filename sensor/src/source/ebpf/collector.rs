@@ -11,7 +11,7 @@ use aya::{
     programs::BtfTracePoint,
     Btf as AyaBtf, Ebpf, EbpfLoader,
 };
-use sensor_ebpf_common::{DROP_CLASSES, DROP_CLASS_NAMES};
+use sensor_ebpf_common::{Op, DROP_CLASSES, DROP_CLASS_NAMES, RING_SIZE};
 
 use super::{
     btf::Btf,
@@ -19,7 +19,35 @@ use super::{
     object,
     procfs::{Clocks, Names},
     raw::RawEvent,
+    stats::Summary,
 };
+
+/// Knobs of the collector (defaults in one place: [`Default`]).
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// Record builder settings.
+    pub builder: BuilderConfig,
+    /// Ring buffer size in bytes: a power of two, at least one page (default 16 MiB).
+    pub ring_size: u32,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            builder: BuilderConfig::default(),
+            ring_size: RING_SIZE,
+        }
+    }
+}
+
+impl From<BuilderConfig> for CollectorConfig {
+    fn from(builder: BuilderConfig) -> Self {
+        CollectorConfig {
+            builder,
+            ..Default::default()
+        }
+    }
+}
 
 /// Why the collector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +64,8 @@ pub enum CollectorError {
     Program(String, #[source] aya::programs::ProgramError),
     #[error("map `{0}` missing or of the wrong type")]
     Map(&'static str),
+    #[error("ring buffer size {0} must be a power of two of at least {1} bytes (the page size)")]
+    RingSize(u32, u32),
     #[error("waiting for events: {0}")]
     Poll(#[source] std::io::Error),
 }
@@ -51,7 +81,16 @@ pub struct Collector {
     started: Instant,
     last_drops: [u64; DROP_CLASSES as usize],
     attached: usize,
+    events_by_class: [u64; DROP_CLASSES as usize],
+    /// Events consumed in the current one-second window, its start, and the best window.
+    window_events: u64,
+    window_start: Instant,
+    peak_rate: u64,
 }
+
+/// Longest wait for events: the probes wake the reader only when the ring fills up, so the
+/// reader also looks on this period (bounds the latency of a quiet ring).
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// BTF tracepoint programs (named after their tracepoint).
 const TP_PROGRAMS: &[&str] = &[
@@ -63,17 +102,29 @@ const TP_PROGRAMS: &[&str] = &[
 
 impl Collector {
     /// Load the embedded probes, attach them, and read pre-existing processes from /proc.
-    pub fn start(cfg: BuilderConfig) -> Result<Collector, CollectorError> {
+    /// Takes a [`CollectorConfig`] or just the [`BuilderConfig`] (default ring).
+    pub fn start(cfg: impl Into<CollectorConfig>) -> Result<Collector, CollectorError> {
+        let cfg: CollectorConfig = cfg.into();
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
+        if !cfg.ring_size.is_power_of_two() || cfg.ring_size < page {
+            return Err(CollectorError::RingSize(cfg.ring_size, page));
+        }
         let obj = object::probes().ok_or(CollectorError::NoProbes)?;
         let raw_btf = std::fs::read("/sys/kernel/btf/vmlinux")
             .map_err(|e| CollectorError::KernelBtf(e.to_string()))?;
         let offsets = Btf::parse(&raw_btf)?.kernel_offsets()?;
         let kbtf = AyaBtf::from_sys_fs().map_err(|e| CollectorError::KernelBtf(e.to_string()))?;
         let me = std::process::id();
+        // Commits wake the reader only once an eighth of the ring is waiting; below that the
+        // reader finds the events on its next poll timeout (at most POLL_INTERVAL later).
+        let wakeup: u64 = cfg.ring_size as u64 / 8;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&kbtf))
             .override_global("OFFSETS", &offsets, true)
             .override_global("SELF_TGID", &me, true)
+            .override_global("WAKEUP_BYTES", &wakeup, true)
+            .map_max_entries("EVENTS", cfg.ring_size)
             .load(obj)
             .map_err(CollectorError::Load)?;
         let mut attached = 0;
@@ -98,7 +149,7 @@ impl Collector {
         let drops =
             PerCpuArray::try_from(ebpf.take_map("DROPS").ok_or(CollectorError::Map("DROPS"))?)
                 .map_err(|_| CollectorError::Map("DROPS"))?;
-        let mut builder = Builder::new(cfg, Clocks::now(), Names::load());
+        let mut builder = Builder::new(cfg.builder, Clocks::now(), Names::load());
         builder.scan_proc();
         tracing::info!(programs = attached, "eBPF probes attached");
         Ok(Collector {
@@ -110,6 +161,10 @@ impl Collector {
             started: Instant::now(),
             last_drops: [0; DROP_CLASSES as usize],
             attached,
+            events_by_class: [0; DROP_CLASSES as usize],
+            window_events: 0,
+            window_start: Instant::now(),
+            peak_rate: 0,
         })
     }
 
@@ -121,6 +176,7 @@ impl Collector {
     /// Wait up to `timeout` for events, feed every available event to the builder, run the
     /// periodic flow work. Returns the number of events consumed.
     pub fn poll(&mut self, timeout: Duration) -> Result<usize, CollectorError> {
+        let timeout = timeout.min(POLL_INTERVAL);
         let mut n = self.drain();
         if n == 0 {
             let mut pfd = libc::pollfd {
@@ -156,6 +212,9 @@ impl Collector {
             match RawEvent::decode(&item) {
                 Ok(ev) => {
                     drop(item);
+                    if let Some(op) = Op::from_u16(ev.header().op) {
+                        self.events_by_class[op.class() as usize] += 1;
+                    }
                     self.builder.handle(&ev);
                 }
                 Err(e) => {
@@ -166,6 +225,13 @@ impl Collector {
             if n >= 4096 {
                 break;
             }
+        }
+        self.window_events += n as u64;
+        if self.window_start.elapsed() >= Duration::from_secs(1) {
+            let rate = self.window_events as f64 / self.window_start.elapsed().as_secs_f64();
+            self.peak_rate = self.peak_rate.max(rate as u64);
+            self.window_events = 0;
+            self.window_start = Instant::now();
         }
         n
     }
@@ -204,25 +270,15 @@ impl Collector {
         &mut self.builder
     }
 
-    /// One-line self-observation summary: events, events/s, drops per class, builder counters.
-    pub fn summary(&self) -> String {
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let s = self.builder.stats();
-        let drops = self.drops();
-        let mut out = format!(
-            "events={} ({:.0}/s) records={} ipv6_flows={} unresolved_fds={} suppressed_read_flows={} expired_flows={} decode_errors={} drops:",
-            s.events,
-            s.events as f64 / secs,
-            s.records,
-            s.ipv6_flows,
-            s.unresolved_fds,
-            s.suppressed_flows,
-            s.expired_flows,
-            self.decode_errors
-        );
-        for (i, d) in drops.iter().enumerate() {
-            out.push_str(&format!(" {}={}", DROP_CLASS_NAMES[i], d));
+    /// Self-observation counters (print with `Display`: one line of `key=value`).
+    pub fn summary(&self) -> Summary {
+        Summary {
+            secs: self.started.elapsed().as_secs_f64(),
+            peak_rate: self.peak_rate.max(self.window_events),
+            events_by_class: self.events_by_class,
+            builder: self.builder.stats().clone(),
+            decode_errors: self.decode_errors,
+            drops: self.drops(),
         }
-        out
     }
 }

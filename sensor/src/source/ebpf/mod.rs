@@ -13,6 +13,8 @@ pub mod object;
 pub mod paths;
 pub mod procfs;
 pub mod raw;
+pub mod stats;
 
 pub use builder::{Builder, BuilderConfig, BuilderStats, NetworkFlow6};
-pub use collector::{Collector, CollectorError};
+pub use collector::{Collector, CollectorConfig, CollectorError};
+pub use stats::Summary;

@@ -2,8 +2,8 @@
 //! `sensor-ebpf-common`).
 
 use sensor_ebpf_common::{
-    CredEvent, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent, IoEvent, OpenEvent,
-    PathEvent,
+    CredEvent, DupEvent, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent, IoEvent,
+    OpenEvent, PathEvent,
 };
 
 /// One event from the probes.
@@ -18,6 +18,7 @@ pub enum RawEvent {
     Open(OpenEvent),
     Io(IoEvent),
     Path(PathEvent),
+    Dup(DupEvent),
 }
 
 /// Why an event could not be decoded (counted by the caller, never silent).
@@ -42,6 +43,20 @@ fn read<T: Copy>(b: &[u8], kind: EventKind) -> Result<T, DecodeError> {
 }
 
 impl RawEvent {
+    /// The common header.
+    pub fn header(&self) -> &EventHeader {
+        match self {
+            RawEvent::Exec(e) => &e.hdr,
+            RawEvent::Fork(e) => &e.hdr,
+            RawEvent::Exit(e) => &e.hdr,
+            RawEvent::Cred(e) => &e.hdr,
+            RawEvent::Open(e) => &e.hdr,
+            RawEvent::Io(e) => &e.hdr,
+            RawEvent::Path(e) => &e.hdr,
+            RawEvent::Dup(e) => &e.hdr,
+        }
+    }
+
     /// Decode one ring-buffer record. Hot path: copies the struct, allocates nothing.
     pub fn decode(b: &[u8]) -> Result<RawEvent, DecodeError> {
         if b.len() < std::mem::size_of::<EventHeader>() {
@@ -57,6 +72,7 @@ impl RawEvent {
             EventKind::Open => RawEvent::Open(read(b, kind)?),
             EventKind::Io => RawEvent::Io(read(b, kind)?),
             EventKind::Path => RawEvent::Path(read(b, kind)?),
+            EventKind::Dup => RawEvent::Dup(read(b, kind)?),
         })
     }
 }

@@ -1,0 +1,210 @@
+//! Shared helpers of the eBPF integration tests: start/stop `sensor record`, read the traces,
+//! check self-containment, small workloads.
+#![allow(dead_code)]
+
+use std::{
+    collections::HashSet,
+    fs,
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Mutex,
+    time::Duration,
+};
+
+use sysflow_model::{avro::Reader, Foid, Oid, SysFlow};
+
+/// One sensor at a time: they would otherwise record each other's output files.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub struct Recording {
+    pub child: Child,
+    pub dir: PathBuf,
+    pub stderr: BufReader<std::process::ChildStderr>,
+}
+
+pub fn tid() -> i64 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as i64 }
+}
+
+pub fn pid() -> i64 {
+    std::process::id() as i64
+}
+
+/// Start `sensor record`; `None` (after printing why) when eBPF is not available here.
+// The child is waited for on every path (here when it fails, in `stop` otherwise).
+#[allow(clippy::zombie_processes)]
+pub fn start(name: &str, extra: &[&str]) -> Option<Recording> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: {name}: loading eBPF probes needs root");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("sensor-ebpf-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .arg("record")
+        .arg("-w")
+        .arg(dir.join("trace.sf"))
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sensor");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.wait();
+            if seen.contains("built without the eBPF probes") {
+                eprintln!(
+                    "SKIPPED: {name}: probes not built (run `cargo xtask build-ebpf --release`)"
+                );
+            } else {
+                eprintln!("SKIPPED: {name}: BPF not permitted here: {seen}");
+            }
+            return None;
+        }
+        if line.starts_with("sensor: recording to") {
+            return Some(Recording { child, dir, stderr });
+        }
+        seen.push_str(&line);
+    }
+}
+
+impl Recording {
+    /// Stop the sensor; return the records of every trace file (sorted by name) and the
+    /// sensor's summary line.
+    pub fn stop(self) -> (Vec<(PathBuf, Vec<SysFlow>)>, String) {
+        let (files, stderr) = self.stop_full();
+        let summary = stderr
+            .lines()
+            .find(|l| l.starts_with("sensor: events="))
+            .unwrap_or("")
+            .to_string();
+        (files, summary)
+    }
+
+    /// [`Recording::stop`] returning everything the sensor wrote to stderr after it started.
+    pub fn stop_full(mut self) -> (Vec<(PathBuf, Vec<SysFlow>)>, String) {
+        // Let the probes' last events reach the ring before the sensor drains it.
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let mut rest = String::new();
+        let _ = self.stderr.read_to_string(&mut rest);
+        let status = self.child.wait().expect("wait sensor");
+        assert!(status.success(), "sensor failed: {rest}");
+        let mut files: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        let out = files
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("trace.sf"))
+            })
+            .map(|p| {
+                let recs = Reader::new(fs::File::open(&p).expect("open trace"))
+                    .expect("trace header")
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("trace records");
+                (p, recs)
+            })
+            .collect();
+        (out, rest)
+    }
+}
+
+/// Every event/flow's process and files were written earlier in the same file.
+pub fn assert_self_contained(recs: &[SysFlow]) {
+    assert!(matches!(recs.first(), Some(SysFlow::Header(h)) if h.version == 5));
+    let mut procs: HashSet<Oid> = HashSet::new();
+    let mut files: HashSet<Foid> = HashSet::new();
+    for (i, r) in recs.iter().enumerate() {
+        match r {
+            SysFlow::Process(p) => {
+                procs.insert(p.oid);
+            }
+            SysFlow::File(f) => {
+                files.insert(f.oid);
+            }
+            SysFlow::FileFlow(f) => {
+                assert!(files.contains(&f.file_oid), "record {i}: file before FF")
+            }
+            SysFlow::FileEvent(f) => {
+                assert!(files.contains(&f.file_oid), "record {i}: file before FE");
+                if let Some(n) = f.new_file_oid {
+                    assert!(files.contains(&n), "record {i}: new file before FE");
+                }
+            }
+            _ => {}
+        }
+        if let Some(oid) = r.proc_oid() {
+            assert!(
+                procs.contains(oid),
+                "record {i}: process {oid:?} not written before {r:?}"
+            );
+        }
+    }
+}
+
+pub fn file_path(recs: &[SysFlow], foid: &Foid) -> String {
+    recs.iter()
+        .find_map(|r| match r {
+            SysFlow::File(f) if f.oid == *foid => Some(f.path.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+pub fn all(files: Vec<(PathBuf, Vec<SysFlow>)>) -> Vec<SysFlow> {
+    files.into_iter().flat_map(|(_, r)| r).collect()
+}
+
+pub fn lock() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn net_flows(recs: &[SysFlow], port: i32) -> Vec<sysflow_model::NetworkFlow> {
+    recs.iter()
+        .filter_map(|r| match r {
+            SysFlow::NetworkFlow(n)
+                if n.proc_oid.hpid == pid() && (n.dport == port || n.sport == port) =>
+            {
+                Some(n.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn tcp_exchange(addr: &str) -> (u16, u16) {
+    let l = TcpListener::bind(addr).expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).expect("server read");
+        s.write_all(b"pon").expect("server write");
+    });
+    let mut c = TcpStream::connect(l_addr(addr, port)).expect("connect");
+    let cport = c.local_addr().expect("local").port();
+    c.write_all(b"ping!").expect("client write");
+    let mut buf = [0u8; 3];
+    c.read_exact(&mut buf).expect("client read");
+    drop(c);
+    server.join().expect("server");
+    (port, cport)
+}
+
+pub fn l_addr(addr: &str, port: u16) -> String {
+    let host = addr.rsplit_once(':').map(|x| x.0).unwrap_or(addr);
+    format!("{host}:{port}")
+}
