@@ -331,9 +331,8 @@ fn type_alert_exports_only_matches_and_telemetry_everything() {
     assert_eq!(all.len(), n_events);
     let matched: Vec<_> = all.iter().filter(|l| !rule_ids(l).is_empty()).collect();
     assert!(!matched.is_empty() && matched.len() < all.len());
-    assert!(all
-        .iter()
-        .all(|l| (l["type"] == "PE") == !rule_ids(l).is_empty()));
+    let is_pe_and_matched = |l: &serde_json::Value| (l["type"] == "PE", !rule_ids(l).is_empty());
+    assert!(all.iter().map(is_pe_and_matched).all(|(pe, m)| pe == m));
     assert_eq!(alerts.iter().collect::<Vec<_>>(), matched);
 }
 
@@ -343,8 +342,7 @@ fn buffer_flushes_after_n_records_or_one_second() {
     let tmp = tempfile::tempdir().unwrap();
     let recs = records(&shared.join("traces/shellshock.sf"));
     // Entities (and the header) first, then the events a few at a time.
-    let (events, entities): (Vec<SysFlow>, Vec<SysFlow>) =
-        recs.into_iter().partition(|r| is_event(r));
+    let (events, entities): (Vec<SysFlow>, Vec<SysFlow>) = recs.into_iter().partition(is_event);
     assert!(events.len() >= 8);
     let (out, sock) = (tmp.path().join("out.json"), tmp.path().join("s.sock"));
     let mut cmd = sensor();
