@@ -106,7 +106,13 @@ fn spawn_event_stage(
             let outs = children(stage, registry, running)?;
             let stats = registry.stage(&stage.label);
             let (rules, swap) = policy_rules(stage, cfg, running)?;
-            let workers = policy_stage::workers(cfg.concurrency);
+            // Without rules (bypass) there is nothing to spread over workers.
+            let bypass = cfg.policies.is_none() && cfg.mode != PolicyMode::Alert;
+            let workers = if bypass {
+                1
+            } else {
+                policy_stage::workers(cfg.concurrency)
+            };
             tracing::debug!("{}: {workers} policy worker(s)", stage.label);
             let st = PolicyStage {
                 rules,
