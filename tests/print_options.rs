@@ -155,7 +155,11 @@ fn sensor_print_takes_the_same_flags() {
 #[test]
 fn unsupported_options_fail_clearly() {
     for (argv, msg) in [
-        (&["-f", "proc.pid = 1", "x.sf"][..], "not supported yet"),
+        // A bad query fails before any input is read, with its column (tests/print_sfql.rs).
+        (
+            &["-f", "proc.pid = = 1", "x.sf"][..],
+            "-f:1:12: unexpected '='",
+        ),
         // S3 input works now (tests/print_s3.rs); a bad flag value still fails before any I/O.
         (
             &["-i", "s3", "-e", "127.0.0.1", "--secure", "maybe", "bucket"][..],

@@ -1,10 +1,13 @@
 //! Developer tasks. `cargo xtask build-ebpf [--release]` builds the probe object with nightly
 //! and bpf-linker and copies it to `target/sensor-ebpf/sensor-probes.o`, where the sensor's
-//! build script picks it up.
+//! build script picks it up. `cargo xtask fuzz --minutes N [--target NAME]` runs the fuzz
+//! targets (see `fuzz.rs`).
 
 use std::{path::PathBuf, process::Command};
 
 use anyhow::{bail, Context, Result};
+
+mod fuzz;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -64,6 +67,27 @@ fn main() -> Result<()> {
             }
             build_ebpf(release)
         }
-        _ => bail!("usage: cargo xtask build-ebpf [--release]"),
+        Some("fuzz") => {
+            let mut minutes = 5.0;
+            let mut target = None;
+            let mut it = args[1..].iter();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--minutes" => {
+                        minutes = it
+                            .next()
+                            .and_then(|m| m.parse::<f64>().ok())
+                            .filter(|m| *m > 0.0)
+                            .context("--minutes needs a positive number")?;
+                    }
+                    "--target" => target = Some(it.next().context("--target needs a name")?),
+                    bad => bail!("fuzz: unknown argument {bad:?} (--minutes N, --target NAME)"),
+                }
+            }
+            fuzz::run(&root(), minutes, target.map(String::as_str))
+        }
+        _ => {
+            bail!("usage: cargo xtask build-ebpf [--release] | fuzz [--minutes N] [--target NAME]")
+        }
     }
 }

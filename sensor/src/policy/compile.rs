@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
-use sysflow_model::flat::{falco_evt_type_ops, Attr, Field};
+use sysflow_model::flat::{falco_evt_type_ops, Attr};
 use sysflow_model::{OpFlags, OpenFlags, RecordType};
 
 use super::ast::{Expr, Item, Op, Operand, Rhs, Span};
@@ -13,6 +13,7 @@ use super::error::{DiagKind, Diagnostic};
 use super::eval::{Cond, FieldRef, Lit, NumOp, PairOp, StrSet, Test};
 use super::items::{strip_quotes, CondSrc, Defs, ExValue, ExceptionDef};
 use super::load::{Mark, Sources};
+use super::namespace::{Namespace, POLICY};
 use super::parse::{parse, ParseError};
 
 /// Why a condition did not compile.
@@ -64,10 +65,18 @@ pub struct Compiler<'a> {
     names: Vec<&'static str>,
     /// Memo slot per shared sub-condition key (macro name, test text).
     memo_ids: HashMap<String, u32>,
+    /// The field names conditions use.
+    ns: &'a Namespace,
 }
 
 impl<'a> Compiler<'a> {
+    /// A compiler of policy conditions (the attribute catalogue's names).
     pub fn new(sources: &'a Sources, defs: &'a Defs) -> Self {
+        Self::with_namespace(sources, defs, &POLICY)
+    }
+
+    /// A compiler whose conditions use the field names of `ns`.
+    pub fn with_namespace(sources: &'a Sources, defs: &'a Defs, ns: &'a Namespace) -> Self {
         let mut parsed = HashMap::new();
         for (name, m) in &defs.macros {
             parsed.insert(name.clone(), parse(&m.cond.text));
@@ -79,8 +88,9 @@ impl<'a> Compiler<'a> {
             compiled: HashMap::new(),
             stack: Vec::new(),
             warnings: Vec::new(),
-            names: super::names::attribute_names(),
+            names: (ns.names)(),
             memo_ids: HashMap::new(),
+            ns,
         }
     }
 
@@ -174,13 +184,19 @@ impl<'a> Compiler<'a> {
                 let f = self.field(lhs, src)?;
                 match rhs {
                     Rhs::Value(v)
-                        if is_evt_type(&lhs.text)
+                        if self.ns.falco
+                            && is_evt_type(&lhs.text)
                             && matches!(op, Op::Eq | Op::Ne)
                             && falco_evt_type_ops(&v.text).is_some() =>
                     {
                         // Falco `evt.type = open`: the SysFlow operations of that syscall.
                         let ops = falco_evt_type_ops(&v.text).unwrap_or_default();
-                        let c = list_test(f, Op::In, ops.iter().map(|s| s.to_string()).collect());
+                        let c = list_test(
+                            f,
+                            Op::In,
+                            ops.iter().map(|s| s.to_string()).collect(),
+                            self.ns,
+                        );
                         if *op == Op::Ne {
                             Cond::Not(Box::new(c))
                         } else {
@@ -203,7 +219,7 @@ impl<'a> Compiler<'a> {
                         let mut out = Vec::new();
                         let mut seen = Vec::new();
                         self.expand(items, src, &mut out, &mut seen)?;
-                        if is_evt_type(&lhs.text) && *op != Op::Pmatch {
+                        if self.ns.falco && is_evt_type(&lhs.text) && *op != Op::Pmatch {
                             out = out
                                 .into_iter()
                                 .flat_map(|s| match falco_evt_type_ops(&s) {
@@ -213,7 +229,7 @@ impl<'a> Compiler<'a> {
                                 .collect();
                         }
                         let key = format!("{}\0{}\0({})", lhs.text, op.as_str(), out.join("\0"));
-                        let c = list_test(f, *op, out);
+                        let c = list_test(f, *op, out, self.ns);
                         self.memo(key, c)
                     }
                 }
@@ -291,8 +307,8 @@ impl<'a> Compiler<'a> {
 
     /// Resolves an operand that must be a field.
     fn field(&self, o: &Operand, src: &CondSrc) -> Result<FieldRef, Problem> {
-        if let Some(f) = Field::resolve(&o.text) {
-            return Ok(FieldRef::new(f));
+        if let Some(f) = (self.ns.resolve)(&o.text) {
+            return Ok(f);
         }
         Err(self.unknown_field(&o.text, o.span, src))
     }
@@ -302,7 +318,7 @@ impl<'a> Compiler<'a> {
         let class = base.split('.').next().unwrap_or("");
         let suggestion = super::suggest::closest(base, self.names.iter().copied())
             .map(|s| format!("did you mean '{s}'?"));
-        if base.contains('.') && FALCO_CLASSES.contains(&class) {
+        if self.ns.falco && base.contains('.') && FALCO_CLASSES.contains(&class) {
             Problem::Skip(self.diag(
                 DiagKind::UnsupportedField,
                 src,
@@ -318,7 +334,7 @@ impl<'a> Compiler<'a> {
                 src,
                 span,
                 format!("unknown field '{name}'"),
-                suggestion.or_else(|| Some("expected a SysFlow attribute (sf.*) or a Falco alias (proc.name, fd.name, …)".into())),
+                suggestion.or_else(|| Some(self.ns.expected.into())),
             ))
         }
     }
@@ -334,7 +350,7 @@ impl<'a> Compiler<'a> {
         // A right-hand side naming a field compares two fields (as the original does);
         // quotes force a literal, `val(x)` forces a field.
         if !v.quoted {
-            if let Some(g) = Field::resolve(&v.text) {
+            if let Some(g) = (self.ns.resolve)(&v.text) {
                 let pop = match op {
                     Op::Eq | Op::Ne => PairOp::Eq,
                     Op::Contains => PairOp::Contains,
@@ -349,7 +365,7 @@ impl<'a> Compiler<'a> {
                         return Err(Problem::Fatal(self.diag(DiagKind::BadOperator, src, op_span, format!("'{}' cannot compare two fields", op.as_str()), Some("expected =, !=, <, <=, >, >=, contains, icontains, startswith or endswith".into()))))
                     }
                 };
-                let c = Cond::Pair(f, pop, FieldRef::new(g));
+                let c = Cond::Pair(f, pop, g);
                 return Ok(if op == Op::Ne {
                     Cond::Not(Box::new(c))
                 } else {
@@ -374,7 +390,7 @@ impl<'a> Compiler<'a> {
         };
         Ok(match op {
             Op::Eq | Op::Ne => {
-                let c = match flag_test(&f, &[text]) {
+                let c = match flag_test(&f, &[text], self.ns) {
                     Some(c) => c,
                     None => Cond::Test(f, Test::Eq(Lit::new(text))),
                 };
@@ -393,7 +409,9 @@ impl<'a> Compiler<'a> {
             Op::StartsWith => Cond::Test(f, Test::StartsWith(text.into())),
             Op::EndsWith => Cond::Test(f, Test::EndsWith(text.into())),
             Op::Glob => Cond::Test(f, Test::Glob(text.into())),
-            Op::In | Op::Intersects | Op::Pmatch => list_test(f, op, vec![text.to_string()]),
+            Op::In | Op::Intersects | Op::Pmatch => {
+                list_test(f, op, vec![text.to_string()], self.ns)
+            }
         })
     }
 
@@ -482,8 +500,8 @@ impl<'a> Compiler<'a> {
         for e in ex {
             let mut fields = Vec::new();
             for (name, mark) in &e.fields {
-                match Field::resolve(name) {
-                    Some(f) => fields.push(FieldRef::new(f)),
+                match (self.ns.resolve)(name) {
+                    Some(f) => fields.push(f),
                     None => {
                         let src = mark_src(*mark, name);
                         return Err(self.unknown_field(
@@ -542,7 +560,7 @@ impl<'a> Compiler<'a> {
                                 out.push(strip_quotes(&s).to_string());
                             }
                         }
-                        list_test(f.clone(), op, out)
+                        list_test(f.clone(), op, out, self.ns)
                     } else {
                         let val = vals.into_iter().next().unwrap_or_default();
                         let src = mark_src(mark, &val);
@@ -599,8 +617,8 @@ fn looks_like_list_name(s: &str) -> bool {
 /// `sf.opflags` (operation names, READ/WRITE vs RECV/SEND spelt per record type as the
 /// attribute does) and `sf.file.openflags`. `None` when the field is another one or an item
 /// is not such a name (the string test then keeps its meaning).
-fn flag_test(f: &FieldRef, items: &[&str]) -> Option<Cond> {
-    if f.field.index.is_some() || f.field.json_path.is_some() {
+fn flag_test(f: &FieldRef, items: &[&str], ns: &Namespace) -> Option<Cond> {
+    if f.custom.is_some() || f.field.index.is_some() || f.field.json_path.is_some() {
         return None;
     }
     match f.field.attr {
@@ -617,6 +635,7 @@ fn flag_test(f: &FieldRef, items: &[&str]) -> Option<Cond> {
             for it in items {
                 let b = OpFlags::bit_of(it)?;
                 match *it {
+                    _ if ns.opflags_any_direction => any |= b,
                     "RECV" | "SEND" => net |= b,
                     "READ" | "WRITE" => other |= b,
                     _ => any |= b,
@@ -656,7 +675,7 @@ fn open_flag_bits(name: &str) -> Option<u32> {
 }
 
 /// `in`/`intersects` (any part equals any item) and `pmatch` (any part contains any item).
-fn list_test(f: FieldRef, op: Op, items: Vec<String>) -> Cond {
+fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace) -> Cond {
     if items.is_empty() {
         return Cond::Const(false);
     }
@@ -680,7 +699,7 @@ fn list_test(f: FieldRef, op: Op, items: Vec<String>) -> Cond {
     }
     if op != Op::Pmatch {
         let refs: Vec<&str> = items.iter().map(String::as_str).collect();
-        if let Some(c) = flag_test(&f, &refs) {
+        if let Some(c) = flag_test(&f, &refs, ns) {
             return c;
         }
     }
@@ -697,7 +716,7 @@ mod tests {
     use super::*;
     use crate::policy::eval::test;
     use proptest::prelude::*;
-    use sysflow_model::flat::Value;
+    use sysflow_model::flat::{Field, Value};
 
     fn field(name: &str) -> FieldRef {
         FieldRef::new(Field::resolve(name).expect("field"))
@@ -710,7 +729,7 @@ mod tests {
             let names: Vec<&str> = OpFlags::ORDER.iter().map(|x| x.1).chain(["RECV", "SEND"]).collect();
             let name = names[n];
             let v = Value::OpFlags(OpFlags(bits), RecordType::ALL[t]);
-            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.opflags"), &[name]) else {
+            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.opflags"), &[name], &POLICY) else {
                 panic!("no bit test for {name}");
             };
             prop_assert_eq!(test(&v, &bt), test(&v, &Test::Eq(Lit::new(name))), "{}", name);
@@ -722,7 +741,7 @@ mod tests {
                 "NONBLOCK", "DSYNC", "DIRECT", "LARGEFILE", "DIRECTORY", "CLOEXEC", "SYNC"];
             let items = [names[a], names[b]];
             let v = Value::OpenFlags(OpenFlags(bits));
-            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.file.openflags"), &items) else {
+            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.file.openflags"), &items, &POLICY) else {
                 panic!("no bit test for {items:?}");
             };
             let strings = Test::InList(items.iter().map(|s| (*s).into()).collect());
@@ -779,11 +798,11 @@ mod tests {
 
     #[test]
     fn unknown_flag_names_keep_the_string_test() {
-        assert!(flag_test(&field("sf.opflags"), &["OPEN", "BOGUS"]).is_none());
-        assert!(flag_test(&field("sf.file.openflags"), &["O_CREAT"]).is_none());
-        assert!(flag_test(&field("sf.type"), &["PE", "XX"]).is_none());
+        assert!(flag_test(&field("sf.opflags"), &["OPEN", "BOGUS"], &POLICY).is_none());
+        assert!(flag_test(&field("sf.file.openflags"), &["O_CREAT"], &POLICY).is_none());
+        assert!(flag_test(&field("sf.type"), &["PE", "XX"], &POLICY).is_none());
         assert!(matches!(
-            flag_test(&field("sf.type"), &["PE", "FF"]),
+            flag_test(&field("sf.type"), &["PE", "FF"], &POLICY),
             Some(Cond::Type(_))
         ));
     }

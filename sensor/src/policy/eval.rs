@@ -119,23 +119,54 @@ impl Scratch {
     }
 }
 
+/// Reads a value the attribute catalogue does not have (a name of another namespace, e.g.
+/// sysprint's `pproc.cwd` in `sensor print -f`), rendering into the scratch string if needed.
+pub type Getter = for<'r> fn(&'r FlatRecord, &'r mut String) -> Value<'r>;
+
 /// A field resolved at compile time.
 #[derive(Debug, Clone)]
 pub struct FieldRef {
+    /// The catalogue attribute; for a [`FieldRef::custom`] field a stand-in that only names
+    /// it (never read: `custom` is, and no bit test or process memo applies to it).
     pub field: Field,
-    /// Needs rendering into scratch ([`FlatRecord::get_into`]).
+    /// Needs rendering into scratch ([`FlatRecord::get_into`], or `custom`).
     pub render: bool,
+    /// Reader of a field outside the catalogue (implies `render`).
+    pub custom: Option<Getter>,
 }
 
 impl FieldRef {
     pub fn new(field: Field) -> Self {
         let render = field.needs_scratch();
-        FieldRef { field, render }
+        FieldRef {
+            field,
+            render,
+            custom: None,
+        }
     }
+
+    /// A field read by `get` instead of the catalogue; `name` is what it was called.
+    pub fn custom(name: &'static str, get: Getter) -> Self {
+        FieldRef {
+            field: Field {
+                attr: Attr::EvtDir,
+                index: None,
+                json_path: None,
+                name,
+            },
+            render: true,
+            custom: Some(get),
+        }
+    }
+
+    /// Reads the value (the catalogue path costs one branch, as before custom fields).
     #[inline]
-    fn get<'s>(&self, r: &'s FlatRecord, scratch: &'s mut String) -> Value<'s> {
+    pub fn get<'s>(&self, r: &'s FlatRecord, scratch: &'s mut String) -> Value<'s> {
         if self.render {
-            r.get_into(&self.field, scratch)
+            match self.custom {
+                Some(g) => g(r, scratch),
+                None => r.get_into(&self.field, scratch),
+            }
         } else {
             r.get(&self.field)
         }
@@ -345,65 +376,67 @@ pub fn proc_only(c: &Cond) -> bool {
 
 fn proc_field(f: &FieldRef) -> bool {
     use Attr::*;
-    matches!(
-        f.field.attr,
-        ProcOid
-            | ProcPid
-            | ProcCreateTs
-            | ProcExe
-            | ProcName
-            | ProcArgs
-            | ProcCmdline
-            | ProcUid
-            | ProcGid
-            | ProcUser
-            | ProcGroup
-            | ProcTty
-            | ProcEntry
-            | ProcAName
-            | ProcAExe
-            | ProcACmdline
-            | ProcAPid
-            | ProcCwd
-            | ProcEnv
-            | PProcOid
-            | PProcPid
-            | PProcCreateTs
-            | PProcExe
-            | PProcName
-            | PProcArgs
-            | PProcCmdline
-            | PProcUid
-            | PProcGid
-            | PProcUser
-            | PProcGroup
-            | PProcTty
-            | PProcEntry
-            | ContainerId
-            | ContainerName
-            | ContainerImage
-            | ContainerImageId
-            | ContainerType
-            | ContainerPrivileged
-            | ContainerPrivilegedBool
-            | PodId
-            | PodName
-            | PodNodeName
-            | PodNamespace
-            | PodTs
-            | PodRestartCnt
-            | PodHostIp
-            | PodInternalIp
-            | PodServices
-            | PodHostIpJson
-            | PodInternalIpJson
-            | PodServicesJson
-    )
+    f.custom.is_none()
+        && matches!(
+            f.field.attr,
+            ProcOid
+                | ProcPid
+                | ProcCreateTs
+                | ProcExe
+                | ProcName
+                | ProcArgs
+                | ProcCmdline
+                | ProcUid
+                | ProcGid
+                | ProcUser
+                | ProcGroup
+                | ProcTty
+                | ProcEntry
+                | ProcAName
+                | ProcAExe
+                | ProcACmdline
+                | ProcAPid
+                | ProcCwd
+                | ProcEnv
+                | PProcOid
+                | PProcPid
+                | PProcCreateTs
+                | PProcExe
+                | PProcName
+                | PProcArgs
+                | PProcCmdline
+                | PProcUid
+                | PProcGid
+                | PProcUser
+                | PProcGroup
+                | PProcTty
+                | PProcEntry
+                | ContainerId
+                | ContainerName
+                | ContainerImage
+                | ContainerImageId
+                | ContainerType
+                | ContainerPrivileged
+                | ContainerPrivilegedBool
+                | PodId
+                | PodName
+                | PodNodeName
+                | PodNamespace
+                | PodTs
+                | PodRestartCnt
+                | PodHostIp
+                | PodInternalIp
+                | PodServices
+                | PodHostIpJson
+                | PodInternalIpJson
+                | PodServicesJson
+        )
 }
 
 /// All ancestors of the process (not one indexed ancestor): a test runs once per ancestor.
 fn is_ancestry(f: &FieldRef) -> bool {
-    f.field.index.is_none()
+    f.custom.is_none()
+        && f.field.index.is_none()
         && matches!(
             f.field.attr,
             Attr::ProcAName | Attr::ProcAExe | Attr::ProcACmdline | Attr::ProcAPid

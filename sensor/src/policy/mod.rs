@@ -19,7 +19,9 @@ pub mod items;
 pub mod lexer;
 pub mod load;
 mod names;
+pub mod namespace;
 pub mod parse;
+pub mod query;
 pub mod rule;
 mod suggest;
 

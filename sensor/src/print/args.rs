@@ -44,9 +44,14 @@ pub struct PrintArgs {
     /// Comma-separated list of sysflow fields to be printed.
     #[arg(short = 'c', long = "fields", value_name = "FIELDS")]
     pub fields: Option<String>,
-    /// Filter expression (not supported yet).
+    /// Filter expression (sfql: the policy language over these attribute names, e.g.
+    /// "type = FF and opflags = WRITE"; see docs/analytics.md).
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filter: Option<String>,
+    /// sfql definitions (YAML `- list:` and `- macro:` items) for -f; a file or a directory,
+    /// may be repeated.
+    #[arg(long = "defs", value_name = "FILE")]
+    pub defs: Vec<PathBuf>,
     /// List available record attributes.
     #[arg(short = 'l', long = "list")]
     pub list: bool,

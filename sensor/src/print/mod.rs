@@ -9,6 +9,7 @@ pub mod parquet;
 pub mod progress;
 pub mod render;
 pub mod schema;
+pub mod sfql;
 pub mod table;
 
 use std::fs::File;
@@ -94,9 +95,8 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
             .map(|_| 0)
             .or_else(quiet_pipe)?);
     }
-    if args.filter.is_some() {
-        bail!("filter expressions (-f) are not supported yet");
-    }
+    // Before any input is read: a bad query fails fast (and without S3 requests).
+    let filter = filter_from(args)?;
     if args.output == Output::Csv && args.file.is_none() {
         bail!("Output file path is required for CSV output (-w FILE).");
     }
@@ -158,7 +158,7 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
         None => Box::new(stdout.lock()),
     };
     let mut out = BufWriter::with_capacity(256 << 10, sink);
-    let mut printer = Printer::new(args)?;
+    let mut printer = Printer::with_filter(args, filter)?;
     let total: u64 = traces.iter().map(Trace::size).sum();
     let mut progress = progress::Progress::new(args.file.is_some(), total);
 
@@ -211,6 +211,16 @@ fn quiet_pipe(e: io::Error) -> io::Result<u8> {
     }
 }
 
+/// The `-f` filter (with `--defs`), `None` without one (sysprint ignores an empty `-f`).
+pub fn filter_from(args: &PrintArgs) -> anyhow::Result<Option<sfql::Filter>> {
+    match args.filter.as_deref() {
+        Some(expr) if !expr.trim().is_empty() => Ok(Some(
+            sfql::Filter::new(expr, &args.defs).context("invalid filter expression (-f)")?,
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// `sysprint -l`.
 pub fn write_field_list(o: &mut impl Write) -> io::Result<()> {
     let rule = "-".repeat(30);
@@ -237,11 +247,18 @@ pub struct Printer {
     records: u64,
     buf: Vec<u8>,
     scratch: Vec<u8>,
+    /// `-f`: only matching records are printed.
+    filter: Option<sfql::Filter>,
 }
 
 impl Printer {
     /// The printer for parsed arguments.
     pub fn new(args: &PrintArgs) -> anyhow::Result<Printer> {
+        Self::with_filter(args, filter_from(args)?)
+    }
+
+    /// The printer for parsed arguments with an already compiled `-f` filter.
+    pub fn with_filter(args: &PrintArgs, filter: Option<sfql::Filter>) -> anyhow::Result<Printer> {
         let list = args.field_list();
         let cols: Vec<Column> = match (&list, args.allfields) {
             (Some(l), false) => fields::columns(l),
@@ -289,6 +306,7 @@ impl Printer {
             records: 0,
             buf: Vec::with_capacity(8 << 10),
             scratch: Vec::with_capacity(1 << 10),
+            filter,
         })
     }
 
@@ -392,13 +410,16 @@ impl Printer {
             match r {
                 Ok(rec) => {
                     if let Some(fr) = flat.push(rec) {
-                        self.record(
-                            &Rec {
-                                flat: &fr,
-                                traits: &traits,
-                            },
-                            out,
-                        )?;
+                        let keep = self.filter.as_mut().is_none_or(|f| f.matches(&fr));
+                        if keep {
+                            self.record(
+                                &Rec {
+                                    flat: &fr,
+                                    traits: &traits,
+                                },
+                                out,
+                            )?;
+                        }
                     }
                 }
                 Err(e) => {

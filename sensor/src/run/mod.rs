@@ -11,6 +11,7 @@ mod decay;
 pub mod event;
 pub mod flatten;
 pub mod graph;
+mod perms;
 pub mod policy_stage;
 pub mod reload;
 pub mod rules;
@@ -108,6 +109,14 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         Some(p) => config::load_file(p)?,
         None => builtin::pipeline()?,
     };
+    if let Some(p) = &a.config {
+        perms::warn_if_writable(p, "pipeline file");
+    }
+    let mut policies = Vec::new();
+    perms::policy_paths(&pipeline.root, &mut policies);
+    for p in &policies {
+        perms::warn_if_writable(p, "policy");
+    }
     if a.check {
         println!("{}", serde_json::to_string_pretty(&pipeline)?);
         return Ok(0);

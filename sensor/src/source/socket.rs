@@ -1,11 +1,12 @@
-//! The `socket` driver: a Unix SOCK_SEQPACKET server that takes one collector at a time, one
-//! bare v5 SysFlow datum per message (reference §7.3).
+//! The `socket` driver: a Unix SOCK_SEQPACKET server, one bare v5 SysFlow datum per message
+//! (reference §7.3).
 //!
 //! Differences from the original, on purpose: a stale socket file is removed only if it *is* a
 //! socket (a symlink or any other file is refused); messages of any size are received whole
 //! (the size is peeked with `MSG_PEEK | MSG_TRUNC` and the buffer grown); an undecodable
 //! message is counted, logged and skipped, never forwarded half-decoded, and the connection
-//! stays up.
+//! stays up; several collectors may be connected at once (the original serves one), so an
+//! idle or stalled client cannot lock the others out.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -13,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
@@ -21,7 +23,7 @@ use crate::run::stats::StageStats;
 
 /// Largest message accepted; bigger ones are consumed, counted as undecodable and skipped.
 pub const MAX_MESSAGE: usize = 64 << 20;
-/// How often blocking waits look at the stop flag.
+/// How often the server looks at the stop flag while idle.
 const POLL_MS: i32 = 200;
 
 /// Socket server options.
@@ -119,61 +121,37 @@ impl Listener {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(opts.mode))
             .with_context(|| format!("cannot chmod {}", path.display()))?;
         // SAFETY: valid listening fd.
-        cvt(unsafe { libc::listen(l.fd.as_raw_fd(), 4) }).context("listen")?;
+        cvt(unsafe { libc::listen(l.fd.as_raw_fd(), 16) }).context("listen")?;
         Ok(l)
     }
 
-    /// Accepts the next collector, or `None` once `stop` is set.
-    fn accept(&self, stop: &AtomicBool) -> io::Result<Option<OwnedFd>> {
+    /// Accepts a pending connection (after `poll` said there is one); `None` if it went
+    /// away in between.
+    fn accept_now(&self) -> io::Result<Option<OwnedFd>> {
         loop {
-            if stop.load(Relaxed) {
-                return Ok(None);
-            }
-            if !wait_readable(self.fd.as_raw_fd())? {
-                continue;
-            }
             // SAFETY: valid listening fd; peer address not wanted.
             let rc = unsafe {
                 libc::accept4(
                     self.fd.as_raw_fd(),
                     std::ptr::null_mut(),
                     std::ptr::null_mut(),
-                    libc::SOCK_CLOEXEC,
+                    libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
                 )
             };
             match cvt(rc) {
                 // SAFETY: accept4 returned a new descriptor we own.
                 Ok(c) => return Ok(Some(unsafe { OwnedFd::from_raw_fd(c) })),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
-                    ) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::ECONNABORTED) =>
+                {
+                    return Ok(None)
+                }
                 Err(e) => return Err(e),
             }
         }
     }
-}
-
-/// Waits up to [`POLL_MS`] for `fd` to become readable.
-fn wait_readable(fd: RawFd) -> io::Result<bool> {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut p, 1, POLL_MS) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(false)
-        } else {
-            Err(e)
-        };
-    }
-    Ok(n > 0)
 }
 
 /// Outcome of reading one message.
@@ -184,6 +162,8 @@ enum Msg {
     Empty,
     /// The collector disconnected.
     Closed,
+    /// A zero-length message.
+    EmptyMessage,
     /// A message larger than [`MAX_MESSAGE`], consumed and discarded.
     TooLarge(usize),
 }
@@ -213,11 +193,35 @@ fn recv_msg(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Msg> {
         }
         let want = n as usize;
         if want == 0 {
-            // A zero-length read is end of stream (the collector never sends empty messages);
-            // consume a possible empty datagram so it is not seen again.
+            // A zero-length read is either the end of the stream or an empty message (which
+            // no collector sends, but any client can): consume it, then ask whether the peer
+            // has hung up.
             // SAFETY: zero-length receive.
             unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), 0, libc::MSG_DONTWAIT) };
-            return Ok(Msg::Closed);
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLRDHUP,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, no wait.
+            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            if n != 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
+                // Hung up; an empty message may still have been followed by data.
+                let mut b = [0u8; 1];
+                // SAFETY: one-byte peek into a local buffer.
+                let more = unsafe {
+                    libc::recv(
+                        fd,
+                        b.as_mut_ptr().cast(),
+                        1,
+                        libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                    )
+                };
+                if more <= 0 {
+                    return Ok(Msg::Closed);
+                }
+            }
+            return Ok(Msg::EmptyMessage);
         }
         let too_large = want > MAX_MESSAGE;
         if !too_large && buf.len() < want {
@@ -251,20 +255,120 @@ fn recv_msg(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Msg> {
     }
 }
 
-/// Serves collectors one after another until `stop` is set or the pipeline goes away.
+/// Collectors connected at once; further connections are closed right away (and logged).
+pub const MAX_CLIENTS: usize = 64;
+/// Messages read from one connection per poll round.
+const FAIR_SHARE: usize = 1024;
+/// How long the active collector may stay silent while another one has data waiting before
+/// the driver turns to the other one.
+const STALL: Duration = Duration::from_secs(2);
+
+/// Serves collectors until `stop` is set or the pipeline goes away.
+///
+/// One collector is *active* at a time: its stream is read contiguously, because a SysFlow
+/// stream is stateful (each connection starts with a header that resets the entity tables,
+/// and its events refer to the entities it sent before), so interleaving two streams would
+/// break their joins. Several may be connected (up to [`MAX_CLIENTS`]) and wait their turn in
+/// their kernel queues; the first one to send becomes active when none is. A client that
+/// connects and sends nothing never becomes active, and an active one that stalls for
+/// [`STALL`] while another has data waiting loses its turn, so neither can lock the others out.
 pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<()> {
     let listener = Listener::bind(opts)?;
     tracing::info!("listening on {} (SOCK_SEQPACKET)", opts.path.display());
     let mut buf = vec![0u8; 64 * 1024];
-    let mut conns = 0u64;
-    while let Some(conn) = listener.accept(stop).context("accept")? {
-        conns += 1;
-        tracing::info!("collector connected (connection {conns})");
-        match serve(conn.as_raw_fd(), &mut buf, sink, stop) {
-            Ok(true) => tracing::info!("collector disconnected (connection {conns})"),
-            Ok(false) => break,
-            Err(e) => tracing::warn!("connection {conns}: {e}; waiting for the next collector"),
+    let mut total = 0u64;
+    // (connection number, socket)
+    let mut conns: Vec<(u64, OwnedFd)> = Vec::new();
+    // Connection number of the active collector and when it last sent something.
+    let mut active: Option<u64> = None;
+    let mut last_data = Instant::now();
+    let mut pfds: Vec<libc::pollfd> = Vec::new();
+    'serve: while !stop.load(Relaxed) {
+        let stalled = active.is_some() && last_data.elapsed() >= STALL;
+        pfds.clear();
+        pfds.push(pollin(listener.fd.as_raw_fd()));
+        pfds.extend(conns.iter().map(|(no, fd)| {
+            // While a collector is active and not stalled, the others are not polled at all
+            // (a negative fd is ignored by poll), so their queued data waits without spinning.
+            if active.is_none() || stalled || active == Some(*no) {
+                pollin(fd.as_raw_fd())
+            } else {
+                pollin(-1)
+            }
+        }));
+        // SAFETY: pfds is a valid array of pollfd of the given length.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, POLL_MS) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e).context("poll");
         }
+        // Connections first (their indexes shift once new ones are added).
+        let mut closed = Vec::new();
+        for (i, p) in pfds[1..].iter().enumerate() {
+            if p.revents == 0 {
+                continue;
+            }
+            let (no, fd) = &conns[i];
+            let is_active = active == Some(*no);
+            if !is_active && active.is_some() && !stalled {
+                continue;
+            }
+            // A stalled active collector is only replaced by one that has something to say.
+            if !is_active && stalled && p.revents & libc::POLLIN == 0 {
+                continue;
+            }
+            if !is_active {
+                match active {
+                    Some(old) => tracing::warn!(
+                        "collector on connection {old} silent for {STALL:?}; serving connection {no}"
+                    ),
+                    None => tracing::debug!("serving connection {no}"),
+                }
+                active = Some(*no);
+                last_data = Instant::now();
+            }
+            match serve(fd.as_raw_fd(), &mut buf, sink) {
+                Ok(Served::Open(got)) => {
+                    if got > 0 {
+                        last_data = Instant::now();
+                    }
+                }
+                Ok(Served::Closed) => {
+                    tracing::info!("collector disconnected (connection {no})");
+                    closed.push(i);
+                }
+                Ok(Served::Stop) => break 'serve,
+                Err(e) => {
+                    tracing::warn!("connection {no}: {e}; dropping it");
+                    closed.push(i);
+                }
+            }
+            // One stream per round: the rest wait for the active one to finish or stall.
+            break;
+        }
+        for i in closed.into_iter().rev() {
+            if active == Some(conns[i].0) {
+                active = None;
+            }
+            conns.remove(i);
+        }
+        if pfds[0].revents != 0 {
+            if let Some(fd) = listener.accept_now().context("accept")? {
+                total += 1;
+                if conns.len() >= MAX_CLIENTS {
+                    tracing::warn!(
+                        "connection {total} refused: {MAX_CLIENTS} collectors already connected"
+                    );
+                } else {
+                    tracing::info!("collector connected (connection {total})");
+                    conns.push((total, fd));
+                }
+            }
+        }
+        // Idle or between rounds: hand the partial batch on, so records are not held back.
         if sink.flush().is_err() {
             break;
         }
@@ -273,19 +377,33 @@ pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::
     Ok(())
 }
 
-/// Reads one connection; `Ok(true)` when the collector left, `Ok(false)` when we must stop.
-fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink, stop: &AtomicBool) -> io::Result<bool> {
-    loop {
-        if stop.load(Relaxed) {
-            return Ok(false);
-        }
+fn pollin(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// What reading a connection's queued messages left it in.
+enum Served {
+    /// Still connected; how many messages were read.
+    Open(usize),
+    Closed,
+    /// The pipeline went away.
+    Stop,
+}
+
+/// Reads up to [`FAIR_SHARE`] queued messages of one connection without waiting.
+fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink) -> io::Result<Served> {
+    for got in 0..FAIR_SHARE {
         match recv_msg(fd, buf)? {
             Msg::Data(n) => {
                 StageStats::add(&sink.stats.input, 1);
                 match decode::decode_datum(&buf[..n]) {
                     Ok(rec) => {
                         if sink.push(rec).is_err() {
-                            return Ok(false);
+                            return Ok(Served::Stop);
                         }
                     }
                     Err(e) => bad_message(sink, &format!("{n}-byte message not decodable: {e:#}")),
@@ -298,16 +416,15 @@ fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink, stop: &AtomicBool) -> io
                     &format!("{n}-byte message exceeds the {MAX_MESSAGE}-byte limit"),
                 );
             }
-            Msg::Closed => return Ok(true),
-            Msg::Empty => {
-                // Idle: hand the partial batch on before waiting, so records are not held back.
-                if sink.flush().is_err() {
-                    return Ok(false);
-                }
-                wait_readable(fd)?;
+            Msg::EmptyMessage => {
+                StageStats::add(&sink.stats.input, 1);
+                bad_message(sink, "empty message");
             }
+            Msg::Closed => return Ok(Served::Closed),
+            Msg::Empty => return Ok(Served::Open(got)),
         }
     }
+    Ok(Served::Open(FAIR_SHARE))
 }
 
 fn bad_message(sink: &Sink, what: &str) {

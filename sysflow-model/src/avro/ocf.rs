@@ -400,6 +400,9 @@ impl<R: Read> Reader<R> {
     }
 }
 
+/// Largest expansion snappy can encode (64 output bytes per 3-byte copy element, rounded up).
+const SNAPPY_MAX_RATIO: u64 = 22;
+
 /// Decompress a snappy block (data ‖ CRC-32 BE of the output) into `out` (reused).
 fn unsnappy(input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     if input.len() < 4 {
@@ -409,6 +412,15 @@ fn unsnappy(input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     let n = snap::raw::decompress_len(data).map_err(|e| e.to_string())?;
     if n as u64 > MAX_BLOCK_BYTES {
         return Err(format!("decompresses to {n} bytes, over {MAX_BLOCK_BYTES}"));
+    }
+    // The length prefix is the writer's word; no snappy element yields more than 64 bytes
+    // from 3 (a 2-byte-offset copy), so a larger claim is corrupt — refuse it before the
+    // output buffer is sized from it.
+    if n as u64 > (data.len() as u64).saturating_mul(SNAPPY_MAX_RATIO) {
+        return Err(format!(
+            "declares {n} decompressed bytes for {} compressed ones (at most {SNAPPY_MAX_RATIO}x)",
+            data.len()
+        ));
     }
     out.clear();
     out.resize(n, 0);
@@ -502,6 +514,19 @@ impl<R: Read> Iterator for Reader<R> {
             if let Some(e) = self.pending.take() {
                 self.done = true;
                 return Some(Err(e));
+            }
+            if self.block_pos < self.block.len() {
+                // Bytes after the declared records: the count is corrupt (or the data is),
+                // and records would otherwise vanish without a word.
+                self.done = true;
+                return Some(Err(ReadError::Datum {
+                    offset: self.block_off,
+                    index: self.index,
+                    source: DatumError::Trailing {
+                        pos: self.block_pos,
+                        len: self.block.len() - self.block_pos,
+                    },
+                }));
             }
             match self.read_block() {
                 Ok(true) => {}
@@ -682,5 +707,25 @@ impl<W: Write> Drop for Writer<W> {
             // Best effort: records must not vanish silently because `finish` was skipped.
             let _ = self.flush();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The densest input snappy knows (one repeated byte) stays under the ratio the reader
+    /// accepts, so the length-prefix check never refuses a real block.
+    #[test]
+    fn snappy_ratio_bound_admits_the_densest_input() {
+        let input = vec![0u8; 1 << 20];
+        let mut data = snap::raw::Encoder::new()
+            .compress_vec(&input)
+            .expect("compress");
+        assert!((input.len() as u64) <= data.len() as u64 * SNAPPY_MAX_RATIO);
+        data.extend_from_slice(&crc32fast::hash(&input).to_be_bytes());
+        let mut out = Vec::new();
+        unsnappy(&data, &mut out).expect("decompress");
+        assert_eq!(out, input);
     }
 }

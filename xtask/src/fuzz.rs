@@ -1,0 +1,129 @@
+//! `cargo xtask fuzz --minutes N [--target NAME]`: writes seed corpora generated from the
+//! shared trace/rule generator, then runs each cargo-fuzz target in turn for N minutes
+//! (one process each; the machine is shared). Needs the nightly toolchain and cargo-fuzz.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use sysflow_model::avro::datum::encode_datum;
+use sysflow_model::avro::Codec;
+
+#[path = "../../tests/reliability_common/traces.rs"]
+mod traces;
+
+/// Fuzz targets in run order, with their dictionary (under `fuzz/dict/`).
+pub const TARGETS: &[(&str, Option<&str>)] = &[
+    ("ocf_reader", None),
+    ("datum", None),
+    ("policy_expr", Some("policy.dict")),
+    ("policy_load", Some("policy.dict")),
+    ("pipeline_config", Some("pipeline.dict")),
+];
+
+/// Writes the seed files of every target into `fuzz/corpus/<target>/seed-*`.
+pub fn write_seeds(fuzz_dir: &Path) -> Result<()> {
+    let mut seeds: Vec<(&str, String, Vec<u8>)> = Vec::new();
+    let recs = traces::records(14);
+    for (codec, name) in [
+        (Codec::Null, "null"),
+        (Codec::Deflate, "deflate"),
+        (Codec::Snappy, "snappy"),
+    ] {
+        seeds.push((
+            "ocf_reader",
+            format!("seed-{name}-one-block"),
+            traces::trace(codec, &recs, usize::MAX),
+        ));
+        seeds.push((
+            "ocf_reader",
+            format!("seed-{name}-blocks"),
+            traces::trace(codec, &recs, 5),
+        ));
+    }
+    seeds.push((
+        "ocf_reader",
+        "seed-header-only".into(),
+        traces::trace(Codec::Null, &[], 1),
+    ));
+    for (i, r) in recs.iter().enumerate() {
+        let mut b = Vec::new();
+        encode_datum(r, &mut b);
+        seeds.push(("datum", format!("seed-{i:02}"), b));
+    }
+    for (i, c) in traces::conditions().iter().enumerate() {
+        seeds.push(("policy_expr", format!("seed-{i:02}"), c.as_bytes().to_vec()));
+    }
+    for (name, text) in traces::policies() {
+        seeds.push(("policy_load", format!("seed-{name}"), text.into_bytes()));
+    }
+    for (i, p) in traces::pipelines().iter().enumerate() {
+        seeds.push((
+            "pipeline_config",
+            format!("seed-{i:02}.json"),
+            p.as_bytes().to_vec(),
+        ));
+    }
+    for (target, name, bytes) in seeds {
+        let dir = fuzz_dir.join("corpus").join(target);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs every target (or `only`) for `minutes` each.
+pub fn run(root: &Path, minutes: f64, only: Option<&str>) -> Result<()> {
+    let fuzz_dir = root.join("fuzz");
+    write_seeds(&fuzz_dir)?;
+    let targets: Vec<_> = TARGETS
+        .iter()
+        .filter(|(t, _)| only.is_none_or(|o| o == *t))
+        .collect();
+    if targets.is_empty() {
+        bail!(
+            "unknown fuzz target {:?} (targets: {})",
+            only.unwrap_or_default(),
+            TARGETS.iter().map(|t| t.0).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let secs = (minutes * 60.0).round().max(1.0) as u64;
+    let mut failed = Vec::new();
+    for (target, dict) in targets {
+        println!("== fuzz {target} for {secs} s");
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(&fuzz_dir)
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("CARGO_TARGET_DIR")
+            .args(["+nightly", "fuzz", "run", target])
+            .arg(format!("corpus/{target}"))
+            .args([
+                "--",
+                &format!("-max_total_time={secs}"),
+                // A hang is anything over 10 s on one input; memory beyond 1 GiB is a bug
+                // (one block is capped at 64 MiB).
+                "-timeout=10",
+                "-rss_limit_mb=1024",
+                "-max_len=65536",
+                "-print_final_stats=1",
+            ]);
+        if let Some(d) = dict {
+            cmd.arg(format!("-dict=dict/{d}"));
+        }
+        let status = cmd
+            .status()
+            .context("running cargo +nightly fuzz (install it: cargo install cargo-fuzz)")?;
+        if !status.success() {
+            failed.push(*target);
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "fuzz targets failed: {} (crash inputs in fuzz/artifacts/)",
+            failed.join(", ")
+        );
+    }
+    println!("all fuzz targets ran clean for {secs} s each");
+    Ok(())
+}
