@@ -7,8 +7,8 @@
 //! - backpressure reaches the socket: the collector's `send` would block (it sends with
 //!   `MSG_DONTWAIT` and has to wait for `POLLOUT`) for most of the run, and it never runs
 //!   ahead of what the exporter has written by more than the pipeline's bounded capacity
-//!   (three channels of 64 batches of 1024 records, the records each stage holds in hand, the
-//!   FIFO's buffer and the socket's queue);
+//!   (three channels of 64 batches of 1024 records, the batches each stage and the policy
+//!   workers hold, the FIFO's buffer and the socket's queue);
 //! - memory stays bounded: the daemon's `VmRSS`, sampled every 50 ms, plateaus — its maximum
 //!   over the second half of the run is at most 4 MiB above its maximum over the first half.
 //!
@@ -46,9 +46,12 @@ const BATCH: u64 = 1024;
 const CHANNEL_BATCHES: u64 = 64;
 /// Channels on the way: driver → flattener → policy engine → exporter.
 const CHANNELS: u64 = 3;
-/// Batches the stages hold outside the channels: the driver's batch being filled, the
-/// flattener's and the policy engine's input and output batches, the exporter's batch.
-const IN_HAND_BATCHES: u64 = 6;
+/// Policy workers the test configures (`concurrency`).
+const POLICY_WORKERS: u64 = 2;
+/// Batches the stages hold outside the channels: the driver's batch being sent, the
+/// flattener's input and output batches, the policy stage's `2 × workers` batches in flight
+/// plus the one it is passing on (run/policy_stage.rs), the exporter's batch.
+const IN_HAND_BATCHES: u64 = 1 + 2 + (2 * POLICY_WORKERS + 1) + 1;
 /// Messages a connected SOCK_SEQPACKET socket queues (`net.unix.max_dgram_qlen`, 512 by
 /// default; the sender's buffer usually stops it earlier), with margin.
 const SOCKET_QUEUE: u64 = 1024;
@@ -275,9 +278,10 @@ fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
         format!(
             r#"{{"pipeline":[
   {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
-  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"enrich"}},
+  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"enrich","concurrency":"{}"}},
   {{"processor":"exporter","in":"evt eventchan","export":"file","file.path":"{}"}}]}}"#,
             rules.display(),
+            POLICY_WORKERS,
             fifo_path.display()
         ),
     )

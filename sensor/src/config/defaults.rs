@@ -19,8 +19,16 @@ pub const BUFFER_FLUSH: Duration = Duration::from_secs(1);
 pub const FILTER_MAXAGE: Duration = Duration::from_secs(24 * 3600);
 /// `monitor.interval`.
 pub const MONITOR_INTERVAL: Duration = Duration::from_secs(30);
-/// `concurrency` (accepted for compatibility; see [`PolicyConfig::concurrency`]).
-pub const CONCURRENCY: usize = 5;
+/// Most policy workers `concurrency` defaults to (the original's default is 5 whatever the
+/// machine).
+pub const CONCURRENCY_MAX: usize = 8;
+
+/// Default `concurrency`: the available cores, at most [`CONCURRENCY_MAX`].
+pub fn concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(CONCURRENCY_MAX)
+}
 /// The JSON `version` field (the original injects its JSON schema version, 5).
 pub const JSON_VERSION: u32 = 5;
 
@@ -49,7 +57,7 @@ impl Default for PolicyConfig {
             mode: PolicyMode::Alert,
             monitor: false,
             monitor_interval: MONITOR_INTERVAL,
-            concurrency: CONCURRENCY,
+            concurrency: concurrency(),
         }
     }
 }

@@ -37,9 +37,11 @@ pub struct PolicyConfig {
     pub mode: PolicyMode,
     /// `monitor: local`: watch `policies` and reload on change.
     pub monitor: bool,
-    /// `monitor.interval`: accepted; reloads here happen as soon as the files settle.
+    /// `monitor.interval`: accepted and not used: reloads here are driven by file events and
+    /// apply as soon as the files settle (the original polls and swaps at most this often).
     pub monitor_interval: Duration,
-    /// `concurrency`: accepted for compatibility. Each engine evaluates in one thread so that
+    /// `concurrency`: policy evaluation workers (never more than the available cores are
+    /// started). Output keeps input order whatever the number
     /// output keeps input order (the original's workers reorder records).
     pub concurrency: usize,
 }

@@ -53,6 +53,9 @@ pub struct Exporter {
     enc: Box<dyn Encoder>,
     transport: Box<dyn Transport>,
     alerts_only: bool,
+    /// `export: null`: records are counted, not even encoded (the null exporter measures
+    /// everything before it).
+    discard: bool,
     /// `buffer`; 0 = flush after every arriving batch.
     buffer: usize,
     pending: usize,
@@ -85,6 +88,7 @@ impl Exporter {
             enc,
             transport,
             alerts_only: cfg.records == RecordKind::Alert,
+            discard: cfg.export == ExportKind::Null,
             buffer: cfg.buffer,
             pending: 0,
             oldest_pending: None,
@@ -101,6 +105,10 @@ impl Exporter {
         for ev in batch {
             if self.alerts_only && !ev.is_alert() {
                 filtered += 1;
+                continue;
+            }
+            if self.discard {
+                written += 1;
                 continue;
             }
             self.scratch.clear();

@@ -16,14 +16,15 @@ use sysflow_model::SysFlow;
 
 use super::event::Event;
 use super::flatten;
+use super::policy_stage::{self, PolicyStage};
 use super::reload::Reloadable;
-use super::rules::{self, RuleSet, RuleSource, Verdict};
+use super::rules::{self, RuleSource, Rules};
 use super::stats::{Registry, StageStats};
 use crate::config::{defaults, PluginConfig, PolicyConfig, PolicyMode, Stage};
 use crate::export::Exporter;
 
 /// Where a policy stage receives reloaded rule sets.
-type SwapRx = Receiver<Box<dyn RuleSet>>;
+type SwapRx = Receiver<Rules>;
 
 /// The stage threads of a running pipeline.
 pub struct Running {
@@ -105,10 +106,24 @@ fn spawn_event_stage(
             let outs = children(stage, registry, running)?;
             let stats = registry.stage(&stage.label);
             let (rules, swap) = policy_rules(stage, cfg, running)?;
-            let mode = cfg.mode;
-            let h = thread(&stage.label, move || {
-                policy_loop(rules, swap, mode, rx, outs, stats)
-            })?;
+            // Without rules (bypass) there is nothing to spread over workers.
+            let bypass = cfg.policies.is_none() && cfg.mode != PolicyMode::Alert;
+            let workers = if bypass {
+                1
+            } else {
+                policy_stage::workers(cfg.concurrency)
+            };
+            tracing::debug!("{}: {workers} policy worker(s)", stage.label);
+            let st = PolicyStage {
+                rules,
+                swap,
+                mode: cfg.mode,
+                workers,
+                rx,
+                outs,
+                stats,
+            };
+            let h = thread(&stage.label, move || st.run())?;
             running.handles.push((stage.label.clone(), h));
         }
     }
@@ -120,7 +135,7 @@ fn policy_rules(
     stage: &Stage,
     cfg: &PolicyConfig,
     running: &mut Running,
-) -> anyhow::Result<(Box<dyn RuleSet>, SwapRx)> {
+) -> anyhow::Result<(Rules, SwapRx)> {
     let (swap_tx, swap_rx) = crossbeam_channel::unbounded();
     let src = match (&cfg.policies, cfg.mode) {
         (Some(p), _) => RuleSource::Path(p.clone()),
@@ -136,7 +151,7 @@ fn policy_rules(
                 "{}: no \"policies\" given; forwarding every record",
                 stage.label
             );
-            return Ok((Box::new(rules::Bypass), swap_rx));
+            return Ok((Arc::new(rules::Bypass), swap_rx));
         }
     };
     let loader = rules::loader(src.clone(), cfg.mode);
@@ -151,49 +166,6 @@ fn policy_rules(
         });
     }
     Ok((set, swap_rx))
-}
-
-fn policy_loop(
-    mut rules: Box<dyn RuleSet>,
-    swap: Receiver<Box<dyn RuleSet>>,
-    mode: PolicyMode,
-    rx: Receiver<Vec<Event>>,
-    mut outs: Outs,
-    stats: Arc<StageStats>,
-) {
-    for batch in rx {
-        // New rules take effect between two records, never in the middle of one.
-        while let Ok(new) = swap.try_recv() {
-            rules = new;
-            tracing::info!("{}: new rules in force", stats.label);
-        }
-        let n = batch.len() as u64;
-        let (mut filtered, mut alerts) = (0u64, 0u64);
-        let mut out = Vec::with_capacity(batch.len());
-        for mut ev in batch {
-            match rules.eval(&mut ev) {
-                Verdict::Drop => filtered += 1,
-                Verdict::Pass => {
-                    if mode != PolicyMode::Alert {
-                        out.push(ev);
-                    }
-                }
-                Verdict::Alert => {
-                    alerts += 1;
-                    if mode == PolicyMode::Filter {
-                        ev.rules.clear();
-                        ev.tags.clear();
-                    }
-                    out.push(ev);
-                }
-            }
-        }
-        StageStats::add(&stats.input, n);
-        StageStats::add(&stats.filtered, filtered);
-        StageStats::add(&stats.alerts, alerts);
-        StageStats::add(&stats.output, out.len() as u64);
-        outs.send(out, &stats);
-    }
 }
 
 fn export_loop(mut exp: Exporter, rx: Receiver<Vec<Event>>) {
@@ -211,12 +183,13 @@ fn export_loop(mut exp: Exporter, rx: Receiver<Vec<Event>>) {
 }
 
 /// A stage's consumers; a batch fans out to each of them (cloned for all but the last).
-struct Outs {
+pub struct Outs {
     txs: Vec<Sender<Vec<Event>>>,
 }
 
 impl Outs {
-    fn send(&mut self, batch: Vec<Event>, stats: &StageStats) {
+    /// Passes a batch on to every consumer (blocking while one is full).
+    pub fn send(&mut self, batch: Vec<Event>, stats: &StageStats) {
         if batch.is_empty() {
             return;
         }

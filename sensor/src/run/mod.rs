@@ -12,6 +12,7 @@ pub mod event;
 pub mod flatten;
 pub mod graph;
 mod perms;
+pub mod policy_stage;
 pub mod reload;
 pub mod rules;
 pub mod signals;

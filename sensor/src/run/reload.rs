@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
 use notify::{RecursiveMode, Watcher};
 
-use super::rules::{Loader, RuleSet};
+use super::rules::{Loader, Rules};
 
 /// After the first change, further events within this window are folded into one reload
 /// (editors write files in several steps).
@@ -23,7 +23,7 @@ pub struct Reloadable {
     /// `monitor: local`
     pub watch: bool,
     pub loader: Loader,
-    pub swap: Sender<Box<dyn RuleSet>>,
+    pub swap: Sender<Rules>,
 }
 
 /// Starts the reload thread. `hup` delivers SIGHUPs; the thread ends when `hup` closes.
@@ -57,7 +57,11 @@ pub fn spawn(items: Vec<Reloadable>, hup: Receiver<()>) -> anyhow::Result<Option
                     .to_path_buf()
             };
             w.watch(&dir, RecursiveMode::NonRecursive)?;
-            tracing::info!("{}: watching {} for rule changes", r.label, dir.display());
+            tracing::info!(
+                "{}: watching {} for rule changes (applied as soon as the files settle; monitor.interval is not used)",
+                r.label,
+                dir.display()
+            );
         }
         watcher = Some(w);
     }
@@ -66,6 +70,14 @@ pub fn spawn(items: Vec<Reloadable>, hup: Receiver<()>) -> anyhow::Result<Option
         .name("policy-reload".into())
         .spawn(move || {
             let _keep = watcher;
+            // Without a watcher the event channel is closed at once; selecting on a closed
+            // channel returns immediately, so it is replaced by one that never fires (else
+            // this thread would spin).
+            let ev_rx = if _keep.is_some() {
+                ev_rx
+            } else {
+                crossbeam_channel::never()
+            };
             loop {
                 let mut targets: Vec<bool> = vec![false; items.len()];
                 select! {

@@ -21,14 +21,18 @@ pub enum Verdict {
     Alert,
 }
 
-/// Compiled rules.
-pub trait RuleSet: Send {
-    /// Evaluates every rule on `ev` and attaches the matches to it.
-    fn eval(&mut self, ev: &mut Event) -> Verdict;
+/// Compiled rules, shared by the policy workers.
+pub trait RuleSet: Send + Sync {
+    /// Evaluates every rule on `ev` and attaches the matches to it; `m` is the calling
+    /// worker's scratch space.
+    fn eval(&self, ev: &mut Event, m: &mut Matches) -> Verdict;
 }
 
+/// A compiled rule set as the stages hold it.
+pub type Rules = Arc<dyn RuleSet>;
+
 /// Compiles a rule set; called at startup and on every reload.
-pub type Loader = Arc<dyn Fn() -> anyhow::Result<Box<dyn RuleSet>> + Send + Sync>;
+pub type Loader = Arc<dyn Fn() -> anyhow::Result<Rules> + Send + Sync>;
 
 /// Where the rules come from.
 #[derive(Debug, Clone)]
@@ -43,25 +47,24 @@ pub enum RuleSource {
 pub struct Bypass;
 
 impl RuleSet for Bypass {
-    fn eval(&mut self, _ev: &mut Event) -> Verdict {
+    fn eval(&self, _ev: &mut Event, _m: &mut Matches) -> Verdict {
         Verdict::Pass
     }
 }
 
 /// Compiled rules of the policy engine, with per-rule export data shared by every match.
 struct EngineRules {
-    engine: Arc<PolicyEngine>,
+    engine: PolicyEngine,
     infos: Vec<Arc<RuleInfo>>,
-    matches: Matches,
 }
 
 impl RuleSet for EngineRules {
-    fn eval(&mut self, ev: &mut Event) -> Verdict {
-        match self.engine.process(&ev.rec, &mut self.matches) {
+    fn eval(&self, ev: &mut Event, m: &mut Matches) -> Verdict {
+        match self.engine.process(&ev.rec, m) {
             policy::Verdict::Drop => Verdict::Drop,
             policy::Verdict::Pass => Verdict::Pass,
             policy::Verdict::Alert => {
-                for &i in self.matches.indices() {
+                for &i in m.indices() {
                     if let Some(r) = self.infos.get(i as usize) {
                         ev.rules.push(r.clone());
                     }
@@ -83,7 +86,7 @@ fn engine_mode(m: PolicyMode) -> Mode {
 fn wrap(
     res: Result<(PolicyEngine, Vec<policy::Diagnostic>), policy::PolicyError>,
     what: &str,
-) -> anyhow::Result<Box<dyn RuleSet>> {
+) -> anyhow::Result<Rules> {
     let (engine, warnings) = res.map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
     for w in warnings {
         tracing::warn!("{w}");
@@ -101,16 +104,12 @@ fn wrap(
         })
         .collect();
     tracing::info!("{what}: {} rules", engine.rules().len());
-    Ok(Box::new(EngineRules {
-        engine: Arc::new(engine),
-        infos,
-        matches: Matches::new(),
-    }))
+    Ok(Arc::new(EngineRules { engine, infos }))
 }
 
 /// The loader for a rule source.
 pub fn loader(src: RuleSource, mode: PolicyMode) -> Loader {
-    Arc::new(move || -> anyhow::Result<Box<dyn RuleSet>> {
+    Arc::new(move || -> anyhow::Result<Rules> {
         let opts = LoadOptions {
             mode: engine_mode(mode),
             strict: false,

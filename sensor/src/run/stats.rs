@@ -30,25 +30,21 @@ impl StageStats {
         }
     }
 
-    /// One-line summary, counters that are zero left out except `in` and `out`.
+    /// One-line summary with every counter, zeros included (so that a log reader can rely
+    /// on each being there).
     pub fn summary(&self) -> String {
-        let mut s = format!(
-            "{}: in={} out={}",
-            self.label,
-            self.input.load(Relaxed),
-            self.output.load(Relaxed)
-        );
+        use std::fmt::Write;
+        let mut s = format!("{}:", self.label);
         for (name, c) in [
+            ("in", &self.input),
+            ("out", &self.output),
             ("filtered", &self.filtered),
             ("alerts", &self.alerts),
             ("decode_errors", &self.decode_errors),
             ("export_errors", &self.export_errors),
             ("dropped", &self.dropped),
         ] {
-            let v = c.load(Relaxed);
-            if v > 0 {
-                s.push_str(&format!(" {name}={v}"));
-            }
+            let _ = write!(s, " {name}={}", c.load(Relaxed));
         }
         s
     }

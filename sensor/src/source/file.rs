@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use anyhow::Context;
 
 use super::{decode, Sink};
+use crate::config::defaults;
 use crate::run::stats::StageStats;
 
 /// Reads `path` into the sink until done or `stop` is set. Returns whether every file was
@@ -28,11 +29,17 @@ pub fn run(path: &Path, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<bo
                 continue;
             }
         };
+        // Counted locally and published every batch: no shared-counter update per record.
+        let mut read = 0u64;
         for r in recs {
             match r {
                 Ok(rec) => {
-                    StageStats::add(&sink.stats.input, 1);
+                    read += 1;
+                    if read == defaults::BATCH as u64 {
+                        StageStats::add(&sink.stats.input, std::mem::take(&mut read));
+                    }
                     if sink.push(rec).is_err() {
+                        StageStats::add(&sink.stats.input, read);
                         return Ok(clean);
                     }
                 }
@@ -50,6 +57,7 @@ pub fn run(path: &Path, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<bo
                 break;
             }
         }
+        StageStats::add(&sink.stats.input, read);
         if sink.flush().is_err() {
             return Ok(clean);
         }

@@ -183,13 +183,14 @@ enum Msg {
 /// Reads one whole message without blocking, growing `buf` to the message's size.
 fn recv_msg(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Msg> {
     loop {
-        // MSG_TRUNC on a peek returns the real length of the next message.
-        // SAFETY: buf is valid for its length.
+        // MSG_TRUNC on a peek returns the real length of the next message; with a zero-length
+        // buffer nothing is copied (the data is copied once, by the recvmsg below).
+        // SAFETY: a zero-length receive into a valid pointer.
         let n = unsafe {
             libc::recv(
                 fd,
                 buf.as_mut_ptr().cast(),
-                buf.len(),
+                0,
                 libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
             )
         };

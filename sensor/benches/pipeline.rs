@@ -1,0 +1,345 @@
+//! `sensor run` end to end, with the real binary:
+//!
+//! 1. records/s from a 1 M-record trace file through the flattener and the runtimeintegrity
+//!    rules to the file exporter, in `alert` mode (what a deployment runs) and in `enrich`
+//!    mode (every record JSON-encoded and written: the exporter's worst case), with the
+//!    default `concurrency` and with `concurrency: 1`;
+//! 2. the sustained socket ingest rate: a SOCK_SEQPACKET client sends 1 M bare datums as
+//!    fast as the daemon takes them, into a `null` exporter.
+//!
+//! The trace is built with our writer by replicating the records of the real traces
+//! (`k8s_small.sf`, `1621959914.sf`), entity records included in every replica so OIDs stay
+//! joinable. Timings include process start-up and rule compilation (a few ms).
+//!
+//! Run: `cargo bench -p sensor --bench pipeline` (`BENCH_RECORDS` changes the record count,
+//! `BENCH_KEEP_TRACE=FILE` keeps a copy of the trace, e.g. for `perf record`, `BENCH_ONLY=file`
+//! or `socket` runs one part). Besides wall
+//! time, the daemon's CPU time (user + system, from `getrusage`) is shown: on a loaded
+//! machine records per CPU-second is the steadier figure.
+//! Needs `../shared` beside the repository (or `$SYSFLOW_SHARED`); skipped otherwise.
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sysflow_model::avro::{datum, Codec, Reader, Writer};
+use sysflow_model::SysFlow;
+
+fn shared() -> Option<PathBuf> {
+    let base = std::env::var_os("SYSFLOW_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
+    base.is_dir().then_some(base)
+}
+
+/// The real traces' header and body records.
+fn source_records(dir: &Path) -> (SysFlow, Vec<SysFlow>) {
+    let mut header = None;
+    let mut body = Vec::new();
+    for name in ["k8s_small.sf", "1621959914.sf"] {
+        let f = std::fs::File::open(dir.join(name)).expect("open trace");
+        for r in Reader::new(BufReader::new(f)).expect("trace header") {
+            match r.expect("record") {
+                SysFlow::Header(h) => {
+                    header.get_or_insert(h);
+                }
+                rec => body.push(rec),
+            }
+        }
+    }
+    (SysFlow::Header(header.expect("a header")), body)
+}
+
+/// Header, then the body replicated until `target` records.
+fn replicated<'a>(
+    header: &'a SysFlow,
+    body: &'a [SysFlow],
+    target: usize,
+) -> impl Iterator<Item = SysFlow> + 'a {
+    std::iter::once(header.clone()).chain(body.iter().cloned().cycle().take(target - 1))
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn pipeline_json(policies: &Path, mode: &str, concurrency: Option<usize>, out: &Path) -> String {
+    let conc = concurrency.map_or(String::new(), |c| format!(r#","concurrency":"{c}""#));
+    format!(
+        r#"{{"pipeline":[
+  {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
+  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"{mode}"{conc}}},
+  {{"processor":"exporter","in":"evt eventchan","export":"file","format":"json","file.path":"{}","file.truncate":"true"}}]}}"#,
+        policies.display(),
+        out.display()
+    )
+}
+
+/// CPU time (user + system) used by waited-for children so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Runs the binary once; returns the wall time, CPU time and the exporter's written count.
+fn run_file(cfg: &Path, trace: &Path) -> (Duration, Duration, u64) {
+    let cpu0 = children_cpu();
+    let t = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["run", "--log", "info", "--config"])
+        .arg(cfg)
+        .arg(trace)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run sensor");
+    let d = t.elapsed();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "sensor run failed:\n{err}");
+    (d, children_cpu() - cpu0, exporter_out(&err))
+}
+
+/// `out=` of the exporter's exit counters.
+fn exporter_out(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("counters (exit)") && l.contains("exporter"))
+        .filter_map(|l| l.split(" out=").nth(1))
+        .filter_map(|s| s.split_whitespace().next()?.parse().ok())
+        .next()
+        .unwrap_or(0)
+}
+
+fn file_bench(shared: &Path, trace: &Path, n: usize, tmp: &Path) {
+    let policies = shared.join("policies/runtimeintegrity");
+    if !policies.is_dir() {
+        println!("SKIPPED: {} not found", policies.display());
+        return;
+    }
+    let out = tmp.join("export.json");
+    for (mode, conc) in [
+        ("alert", None),
+        ("alert", Some(1)),
+        ("enrich", None),
+        ("enrich", Some(1)),
+    ] {
+        let cfg = tmp.join("pipeline.json");
+        std::fs::write(&cfg, pipeline_json(&policies, mode, conc, &out)).expect("write cfg");
+        let (mut best, mut best_cpu) = (Duration::MAX, Duration::MAX);
+        let mut written = 0;
+        for _ in 0..3 {
+            let (d, cpu, w) = run_file(&cfg, trace);
+            best = best.min(d);
+            best_cpu = best_cpu.min(cpu);
+            written = w;
+        }
+        let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "file → runtimeintegrity ({mode:6}, concurrency {:>7}) → file: {:>10.0} records/s ({:.3} s; {:.3} s CPU = {:.0} records/CPU-s; {written} records exported, {:.1} MB)",
+            conc.map_or("default".to_string(), |c| c.to_string()),
+            rate(n, best),
+            best.as_secs_f64(),
+            best_cpu.as_secs_f64(),
+            rate(n, best_cpu),
+            bytes as f64 / 1e6
+        );
+    }
+}
+
+/// A collector-side SOCK_SEQPACKET connection.
+struct Client(OwnedFd);
+
+impl Client {
+    fn connect(path: &Path) -> Client {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // SAFETY: plain socket calls on a fresh fd that is owned right away.
+            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0) };
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (d, s) in addr
+                .sun_path
+                .iter_mut()
+                .zip(path.as_os_str().as_encoded_bytes())
+            {
+                *d = *s as libc::c_char;
+            }
+            // SAFETY: addr is a valid sockaddr_un.
+            let rc = unsafe {
+                libc::connect(
+                    fd.as_raw_fd(),
+                    (&addr as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                )
+            };
+            if rc == 0 {
+                return Client(fd);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cannot connect to {}",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn send(&self, msg: &[u8]) {
+        // SAFETY: msg is valid for its length.
+        let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        assert_eq!(
+            n,
+            msg.len() as isize,
+            "send: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+fn socket_bench(header: &SysFlow, body: &[SysFlow], n: usize, tmp: &Path) {
+    // Pre-encoded, so the client measures the daemon and not its own encoder.
+    let mut msgs: Vec<Vec<u8>> = Vec::new();
+    for r in std::iter::once(header).chain(body.iter()) {
+        let mut b = Vec::new();
+        datum::encode_datum(r, &mut b);
+        msgs.push(b);
+    }
+    let cfg = tmp.join("socket.json");
+    std::fs::write(
+        &cfg,
+        r#"{"pipeline":[
+  {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+  {"processor":"exporter","in":"flat flattenerchan","export":"null","format":"json"}]}"#,
+    )
+    .expect("write cfg");
+    let sock = tmp.join("sysflow.sock");
+    let cpu0 = children_cpu();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["run", "--log", "info", "--input", "socket", "--config"])
+        .arg(&cfg)
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sensor");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let err = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let c = Client::connect(&sock);
+    let t = Instant::now();
+    c.send(&msgs[0]);
+    for m in msgs[1..].iter().cycle().take(n - 1) {
+        c.send(m);
+    }
+    let sent = t.elapsed();
+    drop(c);
+    // Ingest ends when the driver has read the last message and seen the disconnect.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut log = Vec::new();
+    let done = loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(l) => {
+                let hit = l.contains("collector disconnected");
+                log.push(l);
+                if hit {
+                    break t.elapsed();
+                }
+            }
+            Err(_) if Instant::now() > deadline => {
+                panic!("no disconnect seen:\n{}", log.join("\n"))
+            }
+            Err(_) => {}
+        }
+    };
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = child.wait().expect("wait");
+    let cpu = children_cpu() - cpu0;
+    let _ = reader.join();
+    log.extend(rx.try_iter());
+    assert!(st.success(), "sensor failed:\n{}", log.join("\n"));
+    let driver_in = log
+        .iter()
+        .filter(|l| l.contains("counters (exit)") && l.contains("driver"))
+        .filter_map(|l| {
+            l.split(" in=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .next()
+        .unwrap_or(0);
+    assert_eq!(driver_in, n as u64, "records lost:\n{}", log.join("\n"));
+    println!(
+        "socket (SEQPACKET, 1 datum/message) → flattener → null: {:>10.0} records/s ({:.3} s; daemon {:.3} s CPU; client done after {:.3} s)",
+        rate(n, done),
+        done.as_secs_f64(),
+        cpu.as_secs_f64(),
+        sent.as_secs_f64()
+    );
+}
+
+fn main() {
+    let Some(shared) = shared() else {
+        println!("SKIPPED: ../shared not found");
+        return;
+    };
+    let n: usize = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let (header, body) = source_records(&shared.join("traces"));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let trace = tmp.path().join("bench.sf");
+    {
+        let f = std::fs::File::create(&trace).expect("create trace");
+        let mut w = Writer::new(std::io::BufWriter::new(f), Codec::Deflate).expect("writer");
+        for r in replicated(&header, &body, n) {
+            w.write(&r).expect("write");
+        }
+        w.finish().expect("finish");
+    }
+    if let Some(keep) = std::env::var_os("BENCH_KEEP_TRACE") {
+        std::fs::copy(&trace, &keep).expect("copy trace");
+    }
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_model()
+    );
+    println!(
+        "trace: {n} records, {:.1} MB (deflate), from k8s_small.sf + 1621959914.sf",
+        std::fs::metadata(&trace).map_or(0, |m| m.len()) as f64 / 1e6
+    );
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "file" {
+        file_bench(&shared, &trace, n, tmp.path());
+    }
+    if only.is_empty() || only == "socket" {
+        socket_bench(&header, &body, n, tmp.path());
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
