@@ -156,20 +156,46 @@ impl Client {
 /// What the slow reader saw.
 struct ReadOutcome {
     lines: u64,
+    /// Records the collector got in before its `send` blocked, with nothing read yet.
+    stalled_lead: u64,
     min_line: u64,
     /// When the last expected line arrived.
     done_at: Instant,
 }
 
-/// Drains the FIFO at no more than `rate` lines/s (0: as fast as it can), checking that line
-/// `k` is event `k`. Stops after `want` lines.
+/// Waits, reading nothing, until the collector has sent nothing for half a second — it is
+/// blocked, the pipeline full — or has sent everything. Returns how far it got.
+fn stall_until_full(sent: &AtomicU64, want: u64, deadline: Instant) -> Result<u64, String> {
+    let mut last = u64::MAX;
+    let mut quiet = 0;
+    loop {
+        let now = sent.load(Relaxed);
+        if now == want {
+            return Ok(now);
+        }
+        quiet = if now == last && now > 0 { quiet + 1 } else { 0 };
+        if quiet >= 5 {
+            return Ok(now);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the collector never blocked (sent {now})"));
+        }
+        last = now;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The deliberately slow exporter's reader: first reads nothing until the pipeline is full,
+/// then drains the FIFO at no more than `rate` lines/s (0: as fast as it can), checking that
+/// line `k` is event `k`. Stops after `want` lines.
 fn slow_reader(
     fifo: &mut File,
     want: u64,
     rate: u64,
-    received: &AtomicU64,
+    (sent, received): (&AtomicU64, &AtomicU64),
     deadline: Instant,
 ) -> Result<ReadOutcome, String> {
+    let stalled_lead = stall_until_full(sent, want, deadline)?;
     let mut buf = vec![0u8; 16 * 1024];
     let mut partial: Vec<u8> = Vec::new();
     let mut lines = 0u64;
@@ -215,6 +241,7 @@ fn slow_reader(
     }
     Ok(ReadOutcome {
         lines,
+        stalled_lead,
         min_line,
         done_at: Instant::now(),
     })
@@ -248,7 +275,7 @@ fn check_line(line: &[u8], k: u64) -> Result<(), String> {
 
 #[test]
 fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
-    let records = env_u64("SENSOR_SOAK_RECORDS", 200_000);
+    let records = env_u64("SENSOR_SOAK_RECORDS", 300_000);
     let rate = env_u64("SENSOR_SOAK_RATE", 20_000);
     // A hang fails the test rather than the CI job: allow for 20 k records/s at the least.
     let floor = if rate == 0 { 20_000 } else { rate.min(20_000) };
@@ -302,8 +329,8 @@ fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
     let received = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let started = Instant::now();
-    // (seconds since start, VmRSS KiB)
-    let mut rss: Vec<(f64, u64)> = Vec::new();
+    // (seconds since start, VmRSS KiB, collector's lead, collector still sending)
+    let mut rss: Vec<(f64, u64, u64, bool)> = Vec::new();
     let mut max_lead = 0u64;
     let (client_res, reader_res) = std::thread::scope(|s| {
         let client = s.spawn(|| {
@@ -324,16 +351,18 @@ fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
             Ok::<_, String>((c, t0, t0.elapsed()))
         });
         let reader = s.spawn(|| {
-            let r = slow_reader(&mut fifo, records, rate, &received, deadline);
+            let r = slow_reader(&mut fifo, records, rate, (&sent, &received), deadline);
             done.store(true, Relaxed);
             r
         });
         while !done.load(Relaxed) && Instant::now() < deadline {
             // Read `received` first: `sent` only grows, so the lead is never underestimated.
             let got = received.load(Relaxed);
-            let lead = sent.load(Relaxed).saturating_sub(got);
+            let now_sent = sent.load(Relaxed);
+            let lead = now_sent.saturating_sub(got);
             max_lead = max_lead.max(lead);
-            rss.push((started.elapsed().as_secs_f64(), rss_kib(pid)));
+            let sending = now_sent < records;
+            rss.push((started.elapsed().as_secs_f64(), rss_kib(pid), lead, sending));
             std::thread::sleep(Duration::from_millis(50));
         }
         (
@@ -370,16 +399,25 @@ fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
         + SOCKET_QUEUE;
     println!(
         "soak: {records} records in {elapsed:.1} s = {per_sec:.0} records/s (reader limit {rate}/s); \
-         peak RSS (VmHWM) {peak_kib} KiB; max lead of the collector {max_lead} records \
+         peak RSS (VmHWM) {peak_kib} KiB; exporter stalled: the collector blocked after {} records; \
+         max lead of the collector {max_lead} records \
          (bound {capacity}); socket full {} times, {:.1} s of {:.1} s sending",
+        out.stalled_lead,
         client.stalls,
         client.blocked.as_secs_f64(),
         send_time.as_secs_f64()
     );
 
     // Backpressure reaches the socket and bounds what is in flight.
+    // More records than the pipeline can hold: with nothing read, the collector must block.
+    if records > capacity {
+        assert!(
+            out.stalled_lead < records,
+            "the collector sent all {records} records while nothing was read"
+        );
+    }
     assert!(
-        max_lead <= capacity,
+        max_lead.max(out.stalled_lead) <= capacity,
         "the collector ran {max_lead} records ahead of the exporter; the pipeline holds at most {capacity}"
     );
     // Without a reading limit the collector may be the slowest part; nothing to assert then.
@@ -392,24 +430,40 @@ fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
         );
     }
 
-    // Memory plateaus: the second half of the run adds no more than a few MiB.
-    let half = rss.len() / 2;
-    assert!(half >= 10, "too few RSS samples: {}", rss.len());
-    let first = rss[..half].iter().map(|s| s.1).max().unwrap_or(0);
-    let second = rss[half..].iter().map(|s| s.1).max().unwrap_or(0);
-    let quarters: Vec<String> = (1..=4)
+    // Memory plateaus. The pipeline fills in two steps: with the exporter stalled, its
+    // batches are tiny (a few records per socket read) and a few thousand records fill it;
+    // while it drains at the slow rate, they are replaced by batches of what the socket queue
+    // held, and the records in flight (and RSS) grow for some seconds. From the moment the
+    // collector's lead reaches 90 % of its maximum until it has sent everything, the second
+    // half of that span may add no more than a few MiB to the first.
+    let from = rss
+        .iter()
+        .position(|s| s.2 * 10 >= max_lead * 9)
+        .unwrap_or(0);
+    let to = rss.iter().rposition(|s| s.3).unwrap_or(rss.len() - 1);
+    let steady = &rss[from..=to.max(from)];
+    assert!(
+        steady.len() >= 20,
+        "too short a steady state to judge memory: {} samples of 50 ms",
+        steady.len()
+    );
+    let (a, b) = steady.split_at(steady.len() / 2);
+    let first = a.iter().map(|s| s.1).max().unwrap_or(0);
+    let second = b.iter().map(|s| s.1).max().unwrap_or(0);
+    let quarters: Vec<String> = (1..=8)
         .map(|q| {
-            format!(
-                "{:.0} s: {} KiB",
-                rss[q * (rss.len() - 1) / 4].0,
-                rss[q * (rss.len() - 1) / 4].1
-            )
+            let (t, kib, lead, _) = rss[q * (rss.len() - 1) / 8];
+            format!("{t:.0} s: {kib} KiB, lead {lead}")
         })
         .collect();
     println!("soak: VmRSS at {}", quarters.join(", "));
-    println!("soak: VmRSS max {first} KiB over the first half, {second} KiB over the second");
+    println!(
+        "soak: steady state {:.1}-{:.1} s: VmRSS max {first} KiB over its first half, {second} KiB over its second",
+        steady[0].0,
+        steady[steady.len() - 1].0
+    );
     assert!(
         second <= first + 4 * 1024,
-        "daemon RSS kept growing: max {first} KiB in the first half, {second} KiB in the second"
+        "daemon RSS kept growing: max {first} KiB in the first half of the steady state, {second} KiB in the second"
     );
 }

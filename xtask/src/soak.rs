@@ -47,7 +47,10 @@ pub fn run(root: &Path, records: u64, rate: u64) -> Result<()> {
     println!("\n== figures ==");
     println!("machine: {}", machine());
     // With --nocapture the first line shares its line with the harness's "test … ...".
-    for l in text.lines().filter_map(|l| l.find("soak: ").map(|i| &l[i..])) {
+    for l in text
+        .lines()
+        .filter_map(|l| l.find("soak: ").map(|i| &l[i..]))
+    {
         println!("{l}");
     }
     Ok(())
