@@ -9,16 +9,18 @@
 //!   ahead of what the exporter has written by more than the pipeline's bounded capacity
 //!   (three channels of 64 batches of 1024 records, the batches each stage and the policy
 //!   workers hold, the FIFO's buffer and the socket's queue);
-//! - memory stays bounded: the daemon's `VmRSS`, sampled every 50 ms, plateaus — its maximum
-//!   over the second half of the run is at most 4 MiB above its maximum over the first half.
+//! - memory stays bounded: the daemon's `VmRSS`, sampled every 50 ms, plateaus — over the
+//!   steady state (from when the collector's lead reaches 90 % of its maximum until it has sent
+//!   everything), its maximum over the second half is at most 4 MiB above the first half's.
 //!
-//! CI size: 200 k records read at 20 k lines/s (~10 s; the debug daemon alone does ~25-45 k/s
-//! here). The pipeline holds at most ~200 k records, but the socket driver hands on a batch
-//! after every read round, so its batches are partial (a few hundred records, what the socket
-//! queue held) and the collector runs ~65 k records ahead once it is full — reached within the
-//! first seconds. `cargo xtask soak --records N [--rate R]` runs this same test in release
-//! (`SENSOR_SOAK_RECORDS`, `SENSOR_SOAK_RATE`; rate 0 = read as fast as possible) and prints
-//! the figures.
+//! The reader first reads nothing until the collector is blocked (the exporter stalled), then
+//! drains at its rate limit. CI size: 300 k records read at 20 k lines/s (~16 s; the debug
+//! daemon alone does ~25-45 k/s here). The pipeline holds at most ~207 k records in full
+//! batches, but the socket driver hands a batch on after every read round, so under
+//! backpressure its batches are partial and the lead stays lower (~50 k in debug).
+//! `cargo xtask soak --records N [--rate R]` runs this same test in release
+//! (`SENSOR_SOAK_RECORDS`, `SENSOR_SOAK_RATE`; rate 0 = read as fast as possible, and then
+//! only the order, the bound on the lead and the figures are checked).
 
 #[path = "run_common.rs"]
 mod common;
@@ -462,8 +464,11 @@ fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
         steady[0].0,
         steady[steady.len() - 1].0
     );
+    // Without a reading limit nothing is steady: whichever side is slower changes from moment
+    // to moment, the lead swings between a few thousand records and the bound, and RSS with
+    // it; the peak is still printed above.
     assert!(
-        second <= first + 4 * 1024,
+        rate == 0 || second <= first + 4 * 1024,
         "daemon RSS kept growing: max {first} KiB in the first half of the steady state, {second} KiB in the second"
     );
 }
