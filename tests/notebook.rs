@@ -12,7 +12,7 @@ use print_common::{run, sensor, temp_dir, traces_dir};
 #[test]
 fn trace_analytics_notebook_runs_and_answers() {
     let Some(dir) = traces_dir() else { return };
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin");
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-analytics/bin");
     let jupyter = venv.join("jupyter");
     let deps_ok = Command::new(venv.join("python"))
         .args([
@@ -22,7 +22,7 @@ fn trace_analytics_notebook_runs_and_answers() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !jupyter.exists() || !deps_ok {
-        println!("SKIPPED: jupyter nbconvert/ipykernel/pandas/pyarrow/matplotlib not installed in <repo>/.venv");
+        println!("SKIPPED: jupyter nbconvert/ipykernel/pandas/pyarrow/matplotlib not installed in <repo>/.venv-analytics");
         return;
     }
     let tmp = temp_dir("notebook");

@@ -11,12 +11,14 @@ use std::process::Command;
 use print_common::{run, sensor, temp_dir, traces, traces_dir};
 use s3_common::{trace_bytes, TraceSpec};
 
-/// The venv Python with pyarrow and pandas (`$ANALYTICS_PYTHON`, else `<repo>/.venv`), or
+/// The venv Python with pyarrow and pandas (`$ANALYTICS_PYTHON`, else `<repo>/.venv-analytics`), or
 /// `None` after printing a SKIPPED line.
 pub fn analytics_python() -> Option<PathBuf> {
     let py = std::env::var_os("ANALYTICS_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-analytics/bin/python")
+        });
     let ok = Command::new(&py)
         .args(["-c", "import pyarrow, pandas"])
         .output()
@@ -25,7 +27,7 @@ pub fn analytics_python() -> Option<PathBuf> {
         Some(py)
     } else {
         println!(
-            "SKIPPED: pyarrow/pandas not installed (pip install pyarrow pandas into <repo>/.venv)"
+            "SKIPPED: pyarrow/pandas not installed (pip install pyarrow pandas into <repo>/.venv-analytics)"
         );
         None
     }

@@ -2,7 +2,7 @@
 //! authentication switched on after the fixtures are uploaded, so signatures and
 //! permissions are checked for real.
 //!
-//! Found via `$MOTO_SERVER`, else `<repo>/.venv/bin/moto_server`; the `python` beside it
+//! Found via `$MOTO_SERVER`, else `<repo>/.venv-analytics/bin/moto_server`; the `python` beside it
 //! (which has boto3, a moto dependency) uploads the fixtures. Shared by the unit tests of
 //! `sensor/src/source/s3` and the `print_s3` integration test.
 #![allow(dead_code)]
@@ -49,7 +49,7 @@ fn repo_root() -> PathBuf {
 pub fn moto_paths() -> Option<(PathBuf, PathBuf)> {
     let server = match std::env::var_os("MOTO_SERVER") {
         Some(s) => PathBuf::from(s),
-        None => repo_root().join(".venv/bin/moto_server"),
+        None => repo_root().join(".venv-analytics/bin/moto_server"),
     };
     if !server.is_file() {
         return None;
@@ -73,7 +73,7 @@ pub fn moto() -> Option<&'static Moto> {
     });
     if m.is_none() {
         println!(
-            "SKIPPED: moto not installed (pip install 'moto[server]' into <repo>/.venv or set MOTO_SERVER)"
+            "SKIPPED: moto not installed (pip install 'moto[server]' into <repo>/.venv-analytics or set MOTO_SERVER)"
         );
     }
     m.as_ref()
