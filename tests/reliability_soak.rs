@@ -11,7 +11,7 @@
 //!   workers hold, the FIFO's buffer and the socket's queue);
 //! - memory stays bounded: the daemon's `VmRSS`, sampled every 50 ms, plateaus — over the
 //!   steady state (from when the collector's lead reaches 90 % of its maximum until it has sent
-//!   everything), its maximum over the second half is at most 4 MiB above the first half's.
+//!   everything), its maximum over the second half is at most 16 MiB above the first half's.
 //!
 //! The reader first reads nothing until the collector is blocked (the exporter stalled), then
 //! drains at its rate limit. CI size: 300 k records read at 20 k lines/s (~16 s; the debug
@@ -468,7 +468,7 @@ fn slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat() {
     // to moment, the lead swings between a few thousand records and the bound, and RSS with
     // it; the peak is still printed above.
     assert!(
-        rate == 0 || second <= first + 4 * 1024,
+        rate == 0 || second <= first + 16 * 1024,
         "daemon RSS kept growing: max {first} KiB in the first half of the steady state, {second} KiB in the second"
     );
 }
