@@ -4,8 +4,11 @@
 #   # trace files:   docker run --rm -v $PWD/traces:/traces:ro sysflow-sensor /traces
 #   # collector socket (sf-collector writes to /sock/sysflow.sock):
 #   docker run --rm -v /tmp/sock:/sock sysflow-sensor --input socket
-#   # native eBPF probes (build the probe object first: cargo xtask build-ebpf --release):
+#   # native eBPF probes: build the probe object on the host first (nightly + bpf-linker,
+#   # see docs/ebpf.md): `cargo xtask build-ebpf --release` writes target/sensor-ebpf/,
+#   # which .dockerignore lets into the build context and sensor/build.rs embeds.
 #   docker run --rm --privileged --pid=host -v /sys/kernel:/sys/kernel:ro sysflow-sensor --input ebpf
+#   # (what each flag is for, and narrower alternatives to --privileged: docs/container.md)
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
