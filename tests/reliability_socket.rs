@@ -7,8 +7,8 @@
 #[path = "run_common.rs"]
 mod common;
 mod reliability_common;
+use common::Client;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -16,63 +16,6 @@ use std::time::{Duration, Instant};
 use reliability_common::traces;
 use reliability_common::{rss_kib, Rng};
 use sysflow_model::avro::datum::encode_datum;
-use sysflow_model::SysFlow;
-
-struct Client(OwnedFd);
-
-impl Client {
-    fn connect(path: &Path) -> Client {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            // SAFETY: plain socket calls on a fresh fd.
-            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0) };
-            assert!(fd >= 0);
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-            for (d, s) in addr
-                .sun_path
-                .iter_mut()
-                .zip(path.as_os_str().as_encoded_bytes())
-            {
-                *d = *s as libc::c_char;
-            }
-            let rc = unsafe {
-                libc::connect(
-                    fd.as_raw_fd(),
-                    (&addr as *const libc::sockaddr_un).cast(),
-                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-                )
-            };
-            if rc == 0 {
-                return Client(fd);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "cannot connect to {}",
-                path.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn send(&self, msg: &[u8]) {
-        // SAFETY: valid fd and buffer.
-        let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-        assert_eq!(
-            n,
-            msg.len() as isize,
-            "send: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-
-    fn send_rec(&self, r: &SysFlow) {
-        let mut b = Vec::new();
-        encode_datum(r, &mut b);
-        self.send(&b);
-    }
-}
 
 struct Daemon {
     child: Child,

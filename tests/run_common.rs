@@ -57,3 +57,67 @@ pub fn rule_ids(v: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A collector-side SOCK_SEQPACKET connection, as sf-collector makes it: one bare SysFlow datum
+/// per message.
+pub struct Client(pub std::os::fd::OwnedFd);
+
+impl Client {
+    /// Connects to the sensor's socket, retrying while the daemon starts (20 s at most).
+    pub fn connect(path: &Path) -> Client {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::time::{Duration, Instant};
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            // SAFETY: plain socket calls on a fresh fd.
+            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0) };
+            assert!(fd >= 0);
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (d, s) in addr
+                .sun_path
+                .iter_mut()
+                .zip(path.as_os_str().as_encoded_bytes())
+            {
+                *d = *s as libc::c_char;
+            }
+            let rc = unsafe {
+                libc::connect(
+                    fd.as_raw_fd(),
+                    (&addr as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                )
+            };
+            if rc == 0 {
+                return Client(fd);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cannot connect to {}",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends one message; the whole message must go.
+    pub fn send(&self, msg: &[u8]) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: valid fd and buffer.
+        let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        assert_eq!(
+            n,
+            msg.len() as isize,
+            "send: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Sends one record as a bare v5 datum.
+    pub fn send_rec(&self, r: &sysflow_model::SysFlow) {
+        let mut b = Vec::new();
+        sysflow_model::avro::datum::encode_datum(r, &mut b);
+        self.send(&b);
+    }
+}

@@ -5,70 +5,13 @@
 mod common;
 use common::*;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use sysflow_model::avro::{datum, Reader};
+use sysflow_model::avro::Reader;
 use sysflow_model::SysFlow;
-
-/// A collector-side connection.
-struct Client(OwnedFd);
-
-impl Client {
-    fn connect(path: &Path) -> Client {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            // SAFETY: plain socket calls on a fresh fd.
-            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0) };
-            assert!(fd >= 0);
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-            for (d, s) in addr
-                .sun_path
-                .iter_mut()
-                .zip(path.as_os_str().as_encoded_bytes())
-            {
-                *d = *s as libc::c_char;
-            }
-            let rc = unsafe {
-                libc::connect(
-                    fd.as_raw_fd(),
-                    (&addr as *const libc::sockaddr_un).cast(),
-                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-                )
-            };
-            if rc == 0 {
-                return Client(fd);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "cannot connect to {}",
-                path.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn send(&self, msg: &[u8]) {
-        let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-        assert_eq!(
-            n,
-            msg.len() as isize,
-            "send: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-
-    fn send_rec(&self, r: &SysFlow) {
-        let mut buf = Vec::new();
-        datum::encode_datum(r, &mut buf);
-        self.send(&buf);
-    }
-}
 
 fn records(trace: &Path) -> Vec<SysFlow> {
     let f = std::fs::File::open(trace).unwrap();
