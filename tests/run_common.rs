@@ -121,3 +121,24 @@ impl Client {
         self.send(&b);
     }
 }
+
+/// Every record of a trace file (the test's own fixture; a read error fails the test).
+pub fn records(trace: &Path) -> Vec<sysflow_model::SysFlow> {
+    let f = std::fs::File::open(trace).unwrap();
+    sysflow_model::avro::Reader::new(std::io::BufReader::new(f))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// The record types the pipeline exports by default (PE, FF, FE, NF).
+pub fn is_event(r: &sysflow_model::SysFlow) -> bool {
+    use sysflow_model::RecordType;
+    matches!(
+        r.record_type(),
+        RecordType::ProcessEvent
+            | RecordType::FileFlow
+            | RecordType::FileEvent
+            | RecordType::NetworkFlow
+    )
+}

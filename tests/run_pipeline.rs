@@ -13,26 +13,8 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use sysflow_model::avro::{datum, Codec, Reader, Writer};
+use sysflow_model::avro::{datum, Codec, Writer};
 use sysflow_model::{RecordType, SysFlow};
-
-fn records(trace: &Path) -> Vec<SysFlow> {
-    let f = std::fs::File::open(trace).unwrap();
-    Reader::new(std::io::BufReader::new(f))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
-}
-
-fn is_event(r: &SysFlow) -> bool {
-    matches!(
-        r.record_type(),
-        RecordType::ProcessEvent
-            | RecordType::FileFlow
-            | RecordType::FileEvent
-            | RecordType::NetworkFlow
-    )
-}
 
 fn rule(name: &str, cond: &str) -> String {
     format!("- rule: {name}\n  desc: {name}\n  condition: {cond}\n  priority: low\n")

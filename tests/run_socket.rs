@@ -10,16 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use sysflow_model::avro::Reader;
 use sysflow_model::SysFlow;
-
-fn records(trace: &Path) -> Vec<SysFlow> {
-    let f = std::fs::File::open(trace).unwrap();
-    Reader::new(std::io::BufReader::new(f))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
-}
 
 fn key(r: &SysFlow) -> Option<(String, i64)> {
     let ts = match r {
