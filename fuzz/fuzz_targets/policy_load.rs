@@ -2,53 +2,12 @@
 //! policy that loads is then evaluated against records of every type.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 use sensor::policy::{LoadOptions, Matches, Mode, PolicyEngine};
-use sysflow_model::flat::FlatRecord;
-use sysflow_model::record::*;
-use sysflow_model::{Flattener, OpFlags, TableConfig};
 
-fn records() -> &'static [FlatRecord] {
-    static R: OnceLock<Vec<FlatRecord>> = OnceLock::new();
-    R.get_or_init(|| {
-        let oid = Oid {
-            create_ts: 1,
-            hpid: 42,
-        };
-        let mut f = Flattener::new(TableConfig::default());
-        let recs = [
-            SysFlow::Process(Process {
-                oid,
-                exe: "/bin/bash".into(),
-                exe_args: "-c id".into(),
-                user_name: "root".into(),
-                container_id: Some("c1".into()),
-                ..Default::default()
-            }),
-            SysFlow::ProcessEvent(ProcessEvent {
-                proc_oid: oid,
-                op_flags: OpFlags(OpFlags::EXEC),
-                args: vec!["-c".into()],
-                ..Default::default()
-            }),
-            SysFlow::NetworkFlow(NetworkFlow {
-                proc_oid: oid,
-                op_flags: OpFlags(OpFlags::CONNECT),
-                dport: 443,
-                proto: 6,
-                ..Default::default()
-            }),
-            SysFlow::FileFlow(FileFlow {
-                proc_oid: oid,
-                op_flags: OpFlags(OpFlags::OPEN),
-                ..Default::default()
-            }),
-        ];
-        recs.into_iter().filter_map(|r| f.push(r)).collect()
-    })
-}
+#[path = "common/records.rs"]
+mod records;
+use records::records;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -281,6 +281,18 @@ pub fn conditions() -> Vec<&'static str> {
     ]
 }
 
+/// sysprint `-f` queries (sfql names) for the sfql fuzz seeds.
+pub fn sfql_queries() -> Vec<&'static str> {
+    vec![
+        "type = PE and opflags = EXEC and proc.exe = /bin/bash",
+        "sf.type in (FF, NF) and not file.path startswith /proc",
+        "net.dport = 443 or net.sport > 1024 and proc.args contains -c",
+        "proc.aname contains bash and container.id exists",
+        "pproc.exe pmatch (/usr/bin, /bin) and ret != 0",
+        "pf.nthreads > 1 or pf.nexits >= 1",
+    ]
+}
+
 /// pipeline.json texts for the config fuzz seeds: both key generations, drivers, every
 /// exporter kind, a fan-out.
 pub fn pipelines() -> Vec<&'static str> {

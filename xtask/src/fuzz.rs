@@ -19,6 +19,7 @@ pub const TARGETS: &[(&str, Option<&str>)] = &[
     ("policy_expr", Some("policy.dict")),
     ("policy_load", Some("policy.dict")),
     ("pipeline_config", Some("pipeline.dict")),
+    ("sfql", Some("policy.dict")),
 ];
 
 /// Writes the seed files of every target into `fuzz/corpus/<target>/seed-*`.
@@ -57,6 +58,15 @@ pub fn write_seeds(fuzz_dir: &Path) -> Result<()> {
     for (name, text) in traces::policies() {
         seeds.push(("policy_load", format!("seed-{name}"), text.into_bytes()));
     }
+    // sfql: the expression, then (after a NUL) an optional definitions file.
+    for (i, q) in traces::sfql_queries().iter().enumerate() {
+        seeds.push(("sfql", format!("seed-{i:02}"), q.as_bytes().to_vec()));
+    }
+    for (name, text) in traces::policies() {
+        let mut b = b"sf.proc.exe in (shells) or proc.name = bash\0".to_vec();
+        b.extend_from_slice(text.as_bytes());
+        seeds.push(("sfql", format!("seed-defs-{name}"), b));
+    }
     for (i, p) in traces::pipelines().iter().enumerate() {
         seeds.push((
             "pipeline_config",
@@ -73,8 +83,10 @@ pub fn write_seeds(fuzz_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs every target (or `only`) for `minutes` each.
-pub fn run(root: &Path, minutes: f64, only: Option<&str>) -> Result<()> {
+/// Runs every target (or `only`) for `minutes` each: one after the other, or with
+/// `parallel` all at once under `nice 19` (so they take only the CPU nothing else wants),
+/// each writing to `fuzz/logs/<target>.log`.
+pub fn run(root: &Path, minutes: f64, only: Option<&str>, parallel: bool) -> Result<()> {
     let fuzz_dir = root.join("fuzz");
     write_seeds(&fuzz_dir)?;
     let targets: Vec<_> = TARGETS
@@ -90,32 +102,52 @@ pub fn run(root: &Path, minutes: f64, only: Option<&str>) -> Result<()> {
     }
     let secs = (minutes * 60.0).round().max(1.0) as u64;
     let mut failed = Vec::new();
-    for (target, dict) in targets {
-        println!("== fuzz {target} for {secs} s");
-        let mut cmd = Command::new("cargo");
-        cmd.current_dir(&fuzz_dir)
+    if parallel {
+        // Build once first: concurrent `cargo fuzz run`s would fight over the build lock
+        // and the first one's timer would include everyone's compile.
+        let status = Command::new("cargo")
+            .current_dir(&fuzz_dir)
             .env_remove("RUSTUP_TOOLCHAIN")
             .env_remove("CARGO_TARGET_DIR")
-            .args(["+nightly", "fuzz", "run", target])
-            .arg(format!("corpus/{target}"))
-            .args([
-                "--",
-                &format!("-max_total_time={secs}"),
-                // A hang is anything over 10 s on one input; memory beyond 1 GiB is a bug
-                // (one block is capped at 64 MiB).
-                "-timeout=10",
-                "-rss_limit_mb=1024",
-                "-max_len=65536",
-                "-print_final_stats=1",
-            ]);
-        if let Some(d) = dict {
-            cmd.arg(format!("-dict=dict/{d}"));
-        }
-        let status = cmd
+            .args(["+nightly", "fuzz", "build"])
             .status()
-            .context("running cargo +nightly fuzz (install it: cargo install cargo-fuzz)")?;
+            .context("running cargo +nightly fuzz build (install it: cargo install cargo-fuzz)")?;
         if !status.success() {
-            failed.push(*target);
+            bail!("cargo fuzz build failed");
+        }
+        let logs = fuzz_dir.join("logs");
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        let mut children = Vec::new();
+        for (target, dict) in &targets {
+            let log_path = logs.join(format!("{target}.log"));
+            let log = std::fs::File::create(&log_path)
+                .with_context(|| format!("creating {}", log_path.display()))?;
+            let mut cmd = Command::new("nice");
+            cmd.args(["-n", "19", "cargo"]);
+            fuzz_args(&mut cmd, &fuzz_dir, target, *dict, secs);
+            cmd.stdout(log.try_clone()?).stderr(log);
+            println!(
+                "== fuzz {target} for {secs} s, log in {}",
+                log_path.display()
+            );
+            children.push((*target, cmd.spawn().context("spawning nice cargo fuzz")?));
+        }
+        for (target, mut child) in children {
+            if !child.wait().context("waiting for cargo fuzz")?.success() {
+                failed.push(target);
+            }
+        }
+    } else {
+        for (target, dict) in targets {
+            println!("== fuzz {target} for {secs} s");
+            let mut cmd = Command::new("cargo");
+            fuzz_args(&mut cmd, &fuzz_dir, target, *dict, secs);
+            let status = cmd
+                .status()
+                .context("running cargo +nightly fuzz (install it: cargo install cargo-fuzz)")?;
+            if !status.success() {
+                failed.push(*target);
+            }
         }
     }
     if !failed.is_empty() {
@@ -126,4 +158,26 @@ pub fn run(root: &Path, minutes: f64, only: Option<&str>) -> Result<()> {
     }
     println!("all fuzz targets ran clean for {secs} s each");
     Ok(())
+}
+
+/// The `cargo +nightly fuzz run` arguments of one target.
+fn fuzz_args(cmd: &mut Command, fuzz_dir: &Path, target: &str, dict: Option<&str>, secs: u64) {
+    cmd.current_dir(fuzz_dir)
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO_TARGET_DIR")
+        .args(["+nightly", "fuzz", "run", target])
+        .arg(format!("corpus/{target}"))
+        .args([
+            "--",
+            &format!("-max_total_time={secs}"),
+            // A hang is anything over 10 s on one input; memory beyond 1 GiB is a bug
+            // (one block is capped at 64 MiB).
+            "-timeout=10",
+            "-rss_limit_mb=1024",
+            "-max_len=65536",
+            "-print_final_stats=1",
+        ]);
+    if let Some(d) = dict {
+        cmd.arg(format!("-dict=dict/{d}"));
+    }
 }

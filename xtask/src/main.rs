@@ -1,6 +1,6 @@
 //! Developer tasks. `cargo xtask build-ebpf [--release]` builds the probe object with nightly
 //! and bpf-linker and copies it to `target/sensor-ebpf/sensor-probes.o`, where the sensor's
-//! build script picks it up. `cargo xtask fuzz --minutes N [--target NAME]` runs the fuzz
+//! build script picks it up. `cargo xtask fuzz --minutes N [--target NAME] [--parallel]` runs the fuzz
 //! targets (see `fuzz.rs`). `cargo xtask soak [--records N] [--rate R]` runs the soak test at
 //! full size in release (see `soak.rs`).
 
@@ -72,6 +72,7 @@ fn main() -> Result<()> {
         Some("fuzz") => {
             let mut minutes = 5.0;
             let mut target = None;
+            let mut parallel = false;
             let mut it = args[1..].iter();
             while let Some(a) = it.next() {
                 match a.as_str() {
@@ -83,10 +84,13 @@ fn main() -> Result<()> {
                             .context("--minutes needs a positive number")?;
                     }
                     "--target" => target = Some(it.next().context("--target needs a name")?),
-                    bad => bail!("fuzz: unknown argument {bad:?} (--minutes N, --target NAME)"),
+                    "--parallel" => parallel = true,
+                    bad => bail!(
+                        "fuzz: unknown argument {bad:?} (--minutes N, --target NAME, --parallel)"
+                    ),
                 }
             }
-            fuzz::run(&root(), minutes, target.map(String::as_str))
+            fuzz::run(&root(), minutes, target.map(String::as_str), parallel)
         }
         Some("soak") => {
             let mut records = 10_000_000u64;
@@ -108,7 +112,7 @@ fn main() -> Result<()> {
         }
         _ => {
             bail!(
-                "usage: cargo xtask build-ebpf [--release] | fuzz [--minutes N] [--target NAME] \
+                "usage: cargo xtask build-ebpf [--release] | fuzz [--minutes N] [--target NAME] [--parallel] \
                  | soak [--records N] [--rate LINES_PER_S]"
             )
         }
