@@ -6,7 +6,7 @@ use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{file_mode, file_of_fd, sys_arg, uread, user_str},
+    kernel::{file_mode, file_of_fd, sys_arg, sys_args, uread, user_str},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -93,7 +93,8 @@ pub(crate) unsafe fn path_exit(regs: u64, ret: i64, op: Op) {
         return;
     }
     let (d1, p1, d2, p2, fl) = layout(op);
-    let arg = |i: Option<usize>| i.map(|i| unsafe { sys_arg(regs, i) });
+    let args = unsafe { sys_args(regs) };
+    let arg = |i: Option<usize>| i.and_then(|i| args.get(i).copied());
     let Some(mut e) = EVENTS.reserve::<PathEvent>(0) else {
         count_drop(op.class());
         return;

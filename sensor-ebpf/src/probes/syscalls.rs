@@ -12,7 +12,7 @@ use super::{
     io::io_exit,
     process::cred_exit,
 };
-use crate::kernel::kread;
+use crate::kernel::tload;
 
 /// `pt_regs.orig_ax`: the syscall number.
 const ORIG_AX: u64 = 120;
@@ -22,9 +22,9 @@ const ORIG_AX: u64 = 120;
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let regs: u64 = ctx.arg(0);
     let ret: i64 = ctx.arg(1);
-    let Some(nr) = (unsafe { kread::<u64>(regs + ORIG_AX) }) else {
-        return 0;
-    };
+    // A direct load from the typed `pt_regs`: syscalls of no interest (most of them) leave
+    // after one load and one compare, before any helper call.
+    let nr: u64 = unsafe { tload(regs, ORIG_AX) };
     unsafe {
         match nr {
             0 => io_exit(regs, ret, Op::Read),
