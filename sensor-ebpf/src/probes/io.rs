@@ -8,9 +8,7 @@ use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{
-        file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread,
-    },
+    kernel::{fd_file, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -46,10 +44,10 @@ pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
     let mut i_mode = 0;
     let mut sock = SockTuple::default();
     if op != Op::Close {
-        let Some(file) = (unsafe { file_of_fd(fd) }) else {
+        let Some((file, m)) = (unsafe { fd_file(fd) }) else {
             return;
         };
-        i_mode = unsafe { file_mode(file) };
+        i_mode = m;
         if !is_reported_mode(i_mode) {
             return;
         }
