@@ -481,9 +481,6 @@ pub struct KernelOffsets {
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
     pub bprm_filename: u32,
-    /// `files_struct.fd_array`: the embedded table of the first `NR_OPEN_DEFAULT` (64)
-    /// descriptors, which `fdtable.fd` points to until the table grows.
-    pub files_fd_array: u32,
 }
 
 /// `S_IFMT` mask and file types of `i_mode`.

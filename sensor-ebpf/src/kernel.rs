@@ -142,27 +142,16 @@ pub fn current_task() -> u64 {
     unsafe { bpf_get_current_task() }
 }
 
-/// Descriptors in `files_struct.fd_array` (`NR_OPEN_DEFAULT`, 64 on 64-bit kernels).
-const NR_OPEN_DEFAULT: u64 = 64;
-
-/// The `struct file *` behind descriptor `fd` of the current task and the `i_mode` of its
-/// inode; `None` when `fd` is not open.
-///
-/// task -> files -> fdt -> {max_fds, fd} are typed loads (BTF structs all the way). `fdt->fd`
-/// is a `struct file **`, which the verifier types as a plain number, so its element would
-/// need the helper, and so would everything behind it. But while the table has not grown
-/// (`fd` < 64 and `fdt->fd == files->fd_array`, i.e. nearly always), the element is also in
-/// `files->fd_array`, an array of `struct file *` inside a BTF struct: loaded from there it
-/// stays typed and `f_inode`/`i_mode` are plain loads too, so the common case costs no helper
-/// call at all. Typed loads need a constant offset, so the slot address is built from `fd`'s
-/// six bits, each a constant step (the verifier follows each of the 64 paths with a known
-/// offset); `black_box` keeps LLVM from folding the steps back into `fd * 8`.
+/// The `struct file *` behind descriptor `fd` of the current task.
 #[inline(always)]
-pub unsafe fn fd_file(fd: i64) -> Option<(u64, u32)> {
+pub unsafe fn file_of_fd(fd: i64) -> Option<u64> {
     let o = offsets();
     if o.valid == 0 || fd < 0 {
         return None;
     }
+    // task -> files -> fdt -> {max_fds, fd}: typed loads (task_struct, files_struct and
+    // fdtable are BTF structs). `fdt->fd` is a `struct file **`, which the verifier types as
+    // a number, so the element and what follows need the helper.
     let task = unsafe { bpf_get_current_task_btf() } as u64;
     let files: u64 = unsafe { tload(task, o.task_files as u64) };
     if files == 0 {
@@ -177,46 +166,17 @@ pub unsafe fn fd_file(fd: i64) -> Option<(u64, u32)> {
         return None;
     }
     let arr: u64 = unsafe { tload(fdt, o.fdtable_fd as u64) };
-    let embedded = files + o.files_fd_array as u64;
-    // Compared through an opaque copy: on `arr == embedded` LLVM would otherwise use `arr`
-    // (equal, but a plain number to the verifier) where the typed `embedded` is needed.
-    if (fd as u64) < NR_OPEN_DEFAULT && arr == core::hint::black_box(embedded) {
-        let mut slot = embedded;
-        let mut bit = 0;
-        while bit < 6 {
-            if fd as u64 & (1 << bit) != 0 {
-                slot = core::hint::black_box(slot + (8 << bit));
-            }
-            bit += 1;
-        }
-        let file: u64 = unsafe { tload(slot, 0) };
-        if file == 0 {
-            return None;
-        }
-        let inode: u64 = unsafe { tload(file, o.file_inode as u64) };
-        let mode: u16 = if inode == 0 {
-            0
-        } else {
-            unsafe { tload(inode, o.inode_mode as u64) }
-        };
-        return Some((file, mode as u32));
-    }
     let file: u64 = unsafe { kread(arr + (fd as u64) * 8)? };
     if file == 0 {
-        return None;
+        None
+    } else {
+        Some(file)
     }
-    Some((file, unsafe { file_mode(file) }))
 }
 
-/// `i_mode` of the inode behind descriptor `fd`; 0 when it is not open.
+/// `i_mode` of the inode behind `file`.
 #[inline(always)]
-pub unsafe fn fd_mode(fd: i64) -> u32 {
-    unsafe { fd_file(fd) }.map(|(_, m)| m).unwrap_or(0)
-}
-
-/// `i_mode` of the inode behind `file` (an untyped pointer: helper reads).
-#[inline(always)]
-unsafe fn file_mode(file: u64) -> u32 {
+pub unsafe fn file_mode(file: u64) -> u32 {
     let o = offsets();
     let Some(inode) = (unsafe { kread::<u64>(file + o.file_inode as u64) }) else {
         return 0;

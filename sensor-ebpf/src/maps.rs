@@ -46,7 +46,6 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
     mm_arg_start: 0,
     mm_arg_end: 0,
     bprm_filename: 0,
-    files_fd_array: 0,
 };
 
 /// Thread group id of the sensor itself: its own syscalls are not reported (no feedback loop).

@@ -6,7 +6,7 @@ use sensor_ebpf_common::{DupEvent, EventKind, Op};
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{fd_mode, sys_arg},
+    kernel::{file_mode, file_of_fd, sys_arg},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -35,7 +35,10 @@ pub(crate) unsafe fn dup_exit(regs: u64, ret: i64, op: Op) {
         // dup2(fd, fd) changes nothing.
         return;
     }
-    let i_mode = unsafe { fd_mode(oldfd as i64) };
+    let i_mode = match unsafe { file_of_fd(oldfd as i64) } {
+        Some(f) => unsafe { file_mode(f) },
+        None => 0,
+    };
     let Some(mut e) = EVENTS.reserve::<DupEvent>(0) else {
         count_drop(op.class());
         return;

@@ -6,7 +6,7 @@ use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{fd_mode, sys_arg, sys_args, uread, user_str},
+    kernel::{file_mode, file_of_fd, sys_arg, sys_args, uread, user_str},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -39,7 +39,10 @@ pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
             ),
         }
     };
-    let i_mode = unsafe { fd_mode(ret) };
+    let i_mode = match unsafe { file_of_fd(ret) } {
+        Some(f) => unsafe { file_mode(f) },
+        None => 0,
+    };
     let Some(mut e) = EVENTS.reserve::<OpenEvent>(0) else {
         count_drop(op.class());
         return;

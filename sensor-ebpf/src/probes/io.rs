@@ -8,7 +8,9 @@ use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{fd_file, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread},
+    kernel::{
+        file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread,
+    },
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -44,10 +46,10 @@ pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
     let mut i_mode = 0;
     let mut sock = SockTuple::default();
     if op != Op::Close {
-        let Some((file, m)) = (unsafe { fd_file(fd) }) else {
+        let Some(file) = (unsafe { file_of_fd(fd) }) else {
             return;
         };
-        i_mode = m;
+        i_mode = unsafe { file_mode(file) };
         if !is_reported_mode(i_mode) {
             return;
         }

@@ -225,7 +225,6 @@ impl Btf {
             mm_arg_start: self.offset("mm_struct", "arg_start")?,
             mm_arg_end: self.offset("mm_struct", "arg_end")?,
             bprm_filename: self.offset("linux_binprm", "filename")?,
-            files_fd_array: self.offset("files_struct", "fd_array")?,
         })
     }
 }
