@@ -481,6 +481,11 @@ pub struct KernelOffsets {
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
     pub bprm_filename: u32,
+    /// `task_struct.cred` and the `uid`/`gid` members of `struct cred` (read directly
+    /// instead of `bpf_get_current_uid_gid`, which also maps through the user namespace).
+    pub task_cred: u32,
+    pub cred_uid: u32,
+    pub cred_gid: u32,
 }
 
 /// `S_IFMT` mask and file types of `i_mode`.

@@ -46,6 +46,9 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
     mm_arg_start: 0,
     mm_arg_end: 0,
     bprm_filename: 0,
+    task_cred: 0,
+    cred_uid: 0,
+    cred_gid: 0,
 };
 
 /// Thread group id of the sensor itself: its own syscalls are not reported (no feedback loop).

@@ -7,9 +7,7 @@ mod io;
 mod process;
 mod syscalls;
 
-use aya_ebpf::helpers::generated::{
-    bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_ktime_get_ns,
-};
+use aya_ebpf::helpers::generated::{bpf_get_current_pid_tgid, bpf_ktime_get_ns};
 use sensor_ebpf_common::{EventHeader, EventKind, Op};
 
 /// Header for an event of the current task.
@@ -18,7 +16,7 @@ pub(crate) fn header(pid_tgid: u64, kind: EventKind, op: Op, ret: i64) -> EventH
     EventHeader {
         ts_ns: unsafe { bpf_ktime_get_ns() },
         pid_tgid,
-        uid_gid: unsafe { bpf_get_current_uid_gid() },
+        uid_gid: crate::kernel::current_uid_gid(),
         ret,
         kind: kind as u16,
         op: op as u16,

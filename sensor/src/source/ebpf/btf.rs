@@ -225,6 +225,9 @@ impl Btf {
             mm_arg_start: self.offset("mm_struct", "arg_start")?,
             mm_arg_end: self.offset("mm_struct", "arg_end")?,
             bprm_filename: self.offset("linux_binprm", "filename")?,
+            task_cred: self.offset("task_struct", "cred")?,
+            cred_uid: self.offset("cred", "uid")?,
+            cred_gid: self.offset("cred", "gid")?,
         })
     }
 }
