@@ -11,8 +11,9 @@
 //! tens of nanoseconds each.
 
 use aya_ebpf::helpers::generated::{
-    bpf_get_current_task, bpf_get_current_task_btf, bpf_get_current_uid_gid, bpf_probe_read_kernel,
-    bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_probe_read_user_str,
+    bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_task_btf,
+    bpf_get_current_uid_gid, bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
+    bpf_probe_read_user_str,
 };
 use sensor_ebpf_common::{mode, SockTuple};
 
@@ -142,55 +143,78 @@ pub fn current_task() -> u64 {
     unsafe { bpf_get_current_task() }
 }
 
-/// `gid << 32 | uid` of the current task, as `bpf_get_current_uid_gid` returns it, from
-/// typed loads of `current->cred`. The helper also maps the ids through the initial user
-/// namespace (`from_kuid`), an identity map that still cost ~15 ns per event; kernel ids are
-/// the initial namespace's ids. Falls back to the helper without offsets.
-#[inline(always)]
-pub fn current_uid_gid() -> u64 {
-    let o = offsets();
-    if o.valid == 0 {
-        return unsafe { bpf_get_current_uid_gid() };
-    }
-    let task = unsafe { bpf_get_current_task_btf() } as u64;
-    let cred: u64 = unsafe { tload(task, o.task_cred as u64) };
-    if cred == 0 {
-        return 0;
-    }
-    let uid: u32 = unsafe { tload(cred, o.cred_uid as u64) };
-    let gid: u32 = unsafe { tload(cred, o.cred_gid as u64) };
-    (gid as u64) << 32 | uid as u64
-}
+/// The current task as a BTF-typed pointer, fetched once per event and shared by the
+/// pid/tgid, uid/gid and descriptor reads below: each would otherwise be a helper call of its
+/// own (`bpf_get_current_pid_tgid`, `bpf_get_current_uid_gid`, `bpf_get_current_task_btf`).
+#[derive(Clone, Copy)]
+pub struct Task(u64);
 
-/// The `struct file *` behind descriptor `fd` of the current task.
-#[inline(always)]
-pub unsafe fn file_of_fd(fd: i64) -> Option<u64> {
-    let o = offsets();
-    if o.valid == 0 || fd < 0 {
-        return None;
+impl Task {
+    /// The task running the probe.
+    #[inline(always)]
+    pub fn current() -> Task {
+        Task(unsafe { bpf_get_current_task_btf() } as u64)
     }
-    // task -> files -> fdt -> {max_fds, fd}: typed loads (task_struct, files_struct and
-    // fdtable are BTF structs). `fdt->fd` is a `struct file **`, which the verifier types as
-    // a number, so the element and what follows need the helper.
-    let task = unsafe { bpf_get_current_task_btf() } as u64;
-    let files: u64 = unsafe { tload(task, o.task_files as u64) };
-    if files == 0 {
-        return None;
+
+    /// `tgid << 32 | tid`, as `bpf_get_current_pid_tgid` returns it.
+    #[inline(always)]
+    pub fn pid_tgid(self) -> u64 {
+        let o = offsets();
+        if o.valid == 0 {
+            return unsafe { bpf_get_current_pid_tgid() };
+        }
+        let pid: u32 = unsafe { tload(self.0, o.task_pid as u64) };
+        let tgid: u32 = unsafe { tload(self.0, o.task_tgid as u64) };
+        (tgid as u64) << 32 | pid as u64
     }
-    let fdt: u64 = unsafe { tload(files, o.files_fdt as u64) };
-    if fdt == 0 {
-        return None;
+
+    /// `gid << 32 | uid`, as `bpf_get_current_uid_gid` returns it, from `task->cred`. The
+    /// helper also maps both ids through the initial user namespace (`from_kuid`, an identity
+    /// map there) at ~40 ns per event; kernel ids are the initial namespace's ids.
+    #[inline(always)]
+    pub fn uid_gid(self) -> u64 {
+        let o = offsets();
+        if o.valid == 0 {
+            return unsafe { bpf_get_current_uid_gid() };
+        }
+        let cred: u64 = unsafe { tload(self.0, o.task_cred as u64) };
+        if cred == 0 {
+            return 0;
+        }
+        let uid: u32 = unsafe { tload(cred, o.cred_uid as u64) };
+        let gid: u32 = unsafe { tload(cred, o.cred_gid as u64) };
+        (gid as u64) << 32 | uid as u64
     }
-    let max: u32 = unsafe { tload(fdt, o.fdtable_max_fds as u64) };
-    if fd as u64 >= max as u64 {
-        return None;
-    }
-    let arr: u64 = unsafe { tload(fdt, o.fdtable_fd as u64) };
-    let file: u64 = unsafe { kread(arr + (fd as u64) * 8)? };
-    if file == 0 {
-        None
-    } else {
-        Some(file)
+
+    /// The `struct file *` behind descriptor `fd` of this task.
+    #[inline(always)]
+    pub unsafe fn file_of_fd(self, fd: i64) -> Option<u64> {
+        let o = offsets();
+        if o.valid == 0 || fd < 0 {
+            return None;
+        }
+        // task -> files -> fdt -> {max_fds, fd}: typed loads (task_struct, files_struct and
+        // fdtable are BTF structs). `fdt->fd` is a `struct file **`, which the verifier types
+        // as a number, so the element and what follows need the helper.
+        let files: u64 = unsafe { tload(self.0, o.task_files as u64) };
+        if files == 0 {
+            return None;
+        }
+        let fdt: u64 = unsafe { tload(files, o.files_fdt as u64) };
+        if fdt == 0 {
+            return None;
+        }
+        let max: u32 = unsafe { tload(fdt, o.fdtable_max_fds as u64) };
+        if fd as u64 >= max as u64 {
+            return None;
+        }
+        let arr: u64 = unsafe { tload(fdt, o.fdtable_fd as u64) };
+        let file: u64 = unsafe { kread(arr + (fd as u64) * 8)? };
+        if file == 0 {
+            None
+        } else {
+            Some(file)
+        }
     }
 }
 

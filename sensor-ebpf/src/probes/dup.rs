@@ -4,9 +4,9 @@
 
 use sensor_ebpf_common::{DupEvent, EventKind, Op};
 
-use super::{header, pid_tgid};
+use super::header;
 use crate::{
-    kernel::{file_mode, file_of_fd, sys_arg},
+    kernel::{file_mode, sys_arg, Task},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -16,7 +16,8 @@ const O_CLOEXEC: u64 = 0o2000000;
 
 #[inline(never)]
 pub(crate) unsafe fn dup_exit(regs: u64, ret: i64, op: Op) {
-    let pt = pid_tgid();
+    let task = Task::current();
+    let pt = task.pid_tgid();
     if is_self(pt) || ret < 0 {
         return;
     }
@@ -35,7 +36,7 @@ pub(crate) unsafe fn dup_exit(regs: u64, ret: i64, op: Op) {
         // dup2(fd, fd) changes nothing.
         return;
     }
-    let i_mode = match unsafe { file_of_fd(oldfd as i64) } {
+    let i_mode = match unsafe { task.file_of_fd(oldfd as i64) } {
         Some(f) => unsafe { file_mode(f) },
         None => 0,
     };
@@ -44,7 +45,7 @@ pub(crate) unsafe fn dup_exit(regs: u64, ret: i64, op: Op) {
         return;
     };
     e.write(DupEvent {
-        hdr: header(pt, EventKind::Dup, op, ret),
+        hdr: header(task, pt, EventKind::Dup, op, ret),
         oldfd,
         cloexec: cloexec as u32,
         i_mode,

@@ -4,9 +4,9 @@
 
 use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 
-use super::{header, pid_tgid};
+use super::header;
 use crate::{
-    kernel::{file_mode, file_of_fd, sys_arg, sys_args, uread, user_str},
+    kernel::{file_mode, sys_arg, sys_args, uread, user_str, Task},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -15,7 +15,8 @@ const CREAT_FLAGS: u32 = 0o100 | 0o1 | 0o1000;
 
 #[inline(never)]
 pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
-    let pt = pid_tgid();
+    let task = Task::current();
+    let pt = task.pid_tgid();
     if is_self(pt) {
         return;
     }
@@ -39,7 +40,7 @@ pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
             ),
         }
     };
-    let i_mode = match unsafe { file_of_fd(ret) } {
+    let i_mode = match unsafe { task.file_of_fd(ret) } {
         Some(f) => unsafe { file_mode(f) },
         None => 0,
     };
@@ -49,7 +50,7 @@ pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
     };
     let p = e.as_mut_ptr();
     unsafe {
-        (*p).hdr = header(pt, EventKind::Open, op, ret);
+        (*p).hdr = header(task, pt, EventKind::Open, op, ret);
         (*p).dirfd = dirfd;
         (*p).flags = flags;
         (*p).i_mode = i_mode;
@@ -85,7 +86,8 @@ fn layout(op: Op) -> Layout {
 
 #[inline(never)]
 pub(crate) unsafe fn path_exit(regs: u64, ret: i64, op: Op) {
-    let pt = pid_tgid();
+    let task = Task::current();
+    let pt = task.pid_tgid();
     if is_self(pt) {
         return;
     }
@@ -101,7 +103,7 @@ pub(crate) unsafe fn path_exit(regs: u64, ret: i64, op: Op) {
     };
     let p = e.as_mut_ptr();
     unsafe {
-        (*p).hdr = header(pt, EventKind::Path, op, ret);
+        (*p).hdr = header(task, pt, EventKind::Path, op, ret);
         (*p).dirfd1 = arg(d1).map(|v| v as i32).unwrap_or(AT_FDCWD);
         (*p).dirfd2 = arg(d2).map(|v| v as i32).unwrap_or(AT_FDCWD);
         (*p).flags = arg(fl).unwrap_or(0) as u32;

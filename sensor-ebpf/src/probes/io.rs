@@ -6,11 +6,9 @@
 
 use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
 
-use super::{header, pid_tgid};
+use super::header;
 use crate::{
-    kernel::{
-        file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread,
-    },
+    kernel::{file_mode, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread, Task},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -18,7 +16,8 @@ const IPPROTO_UDP: u16 = 17;
 
 #[inline(never)]
 pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
-    let pt = pid_tgid();
+    let task = Task::current();
+    let pt = task.pid_tgid();
     if is_self(pt) {
         return;
     }
@@ -46,7 +45,7 @@ pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
     let mut i_mode = 0;
     let mut sock = SockTuple::default();
     if op != Op::Close {
-        let Some(file) = (unsafe { file_of_fd(fd) }) else {
+        let Some(file) = (unsafe { task.file_of_fd(fd) }) else {
             return;
         };
         i_mode = unsafe { file_mode(file) };
@@ -83,7 +82,7 @@ pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
         return;
     };
     e.write(IoEvent {
-        hdr: header(pt, EventKind::Io, op, ret),
+        hdr: header(task, pt, EventKind::Io, op, ret),
         fd: fd as i32,
         i_mode,
         sock,

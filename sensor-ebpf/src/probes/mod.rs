@@ -7,25 +7,21 @@ mod io;
 mod process;
 mod syscalls;
 
-use aya_ebpf::helpers::generated::{bpf_get_current_pid_tgid, bpf_ktime_get_ns};
+use aya_ebpf::helpers::generated::bpf_ktime_get_ns;
 use sensor_ebpf_common::{EventHeader, EventKind, Op};
 
-/// Header for an event of the current task.
+use crate::kernel::Task;
+
+/// Header for an event of `task` (the current task; `pid_tgid` is `task.pid_tgid()`).
 #[inline(always)]
-pub(crate) fn header(pid_tgid: u64, kind: EventKind, op: Op, ret: i64) -> EventHeader {
+pub(crate) fn header(task: Task, pid_tgid: u64, kind: EventKind, op: Op, ret: i64) -> EventHeader {
     EventHeader {
         ts_ns: unsafe { bpf_ktime_get_ns() },
         pid_tgid,
-        uid_gid: crate::kernel::current_uid_gid(),
+        uid_gid: task.uid_gid(),
         ret,
         kind: kind as u16,
         op: op as u16,
         _pad: 0,
     }
-}
-
-/// `tgid << 32 | tid` of the current task.
-#[inline(always)]
-pub(crate) fn pid_tgid() -> u64 {
-    unsafe { bpf_get_current_pid_tgid() }
 }

@@ -7,9 +7,9 @@ use aya_ebpf::{
 };
 use sensor_ebpf_common::{CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, Op, ARGS_LEN};
 
-use super::{header, pid_tgid};
+use super::header;
 use crate::{
-    kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str},
+    kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str, Task},
     maps::{count_drop, is_self, offsets, wakeup_flags, EVENTS},
 };
 
@@ -17,7 +17,8 @@ use crate::{
 /// fires in the new image after a successful exec (since 3.4).
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
-    let pt = pid_tgid();
+    let task = Task::current();
+    let pt = task.pid_tgid();
     if is_self(pt) {
         return 0;
     }
@@ -29,7 +30,7 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     };
     let p = e.as_mut_ptr();
     unsafe {
-        (*p).hdr = header(pt, EventKind::Exec, Op::Exec, 0);
+        (*p).hdr = header(task, pt, EventKind::Exec, Op::Exec, 0);
         (*p).cgroup_id = bpf_get_current_cgroup_id();
         (*p).tty = 0;
         (*p).exe_len = 0;
@@ -38,15 +39,15 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
         (*p).exe[0] = 0;
         (*p).args[0] = 0;
         if o.valid != 0 {
-            let task = current_task();
+            let cur = current_task();
             if let Some(fname) = kread::<u64>(bprm + o.bprm_filename as u64) {
                 (*p).exe_len = kernel_str(fname, &raw mut (*p).exe);
             }
-            if let Some(signal) = kread::<u64>(task + o.task_signal as u64) {
+            if let Some(signal) = kread::<u64>(cur + o.task_signal as u64) {
                 let tty = kread::<u64>(signal + o.signal_tty as u64).unwrap_or(0);
                 (*p).tty = (tty != 0) as u32;
             }
-            if let Some(mm) = kread::<u64>(task + o.task_mm as u64) {
+            if let Some(mm) = kread::<u64>(cur + o.task_mm as u64) {
                 let start = kread::<u64>(mm + o.mm_arg_start as u64).unwrap_or(0);
                 let end = kread::<u64>(mm + o.mm_arg_end as u64).unwrap_or(0);
                 let len = end.saturating_sub(start);
@@ -74,7 +75,8 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
 /// parent for every new task (process or thread).
 #[btf_tracepoint(function = "sched_process_fork")]
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
-    let pt = pid_tgid();
+    let task = Task::current();
+    let pt = task.pid_tgid();
     if is_self(pt) {
         return 0;
     }
@@ -93,7 +95,7 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
         return 0;
     };
     e.write(ForkEvent {
-        hdr: header(pt, EventKind::Fork, Op::Fork, cpid as i64),
+        hdr: header(task, pt, EventKind::Fork, Op::Fork, cpid as i64),
         child_pid: cpid,
         child_tgid: ctgid,
         child_start_ns: cstart,
@@ -105,7 +107,8 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
 /// `sched_process_exit(struct task_struct *p, ...)`; runs in the exiting task, once per thread.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
-    let pt = pid_tgid();
+    let task = Task::current();
+    let pt = task.pid_tgid();
     if is_self(pt) {
         return 0;
     }
@@ -113,9 +116,9 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
     let (mut code, mut dead) = (0i32, 0u32);
     if o.valid != 0 {
         unsafe {
-            let task = current_task();
-            code = kread::<i32>(task + o.task_exit_code as u64).unwrap_or(0);
-            if let Some(signal) = kread::<u64>(task + o.task_signal as u64) {
+            let cur = current_task();
+            code = kread::<i32>(cur + o.task_exit_code as u64).unwrap_or(0);
+            if let Some(signal) = kread::<u64>(cur + o.task_signal as u64) {
                 // `signal->live` is decremented before the tracepoint: 0 = whole group gone.
                 let live = kread::<i32>(signal + o.signal_live as u64).unwrap_or(1);
                 dead = (live == 0) as u32;
@@ -129,7 +132,7 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
         return 0;
     };
     e.write(ExitEvent {
-        hdr: header(pt, EventKind::Exit, Op::Exit, code as i64),
+        hdr: header(task, pt, EventKind::Exit, Op::Exit, code as i64),
         exit_code: code,
         group_dead: dead,
     });
@@ -139,7 +142,8 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
 
 #[inline(never)]
 pub(crate) unsafe fn cred_exit(regs: u64, ret: i64, op: Op) {
-    let pt = pid_tgid();
+    let task = Task::current();
+    let pt = task.pid_tgid();
     if is_self(pt) {
         return;
     }
@@ -153,7 +157,7 @@ pub(crate) unsafe fn cred_exit(regs: u64, ret: i64, op: Op) {
         count_drop(op.class());
         return;
     };
-    let hdr = header(pt, EventKind::Cred, op, ret);
+    let hdr = header(task, pt, EventKind::Cred, op, ret);
     e.write(CredEvent {
         euid: if uid_arg == u32::MAX {
             hdr.uid()
