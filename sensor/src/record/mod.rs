@@ -17,7 +17,7 @@ use sysflow_model::{
     SfHeader, SysFlow,
 };
 
-use crate::source::ebpf::{procfs::Clocks, BuilderConfig, Collector, CollectorConfig};
+use crate::source::ebpf::{privs, procfs::Clocks, BuilderConfig, Collector, CollectorConfig};
 
 /// Arguments of `sensor record`.
 #[derive(clap::Args, Debug)]
@@ -41,6 +41,10 @@ pub struct RecordArgs {
     /// Ring buffer size in bytes (power of two, at least a page); default 16 MiB.
     #[arg(long, value_name = "BYTES")]
     pub ring_size: Option<u32>,
+    /// Keep every capability after the probes are attached (for debugging; by default all but
+    /// what the collector still needs are dropped).
+    #[arg(long)]
+    pub keep_caps: bool,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -145,6 +149,8 @@ pub fn main(args: RecordArgs) -> Result<u8> {
         cfg.ring_size = r;
     }
     let mut col = Collector::start(cfg).context("starting the eBPF collector")?;
+    // Single-threaded: the whole process keeps only what reading the probes still needs.
+    privs::drop_after_attach(args.keep_caps, &|| col.read_drop_counter().is_ok());
     install_signal_handlers();
     let exporter = args.exporter.clone().unwrap_or_else(hostname);
     let mut out = open_output(&args, &exporter)?;

@@ -6,13 +6,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use super::ebpf::{BuilderConfig, Collector};
+use super::ebpf::{privs, BuilderConfig, Collector};
 use super::Sink;
 
-/// Loads and attaches the probes; errors say why (privileges, BTF, probe object).
-pub fn start() -> anyhow::Result<Collector> {
-    Collector::start(BuilderConfig::default())
-        .context("--input ebpf: cannot start the eBPF collector (run as root or with CAP_BPF/CAP_PERFMON, with /sys/kernel/btf/vmlinux)")
+/// Loads and attaches the probes; errors say why (privileges, BTF, probe object). Then drops
+/// the capabilities the collector no longer needs unless `keep_caps` (see [`privs`]); call it
+/// before any other thread is spawned.
+pub fn start(keep_caps: bool) -> anyhow::Result<Collector> {
+    let c = Collector::start(BuilderConfig::default())
+        .context("--input ebpf: cannot start the eBPF collector (run as root or with CAP_BPF/CAP_PERFMON, with /sys/kernel/btf/vmlinux)")?;
+    privs::drop_after_attach(keep_caps, &|| c.read_drop_counter().is_ok());
+    Ok(c)
 }
 
 fn wall_ns() -> i64 {

@@ -247,6 +247,13 @@ impl Collector {
         out
     }
 
+    /// Reads one drop counter (a `BPF_MAP_LOOKUP_ELEM` on the map fd held since the load):
+    /// [`super::privs`] uses it to learn whether the kernel still allows it with fewer
+    /// capabilities.
+    pub fn read_drop_counter(&self) -> Result<u64, aya::maps::MapError> {
+        Ok(self.drops.get(&0, 0)?.iter().sum())
+    }
+
     /// Warn about new drops: a drop is never silent.
     fn check_drops(&mut self) {
         let now = self.drops();
