@@ -279,6 +279,10 @@ impl Collector {
 
     /// Self-observation counters (print with `Display`: one line of `key=value`).
     pub fn summary(&self) -> Summary {
+        // `drops()` reads 0 for a counter it cannot read: say so rather than report no loss.
+        if let Err(e) = self.read_drop_counter() {
+            tracing::warn!(error = %e, "drop counters cannot be read");
+        }
         Summary {
             secs: self.started.elapsed().as_secs_f64(),
             peak_rate: self.peak_rate.max(self.window_events),
