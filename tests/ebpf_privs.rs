@@ -192,7 +192,10 @@ fn kernel_reads_maps_unprivileged() -> bool {
 fn expected_kept(log: &str) -> u64 {
     let bpf = log.contains("CAP_BPF kept for the drop counters");
     if kernel_reads_maps_unprivileged() {
-        assert!(!bpf, "CAP_BPF kept on a kernel that does not need it:\n{log}");
+        assert!(
+            !bpf,
+            "CAP_BPF kept on a kernel that does not need it:\n{log}"
+        );
     }
     bit(CAP_DAC_READ_SEARCH) | bit(CAP_SYS_PTRACE) | if bpf { bit(CAP_BPF) } else { 0 }
 }
@@ -293,7 +296,13 @@ fn assert_summary(log: &str) {
         .split_whitespace()
         .filter_map(|t| t.split_once('='))
         .collect();
-    for k in ["events", "drops", "drops.proc", "drops.io", "drops.read_fault"] {
+    for k in [
+        "events",
+        "drops",
+        "drops.proc",
+        "drops.io",
+        "drops.read_fault",
+    ] {
         assert!(kv.iter().any(|(key, _)| *key == k), "{k} missing: {line}");
     }
     for (k, v) in &kv {
@@ -368,9 +377,8 @@ fn run_keeps_only_what_it_needs_and_still_reports() {
             holder.say("close\n");
         }
         let until = Instant::now() + Duration::from_millis(1500);
-        while let Ok((is_out, l)) = s
-            .rx
-            .recv_timeout(until.saturating_duration_since(Instant::now()))
+        while let Ok((is_out, l)) =
+            s.rx.recv_timeout(until.saturating_duration_since(Instant::now()))
         {
             if !is_out {
                 s.log.push(l);
@@ -412,9 +420,8 @@ fn record_keeps_only_what_it_needs_and_still_rotates() {
     workload(&fresh, &marker);
     // Past one rotation, so that a file is created after the drop.
     let until = Instant::now() + Duration::from_millis(2500);
-    while let Ok((_, l)) = s
-        .rx
-        .recv_timeout(until.saturating_duration_since(Instant::now()))
+    while let Ok((_, l)) =
+        s.rx.recv_timeout(until.saturating_duration_since(Instant::now()))
     {
         s.log.push(l);
     }
@@ -487,8 +494,18 @@ fn keep_caps_leaves_every_capability() {
     let log = s.stop();
     for (p, [_, _, eff, bnd, _, nnp]) in sts {
         for c in [CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON] {
-            assert_ne!(eff & bit(c), 0, "{}: capability {c} dropped:\n{log}", p.display());
-            assert_ne!(bnd & bit(c), 0, "{}: capability {c} not bounded", p.display());
+            assert_ne!(
+                eff & bit(c),
+                0,
+                "{}: capability {c} dropped:\n{log}",
+                p.display()
+            );
+            assert_ne!(
+                bnd & bit(c),
+                0,
+                "{}: capability {c} not bounded",
+                p.display()
+            );
         }
         assert_eq!(nnp, 0, "{}: NoNewPrivs set with --keep-caps", p.display());
     }

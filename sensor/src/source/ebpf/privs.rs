@@ -51,7 +51,10 @@ pub fn names<'a>(caps: impl IntoIterator<Item = &'a Capability>) -> String {
     if v.is_empty() {
         return "none".into();
     }
-    v.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
+    v.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn sorted(set: &CapsHashSet) -> Vec<Capability> {
