@@ -39,6 +39,8 @@ pub fn run(mut c: Collector, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Resu
             return Ok(());
         }
     }
+    // Whatever the rings still hold, in order, then the open flows end (TRUNCATE).
+    c.finish();
     c.builder().flush(wall_ns());
     let recs: Vec<_> = c.builder().drain().collect();
     super::super::run::stats::StageStats::add(&sink.stats.input, recs.len() as u64);
