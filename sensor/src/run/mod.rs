@@ -126,6 +126,7 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     let driver = pipeline.driver.as_ref();
     let input = a.input.unwrap_or(match driver.map(|d| d.driver) {
         Some(DriverKind::Socket) => Input::Socket,
+        Some(DriverKind::Ebpf) => Input::Ebpf,
         _ => Input::File,
     });
     let path = a
@@ -145,7 +146,10 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     // before any thread is spawned: capabilities are per thread, and every thread started
     // later inherits the reduced set.
     let collector = match input {
-        Input::Ebpf => Some(source::live::start(a.keep_caps)?),
+        Input::Ebpf => Some(source::live::start(
+            &source::live::options(driver.filter(|d| d.driver == DriverKind::Ebpf)),
+            a.keep_caps,
+        )?),
         _ => None,
     };
     let registry = stats::Registry::default();

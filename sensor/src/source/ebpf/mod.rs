@@ -15,6 +15,7 @@ pub mod paths;
 pub mod privs;
 pub mod procfs;
 pub mod raw;
+pub mod reorder;
 pub mod stats;
 
 pub use builder::{Builder, BuilderConfig, BuilderStats, NetworkFlow6};
