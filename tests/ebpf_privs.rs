@@ -202,6 +202,10 @@ fn expected_kept(log: &str) -> u64 {
 
 fn assert_reduced(pid: u32, log: &str) {
     let kept = expected_kept(log);
+    assert!(
+        !log.contains("threads already run"),
+        "the drop ran after other threads had started:\n{log}"
+    );
     let sts = all_statuses(pid);
     assert!(sts.len() >= 2, "no thread status read");
     for (p, [inh, prm, eff, bnd, amb, nnp]) in sts {
