@@ -144,6 +144,92 @@ fn ebpf_ia32_file_io_is_a_file_flow() {
     );
 }
 
+#[test]
+fn ebpf_ia32_mmap2_and_old_mmap_of_a_file_are_flow_operations() {
+    let _g = lock();
+    let Some(rec) = start_compat("ia32mmap") else {
+        return;
+    };
+    let me = tid();
+    let w = rec.dir.join("w");
+    fs::create_dir(&w).expect("mkdir");
+    let (m2, m1) = (w.join("m2.bin"), w.join("m1.bin"));
+    fs::write(&m2, [7u8; 4096]).expect("write m2");
+    fs::write(&m1, [7u8; 4096]).expect("write m1");
+    let mut low = Low::new();
+    let (p2, p1) = (low.path(&m2), low.path(&m1));
+    const PROT_READ: u32 = 1;
+    const MAP_PRIVATE: u32 = 2;
+    // A mapping address or -errno (the last page of the address space is never mapped).
+    let mapped = |r: i32| (r as u32) < 0xffff_f000;
+    // SAFETY (every block below): ia32 calls on files of this test and arena memory; the
+    // mappings are unmapped again and never touched.
+    let f2 = unsafe { sys(nr::OPEN, &[p2, 0]) };
+    assert!(f2 >= 0);
+    // mmap2(addr, len, prot, flags, fd, pgoff): fd in edi.
+    let a2 = unsafe { sys(nr::MMAP2, &[0, 4096, PROT_READ, MAP_PRIVATE, f2 as u32, 0]) };
+    assert!(mapped(a2), "ia32 mmap2: {a2}");
+    assert_eq!(unsafe { sys(nr::MUNMAP, &[a2 as u32, 4096]) }, 0);
+    assert_eq!(unsafe { sys(nr::CLOSE, &[f2 as u32]) }, 0);
+    let f1 = unsafe { sys(nr::OPEN, &[p1, 0]) };
+    assert!(f1 >= 0);
+    // Old mmap: one pointer to {addr, len, prot, flags, fd, offset}.
+    let arg = low.u32s(&[0, 4096, PROT_READ, MAP_PRIVATE, f1 as u32, 0]);
+    let a1 = unsafe { sys(nr::MMAP, &[arg]) };
+    assert!(mapped(a1), "ia32 old mmap: {a1}");
+    assert_eq!(unsafe { sys(nr::MUNMAP, &[a1 as u32, 4096]) }, 0);
+    assert_eq!(unsafe { sys(nr::CLOSE, &[f1 as u32]) }, 0);
+    let (files, _) = rec.stop();
+    let recs = all(files);
+    let flows: Vec<_> = file_flows(&recs, &w, me)
+        .into_iter()
+        // The ia32 read-only opens (the files were written natively before).
+        .filter(|f| f.3 == OpenFlags::RDONLY)
+        .map(|f| (f.0, f.1, f.2))
+        .collect();
+    let omc = OpFlags::OPEN | OpFlags::MMAP | OpFlags::CLOSE;
+    assert_eq!(flows, vec![(s(&m2), f2, omc), (s(&m1), f1, omc)]);
+}
+
+#[test]
+fn ebpf_ia32_setuid_calls_are_process_events() {
+    let _g = lock();
+    let Some(rec) = start_compat("ia32uid") else {
+        return;
+    };
+    let me = tid();
+    // Root keeping its ids: every call succeeds and changes nothing (and only this thread's
+    // credentials would change anyway: raw syscalls, no glibc broadcast).
+    let calls: [(u32, &[u32], &str); 5] = [
+        (nr::SETUID32, &[0], "0"),
+        (nr::SETREUID32, &[u32::MAX, u32::MAX], "<NA>"),
+        (nr::SETRESUID32, &[u32::MAX, 0, u32::MAX], "0"),
+        // 16-bit uid calls: 0xffff is -1 ("unchanged"), not uid 65535.
+        (nr::SETREUID, &[0xffff, 0xffff], "<NA>"),
+        (nr::SETUID, &[0], "0"),
+    ];
+    for (n, args, _) in calls {
+        // SAFETY: setuid-family calls that keep root's ids.
+        assert_eq!(unsafe { sys(n, args) }, 0, "ia32 syscall {n}");
+    }
+    let (files, _) = rec.stop();
+    let recs = all(files);
+    let got: Vec<(i32, Vec<String>)> = recs
+        .iter()
+        .filter_map(|r| match r {
+            SysFlow::ProcessEvent(e) if e.tid == me && e.op_flags.0 == OpFlags::SETUID => {
+                Some((e.ret, e.args.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let want: Vec<(i32, Vec<String>)> = calls
+        .iter()
+        .map(|(_, _, a)| (0, vec![a.to_string()]))
+        .collect();
+    assert_eq!(got, want);
+}
+
 /// ia32 read (3) is x86-64 close, ia32 lseek (19) x86-64 readv, ia32 getpid (20) x86-64
 /// writev: with rdi holding the descriptor, a dispatcher that ignores the ABI would end the
 /// flow early and count the pid as written bytes.

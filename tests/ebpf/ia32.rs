@@ -16,6 +16,11 @@ pub mod nr {
     pub const UNLINK: u32 = 10;
     pub const LSEEK: u32 = 19;
     pub const GETPID: u32 = 20;
+    pub const SETUID: u32 = 23;
+    pub const SETREUID: u32 = 70;
+    pub const MMAP: u32 = 90;
+    pub const MUNMAP: u32 = 91;
+    pub const SETRESUID: u32 = 164;
     pub const RENAME: u32 = 38;
     pub const MKDIR: u32 = 39;
     pub const RMDIR: u32 = 40;
@@ -28,7 +33,9 @@ pub mod nr {
     pub const PREAD64: u32 = 180;
     pub const PWRITE64: u32 = 181;
     pub const MMAP2: u32 = 192;
+    pub const SETREUID32: u32 = 203;
     pub const SETRESUID32: u32 = 208;
+    pub const SETUID32: u32 = 213;
     pub const FCNTL64: u32 = 221;
     pub const OPENAT: u32 = 295;
     pub const MKDIRAT: u32 = 296;
