@@ -123,12 +123,7 @@ fn ebpf_ia32_file_io_is_a_file_flow() {
         assert_self_contained(r);
     }
     let recs = all(files);
-    let (o, r, wr, cl) = (
-        OpFlags::OPEN,
-        OpFlags::READ,
-        OpFlags::WRITE,
-        OpFlags::CLOSE,
-    );
+    let (o, r, wr, cl) = (OpFlags::OPEN, OpFlags::READ, OpFlags::WRITE, OpFlags::CLOSE);
     let wflags = OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC;
     let cx = OpenFlags::CLOEXEC;
     assert_eq!(
