@@ -13,8 +13,12 @@ pub const PATH_LEN: usize = 512;
 pub const EXE_LEN: usize = 256;
 /// Bytes reserved for the NUL-separated argument vector of an exec event.
 pub const ARGS_LEN: usize = 512;
-/// Size of the ring buffer the probes write into (bytes, power of two).
+/// Default size of each ring buffer the probes write into (bytes, power of two).
 pub const RING_SIZE: u32 = 16 << 20;
+/// Most ring buffers the probes have (`EVENTS0` .. `EVENTS15`).
+pub const MAX_RINGS: u32 = 16;
+/// Default CPUs per ring (Falco's `cpus_for_each_buffer` default).
+pub const CPUS_PER_RING: u32 = 2;
 /// `AT_FDCWD` as the kernel passes it in a dirfd argument.
 pub const AT_FDCWD: i32 = -100;
 

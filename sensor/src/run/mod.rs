@@ -122,6 +122,7 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     let driver = pipeline.driver.as_ref();
     let input = a.input.unwrap_or(match driver.map(|d| d.driver) {
         Some(DriverKind::Socket) => Input::Socket,
+        Some(DriverKind::Ebpf) => Input::Ebpf,
         _ => Input::File,
     });
     let path = a
@@ -139,7 +140,9 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
 
     // Probes are attached before the pipeline starts, so a missing privilege fails fast.
     let collector = match input {
-        Input::Ebpf => Some(source::live::start()?),
+        Input::Ebpf => Some(source::live::start(&source::live::options(
+            driver.filter(|d| d.driver == DriverKind::Ebpf),
+        ))?),
         _ => None,
     };
     let registry = stats::Registry::default();

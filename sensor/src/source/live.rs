@@ -6,12 +6,30 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use super::ebpf::{BuilderConfig, Collector};
+use super::ebpf::{Collector, CollectorConfig};
 use super::Sink;
+use crate::config::DriverConfig;
+
+/// Collector settings from the pipeline's `ebpf` driver entry (defaults without one).
+pub fn options(driver: Option<&DriverConfig>) -> CollectorConfig {
+    let mut cfg = CollectorConfig::default();
+    if let Some(d) = driver {
+        if let Some(m) = d.file_read_mode {
+            cfg.builder.file_read_mode = m;
+        }
+        if let Some(n) = d.ring_size {
+            cfg.ring_size = n;
+        }
+        if let Some(n) = d.cpus_per_ring {
+            cfg.cpus_per_ring = n;
+        }
+    }
+    cfg
+}
 
 /// Loads and attaches the probes; errors say why (privileges, BTF, probe object).
-pub fn start() -> anyhow::Result<Collector> {
-    Collector::start(BuilderConfig::default())
+pub fn start(cfg: &CollectorConfig) -> anyhow::Result<Collector> {
+    Collector::start(cfg.clone())
         .context("--input ebpf: cannot start the eBPF collector (run as root or with CAP_BPF/CAP_PERFMON, with /sys/kernel/btf/vmlinux)")
 }
 
@@ -39,6 +57,8 @@ pub fn run(mut c: Collector, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Resu
             return Ok(());
         }
     }
+    // Whatever the rings still hold, in order, then the open flows end (TRUNCATE).
+    c.finish();
     c.builder().flush(wall_ns());
     let recs: Vec<_> = c.builder().drain().collect();
     super::super::run::stats::StageStats::add(&sink.stats.input, recs.len() as u64);

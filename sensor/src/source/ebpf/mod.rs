@@ -13,6 +13,7 @@ pub mod object;
 pub mod paths;
 pub mod procfs;
 pub mod raw;
+pub mod reorder;
 pub mod stats;
 
 pub use builder::{Builder, BuilderConfig, BuilderStats, NetworkFlow6};
