@@ -485,7 +485,12 @@ pub struct KernelOffsets {
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
     pub bprm_filename: u32,
+    /// `task_struct.thread_info.status` (x86: `TS_COMPAT` marks an ia32 syscall in progress).
+    pub task_ti_status: u32,
 }
+
+/// `thread_info.status` bit set while an ia32 (compat) syscall runs (x86 `TS_COMPAT`).
+pub const TS_COMPAT: u32 = 0x0002;
 
 /// `S_IFMT` mask and file types of `i_mode`.
 pub mod mode {

@@ -127,6 +127,7 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
     mm_arg_start: 0,
     mm_arg_end: 0,
     bprm_filename: 0,
+    task_ti_status: 0,
 };
 
 /// Thread group id of the sensor itself: its own syscalls are not reported (no feedback loop).

@@ -6,7 +6,7 @@ use sensor_ebpf_common::{DupEvent, EventKind, Op};
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{file_mode, file_of_fd, sys_arg},
+    kernel::{file_mode, file_of_fd, sys_arg, Args},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -15,7 +15,7 @@ const F_DUPFD_CLOEXEC: u64 = 1030;
 const O_CLOEXEC: u64 = 0o2000000;
 
 #[inline(never)]
-pub(crate) unsafe fn dup_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn dup_exit(regs: Args, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) || ret < 0 {
         return;

@@ -6,7 +6,7 @@ use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{file_mode, file_of_fd, sys_arg, uread, user_str},
+    kernel::{file_mode, file_of_fd, sys_arg, uread, user_str, Args},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -14,7 +14,7 @@ use crate::{
 const CREAT_FLAGS: u32 = 0o100 | 0o1 | 0o1000;
 
 #[inline(never)]
-pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn open_exit(regs: Args, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) {
         return;
@@ -84,7 +84,7 @@ fn layout(op: Op) -> Layout {
 }
 
 #[inline(never)]
-pub(crate) unsafe fn path_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn path_exit(regs: Args, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) {
         return;

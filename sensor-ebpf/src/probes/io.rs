@@ -9,7 +9,8 @@ use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
 use super::{header, pid_tgid};
 use crate::{
     kernel::{
-        file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread,
+        file_mode, file_of_fd, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, user_ptr,
+        Args,
     },
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
@@ -17,7 +18,7 @@ use crate::{
 const IPPROTO_UDP: u16 = 17;
 
 #[inline(never)]
-pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn io_exit(regs: Args, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) {
         return;
@@ -68,8 +69,9 @@ pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
                         sockaddr_remote(sys_arg(regs, 4), &mut sock)
                     },
                     Op::Sendmsg | Op::Recvmsg => unsafe {
+                        // msg_name is the first member of (compat_)msghdr.
                         let msghdr = sys_arg(regs, 1);
-                        if let Some(name) = uread::<u64>(msghdr) {
+                        if let Some(name) = user_ptr(regs, msghdr) {
                             sockaddr_remote(name, &mut sock);
                         }
                     },

@@ -9,7 +9,7 @@ use sensor_ebpf_common::{CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, 
 
 use super::{header, pid_tgid};
 use crate::{
-    kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str},
+    kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str, Args},
     maps::{count_drop, is_self, offsets, wakeup_flags, EVENTS},
 };
 
@@ -138,7 +138,7 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
 }
 
 #[inline(never)]
-pub(crate) unsafe fn cred_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn cred_exit(regs: Args, ret: i64, op: Op) {
     let pt = pid_tgid();
     if is_self(pt) {
         return;
