@@ -78,6 +78,7 @@ fn ebpf_summary_reports_events_rate_and_drops_per_class() {
         .map(|c| format!("drops.{c}"))
         .collect();
     want.extend(dr.iter().map(String::as_str));
+    want.push("rings");
     assert_eq!(keys, want, "summary: {summary}");
     let m: HashMap<String, String> = kv.into_iter().collect();
     assert!(m["rate"].ends_with("/s") && m["peak"].ends_with("/s"));
@@ -91,6 +92,10 @@ fn ebpf_summary_reports_events_rate_and_drops_per_class() {
     let drops: u64 = dr.iter().map(|k| num(&m, k)).sum();
     assert_eq!(drops, num(&m, "drops"), "drops add up: {summary}");
     assert!(num(&m, "peak") > 0 && num(&m, "rate") > 0);
+    // Two CPUs per ring by default (Falco's default), at most 16 rings.
+    let cpus = common::possible_cpus() as u64;
+    let per = 2.max(cpus.div_ceil(16));
+    assert_eq!(num(&m, "rings"), cpus.div_ceil(per), "{summary}");
 }
 
 #[test]

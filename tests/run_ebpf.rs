@@ -11,37 +11,28 @@ use common::*;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-#[test]
-fn ebpf_input_alerts_on_a_live_workload() {
+/// A running `sensor run` with its stdout (true) and stderr (false) lines on a channel.
+struct Daemon {
+    child: std::process::Child,
+    rx: Receiver<(bool, String)>,
+    log: Vec<String>,
+}
+
+/// Start `sensor run ARGS` with `rules` as its policies and wait until the probes are
+/// attached; `None` (after printing why) when eBPF is not available here.
+fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED: loading eBPF probes needs root");
-        return;
+        return None;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let marker = format!("sensor-e2e-{}", std::process::id());
-    let secret = tmp.path().join("secret.key");
-    std::fs::write(&secret, "top secret\n").unwrap();
-    let rules = tmp.path().join("rules.yaml");
-    std::fs::write(
-        &rules,
-        format!(
-            "- rule: Marked shell\n  desc: a shell started with the test marker\n  \
-             condition: sf.type = PE and sf.opflags = EXEC and sf.proc.args contains '{marker}'\n  \
-             priority: high\n  tags: [test]\n\
-             - rule: Secret read\n  desc: the test secret was read\n  \
-             condition: sf.type = FF and sf.file.path = '{}' and sf.opflags contains READ\n  \
-             priority: medium\n",
-            secret.display()
-        ),
-    )
-    .unwrap();
     let mut child = sensor()
-        .args(["run", "--log", "info", "--input", "ebpf"])
-        .env("POLICYENGINE_POLICIES", &rules)
+        .arg("run")
+        .args(args)
+        .env("POLICYENGINE_POLICIES", rules)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -60,8 +51,6 @@ fn ebpf_input_alerts_on_a_live_workload() {
             let _ = tx.send((false, l));
         }
     });
-
-    // Wait for the probes (or for the reason they cannot load).
     let mut log = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -70,7 +59,7 @@ fn ebpf_input_alerts_on_a_live_workload() {
                 let attached = l.contains("eBPF probes attached");
                 log.push(l);
                 if attached {
-                    break;
+                    return Some(Daemon { child, rx, log });
                 }
             }
             Ok((true, l)) => log.push(l),
@@ -85,7 +74,7 @@ fn ebpf_input_alerts_on_a_live_workload() {
                     } else {
                         eprintln!("SKIPPED: BPF not permitted here: {all}");
                     }
-                    return;
+                    return None;
                 }
                 assert!(
                     Instant::now() < deadline,
@@ -95,42 +84,80 @@ fn ebpf_input_alerts_on_a_live_workload() {
             }
         }
     }
+}
 
-    // The workload, repeated until both alerts are seen (bounded).
-    let (mut shell, mut read) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while (shell.is_none() || read.is_none()) && Instant::now() < deadline {
-        let st = Command::new("/bin/sh")
-            .args([
-                "-c",
-                &format!("cat '{}' > /dev/null # {marker}", secret.display()),
-            ])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let until = Instant::now() + Duration::from_millis(1500);
-        while let Ok((is_out, l)) = rx.recv_timeout(until.saturating_duration_since(Instant::now()))
-        {
-            if !is_out {
-                log.push(l);
-                continue;
-            }
-            let v: serde_json::Value = serde_json::from_str(&l)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"));
-            let ids = rule_ids(&v);
-            if ids.iter().any(|r| r == "Marked shell") {
-                shell = Some(v);
-            } else if ids.iter().any(|r| r == "Secret read") {
-                read = Some(v);
+impl Daemon {
+    /// Run `sh -c script` until every rule of `want` has alerted (bounded: 30 s); the first
+    /// alert of each rule, `None` for those that never came.
+    fn alerts(&mut self, script: &str, want: &[&str]) -> Vec<Option<serde_json::Value>> {
+        let mut got = vec![None; want.len()];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while got.iter().any(Option::is_none) && Instant::now() < deadline {
+            let st = Command::new("/bin/sh")
+                .args(["-c", script])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let until = Instant::now() + Duration::from_millis(1500);
+            while let Ok((is_out, l)) = self
+                .rx
+                .recv_timeout(until.saturating_duration_since(Instant::now()))
+            {
+                if !is_out {
+                    self.log.push(l);
+                    continue;
+                }
+                let v: serde_json::Value = serde_json::from_str(&l)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"));
+                let ids = rule_ids(&v);
+                if let Some(i) = want.iter().position(|w| ids.iter().any(|r| r == w)) {
+                    got[i].get_or_insert(v);
+                }
             }
         }
+        got
     }
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let st = child.wait().unwrap();
-    log.extend(rx.try_iter().map(|(_, l)| l));
-    let log = log.join("\n");
-    assert_eq!(st.code(), Some(0), "{log}");
+
+    /// SIGTERM, then the exit status and everything the daemon logged.
+    fn stop(mut self) -> (Option<i32>, String) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let st = self.child.wait().unwrap();
+        self.log.extend(self.rx.try_iter().map(|(_, l)| l));
+        (st.code(), self.log.join("\n"))
+    }
+}
+
+#[test]
+fn ebpf_input_alerts_on_a_live_workload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = format!("sensor-e2e-{}", std::process::id());
+    let secret = tmp.path().join("secret.key");
+    std::fs::write(&secret, "top secret\n").unwrap();
+    let rules = tmp.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Marked shell\n  desc: a shell started with the test marker\n  \
+             condition: sf.type = PE and sf.opflags = EXEC and sf.proc.args contains '{marker}'\n  \
+             priority: high\n  tags: [test]\n\
+             - rule: Secret read\n  desc: the test secret was read\n  \
+             condition: sf.type = FF and sf.file.path = '{}' and sf.opflags contains READ\n  \
+             priority: medium\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let Some(mut d) = start_ebpf(&["--log", "info", "--input", "ebpf"], &rules) else {
+        return;
+    };
+    let script = format!("cat '{}' > /dev/null # {marker}", secret.display());
+    let mut got = d
+        .alerts(&script, &["Marked shell", "Secret read"])
+        .into_iter();
+    let (shell, read) = (got.next().flatten(), got.next().flatten());
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
     let shell = shell.unwrap_or_else(|| panic!("no 'Marked shell' alert:\n{log}"));
     assert_eq!(shell["type"], "PE");
     assert!(
@@ -154,4 +181,52 @@ fn ebpf_input_alerts_on_a_live_workload() {
         read["proc"]["exe"].as_str().unwrap_or("").ends_with("/cat"),
         "{read}"
     );
+}
+
+/// The pipeline's `drivers` entry selects the eBPF input (no `--input`) and carries the
+/// collector's settings: `cpusperring` (one ring per CPU here) and `filereadmode` 0, which
+/// keeps the read-only flows under /proc that the default mode suppresses.
+#[test]
+fn ebpf_driver_entry_configures_the_collector() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = format!("sensor-driver-{}", std::process::id());
+    let rules = tmp.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Proc read\n  desc: the marked shell read a file under /proc\n  \
+             condition: sf.type = FF and sf.file.path startswith /proc/ and sf.proc.args contains '{marker}'\n  \
+             priority: low\n"
+        ),
+    )
+    .unwrap();
+    let config = tmp.path().join("pipeline.json");
+    std::fs::write(
+        &config,
+        r#"{"drivers":[{"driver":"ebpf","cpusperring":"1","filereadmode":"0"}],"pipeline":[
+  {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+  {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"alert"},
+  {"processor":"exporter","in":"evt eventchan","export":"terminal","format":"json"}]}"#,
+    )
+    .unwrap();
+    let cfg = config.to_string_lossy().to_string();
+    let Some(mut d) = start_ebpf(&["--log", "info", "--config", &cfg], &rules) else {
+        return;
+    };
+    let cpus = std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .ok()
+        .and_then(|s| s.trim().rsplit([',', '-']).next()?.parse::<usize>().ok())
+        .map_or(1, |n| n + 1);
+    let attached = d.log.last().cloned().unwrap_or_default();
+    assert!(
+        attached.contains(&format!("rings={}", cpus.min(16)))
+            && attached.contains("cpus_per_ring=1"),
+        "{attached}"
+    );
+    let script = format!("read x < /proc/self/stat; : {marker}");
+    let alert = d.alerts(&script, &["Proc read"]).pop().flatten();
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let alert = alert.unwrap_or_else(|| panic!("no 'Proc read' alert:\n{log}"));
+    assert_eq!(alert["file"]["path"], "/proc/self/stat", "{alert}");
 }

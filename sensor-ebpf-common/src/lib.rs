@@ -13,8 +13,12 @@ pub const PATH_LEN: usize = 512;
 pub const EXE_LEN: usize = 256;
 /// Bytes reserved for the NUL-separated argument vector of an exec event.
 pub const ARGS_LEN: usize = 512;
-/// Size of the ring buffer the probes write into (bytes, power of two).
+/// Default size of each ring buffer the probes write into (bytes, power of two).
 pub const RING_SIZE: u32 = 16 << 20;
+/// Most ring buffers the probes have (`EVENTS0` .. `EVENTS15`).
+pub const MAX_RINGS: u32 = 16;
+/// Default CPUs per ring (Falco's `cpus_for_each_buffer` default).
+pub const CPUS_PER_RING: u32 = 2;
 /// `AT_FDCWD` as the kernel passes it in a dirfd argument.
 pub const AT_FDCWD: i32 = -100;
 
@@ -481,12 +485,17 @@ pub struct KernelOffsets {
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
     pub bprm_filename: u32,
+    /// `task_struct.thread_info.status` (x86: `TS_COMPAT` marks an ia32 syscall in progress).
+    pub task_ti_status: u32,
     /// `task_struct.cred` and the `uid`/`gid` members of `struct cred` (read directly
     /// instead of `bpf_get_current_uid_gid`, which also maps through the user namespace).
     pub task_cred: u32,
     pub cred_uid: u32,
     pub cred_gid: u32,
 }
+
+/// `thread_info.status` bit set while an ia32 (compat) syscall runs (x86 `TS_COMPAT`).
+pub const TS_COMPAT: u32 = 0x0002;
 
 /// `S_IFMT` mask and file types of `i_mode`.
 pub mod mode {

@@ -15,7 +15,7 @@ use aya_ebpf::helpers::generated::{
     bpf_get_current_uid_gid, bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
     bpf_probe_read_user_str,
 };
-use sensor_ebpf_common::{mode, SockTuple};
+use sensor_ebpf_common::{mode, SockTuple, TS_COMPAT};
 
 use crate::maps::offsets;
 
@@ -28,6 +28,69 @@ const REG_OFFSETS: [u64; 6] = [
     72,  /* r8 */
     64,  /* r9 */
 ];
+
+/// The same `pt_regs` offsets for an ia32 syscall: ebx, ecx, edx, esi, edi, ebp (the low
+/// 32 bits of each register; the kernel ignores the upper half).
+const IA32_REG_OFFSETS: [u64; 6] = [
+    40,  /* bx */
+    88,  /* cx */
+    96,  /* dx */
+    104, /* si */
+    112, /* di */
+    32,  /* bp */
+];
+
+/// `pt_regs.cs`, and the user code segment of 32-bit code (`__USER32_CS`).
+const REG_CS: u64 = 136;
+const USER32_CS: u64 = 0x23;
+
+/// How a syscall passes its arguments.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Abi {
+    /// x86-64: rdi, rsi, rdx, r10, r8, r9.
+    X64,
+    /// ia32 (`int $0x80`, sysenter, 32-bit `syscall`): ebx, ecx, edx, esi, edi, ebp, 32 bits.
+    Ia32,
+    /// ia32 setuid/setreuid/setresuid with 16-bit uids (`old_uid_t`; 0xffff means -1).
+    Ia32Uid16,
+    /// `n` u32 values in user memory: ia32 socketcall(2) arguments, old ia32 mmap(2).
+    U32Array(u8),
+}
+
+/// Where the arguments of the current syscall are: the user `pt_regs` (register ABIs) or
+/// a user array (`Abi::U32Array`).
+#[derive(Clone, Copy)]
+pub struct Args {
+    base: u64,
+    abi: Abi,
+}
+
+impl Args {
+    /// Arguments at `base` passed the `abi` way.
+    #[inline(always)]
+    pub fn new(base: u64, abi: Abi) -> Args {
+        Args { base, abi }
+    }
+
+    /// True for a 32-bit caller (pointers and `long`s are 32 bits wide in user memory).
+    #[inline(always)]
+    pub fn compat(self) -> bool {
+        self.abi != Abi::X64
+    }
+}
+
+/// True when the syscall in progress is an ia32 one: x86 `in_ia32_syscall()`, i.e.
+/// `TS_COMPAT` in `current->thread_info.status`. Without resolved offsets, a 32-bit code
+/// segment in `regs` is the fallback (misses `int $0x80` from 64-bit code).
+#[inline(always)]
+pub unsafe fn in_ia32_syscall(regs: u64) -> bool {
+    let o = offsets();
+    if o.valid == 0 {
+        return unsafe { kread::<u64>(regs + REG_CS) } == Some(USER32_CS);
+    }
+    let status: u32 = unsafe { tload(Task::current().0, o.task_ti_status as u64) };
+    status & TS_COMPAT != 0
+}
 
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
@@ -77,29 +140,64 @@ pub unsafe fn uread<T: Copy>(addr: u64) -> Option<T> {
     }
 }
 
-/// Syscall argument `n` (0-based, a constant at every call site) from the typed user
-/// `pt_regs` of the `sys_exit` tracepoint: one direct load.
+/// Syscall argument `n` (0-based, a constant at every call site); 32-bit arguments are
+/// zero-extended (cast to `i32` for descriptors), an absent one is 0. An x86-64 argument is
+/// one direct load from the typed user `pt_regs` of the `sys_exit` tracepoint.
 #[inline(always)]
-pub unsafe fn sys_arg(regs: u64, n: usize) -> u64 {
+pub unsafe fn sys_arg(a: Args, n: usize) -> u64 {
     if n >= REG_OFFSETS.len() {
         return 0;
     }
-    unsafe { tload::<u64>(regs, REG_OFFSETS[n]) }
+    match a.abi {
+        Abi::X64 => unsafe { tload::<u64>(a.base, REG_OFFSETS[n]) },
+        Abi::Ia32 => unsafe { kread::<u32>(a.base + IA32_REG_OFFSETS[n]) }.unwrap_or(0) as u64,
+        Abi::Ia32Uid16 => match unsafe { kread::<u16>(a.base + IA32_REG_OFFSETS[n]) } {
+            Some(u16::MAX) => u32::MAX as u64,
+            v => v.unwrap_or(0) as u64,
+        },
+        Abi::U32Array(len) => {
+            if n >= len as usize {
+                return 0;
+            }
+            unsafe { uread::<u32>(a.base + 4 * n as u64) }.unwrap_or(0) as u64
+        }
+    }
 }
 
-/// All six syscall arguments, for callers that pick one by a run-time index (a typed load
-/// must have a constant offset; indexing this array afterwards is an ordinary stack read).
+/// All six syscall arguments, for callers that pick one by a run-time index: a typed load
+/// must have a constant offset, so the x86-64 registers are loaded one by one here and the
+/// array is indexed afterwards (an ordinary stack read).
 #[inline(always)]
-pub unsafe fn sys_args(regs: u64) -> [u64; 6] {
+pub unsafe fn sys_args(a: Args) -> [u64; 6] {
     unsafe {
-        [
-            tload(regs, REG_OFFSETS[0]),
-            tload(regs, REG_OFFSETS[1]),
-            tload(regs, REG_OFFSETS[2]),
-            tload(regs, REG_OFFSETS[3]),
-            tload(regs, REG_OFFSETS[4]),
-            tload(regs, REG_OFFSETS[5]),
-        ]
+        match a.abi {
+            Abi::X64 => [
+                tload(a.base, REG_OFFSETS[0]),
+                tload(a.base, REG_OFFSETS[1]),
+                tload(a.base, REG_OFFSETS[2]),
+                tload(a.base, REG_OFFSETS[3]),
+                tload(a.base, REG_OFFSETS[4]),
+                tload(a.base, REG_OFFSETS[5]),
+            ],
+            _ => [
+                sys_arg(a, 0),
+                sys_arg(a, 1),
+                sys_arg(a, 2),
+                sys_arg(a, 3),
+                sys_arg(a, 4),
+                sys_arg(a, 5),
+            ],
+        }
+    }
+}
+
+/// A user pointer stored at user address `addr` (32 bits wide for a compat caller).
+#[inline(always)]
+pub unsafe fn user_ptr(a: Args, addr: u64) -> Option<u64> {
+    if a.compat() {
+        unsafe { uread::<u32>(addr) }.map(|p| p as u64)
+    } else {
+        unsafe { uread::<u64>(addr) }
     }
 }
 

@@ -1,11 +1,13 @@
 //! eBPF probes of sysflow-sensor.
 //!
-//! Every syscall is observed once, on exit, so the return value is known: `fexit` on the
-//! x86-64 syscall entry points (`__x64_sys_*`, whose only argument is the user `pt_regs`),
+//! Every syscall is observed once, on exit, so the return value is known: one
+//! `tp_btf/sys_exit` dispatcher picks the handler by syscall number and re-reads the
+//! arguments from the user `pt_regs` (fexit on `__x64_sys_*` is refused on some kernels),
 //! plus the `sched_process_{exec,fork,exit}` BTF tracepoints for the process life cycle.
 //! Kernel structs are read at offsets user space resolves from the running kernel's BTF
 //! (`OFFSETS`), so one object works across kernel versions without compile-time bindings.
-//! Events go to one ring buffer with reserve/commit; a full ring is counted per class in
+//! Events go to the ring buffer of the current CPU's group with reserve/commit (user space
+//! merges the rings back into time order); a full ring is counted per class in
 //! `DROPS`, never silent.
 
 #![no_std]

@@ -2,14 +2,95 @@
 
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::bpf_get_smp_processor_id,
     macros::map,
-    maps::{PerCpuArray, RingBuf},
+    maps::{ring_buf::RingBufEntry, PerCpuArray, RingBuf},
 };
-use sensor_ebpf_common::{DropClass, KernelOffsets, DROP_CLASSES, RING_SIZE};
+use sensor_ebpf_common::{DropClass, KernelOffsets, DROP_CLASSES, MAX_RINGS, RING_SIZE};
 
-/// All events, in the order the probes committed them.
+// One ring per group of `CPUS_PER_RING` CPUs (Falco's `cpus_for_each_buffer`): CPUs of a
+// group contend for one ring's producer lock, groups do not. Legacy maps cannot be created
+// in a loop, so there are `MAX_RINGS` statics; user space sizes the unused ones to one page
+// and picks `CPUS_PER_RING` so that every possible CPU maps to a ring it reads.
 #[map]
-pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+static EVENTS0: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS1: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS2: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS3: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS4: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS5: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS6: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS7: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS8: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS9: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS10: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS11: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS12: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS13: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS14: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+#[map]
+static EVENTS15: RingBuf = RingBuf::with_byte_size(RING_SIZE, 0);
+
+const _: () = assert!(MAX_RINGS == 16, "one EVENTSn static per ring");
+
+/// CPUs sharing one ring (written by user space; at least 1).
+#[unsafe(no_mangle)]
+pub static CPUS_PER_RING: u32 = 1;
+
+/// The ring of the current CPU. The task cannot migrate while a program runs, so every call
+/// within one program run picks the same ring.
+#[inline(always)]
+fn ring() -> &'static RingBuf {
+    let per = unsafe { core::ptr::read_volatile(&raw const CPUS_PER_RING) }.max(1);
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    match cpu / per {
+        0 => &EVENTS0,
+        1 => &EVENTS1,
+        2 => &EVENTS2,
+        3 => &EVENTS3,
+        4 => &EVENTS4,
+        5 => &EVENTS5,
+        6 => &EVENTS6,
+        7 => &EVENTS7,
+        8 => &EVENTS8,
+        9 => &EVENTS9,
+        10 => &EVENTS10,
+        11 => &EVENTS11,
+        12 => &EVENTS12,
+        13 => &EVENTS13,
+        14 => &EVENTS14,
+        // User space makes this unreachable (CPUS_PER_RING covers every possible CPU).
+        _ => &EVENTS15,
+    }
+}
+
+/// The event rings as one: `EVENTS.reserve` writes to the current CPU's ring.
+pub struct Events;
+
+/// All events; each ring holds them in the order its CPUs committed them.
+pub static EVENTS: Events = Events;
+
+impl Events {
+    /// Reserve a `T` in the current CPU's ring (`None` when that ring is full).
+    #[inline(always)]
+    pub fn reserve<T: 'static>(&self, flags: u64) -> Option<RingBufEntry<T>> {
+        ring().reserve::<T>(flags)
+    }
+}
 
 /// Events lost because the ring was full, per [`DropClass`].
 #[map]
@@ -46,6 +127,7 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
     mm_arg_start: 0,
     mm_arg_end: 0,
     bprm_filename: 0,
+    task_ti_status: 0,
     task_cred: 0,
     cred_uid: 0,
     cred_gid: 0,
@@ -77,7 +159,7 @@ pub fn wakeup_flags() -> u64 {
     if limit == 0 {
         return BPF_RB_FORCE_WAKEUP as u64;
     }
-    let avail = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
+    let avail = ring().query(BPF_RB_AVAIL_DATA as u64);
     if avail >= limit && avail - limit < WAKEUP_BAND {
         BPF_RB_FORCE_WAKEUP as u64
     } else {

@@ -33,6 +33,18 @@ pub fn pid() -> i64 {
     std::process::id() as i64
 }
 
+/// CPUs the kernel may ever bring online (`/sys/devices/system/cpu/possible`, e.g. `0-3`),
+/// which is what the collector sizes its rings for.
+pub fn possible_cpus() -> usize {
+    fs::read_to_string("/sys/devices/system/cpu/possible")
+        .ok()
+        .and_then(|s| {
+            let last = s.trim().rsplit([',', '-']).next()?.to_string();
+            last.parse::<usize>().ok()
+        })
+        .map_or(1, |n| n + 1)
+}
+
 /// Start `sensor record`; `None` (after printing why) when eBPF is not available here.
 // The child is waited for on every path (here when it fails, in `stop` otherwise).
 #[allow(clippy::zombie_processes)]

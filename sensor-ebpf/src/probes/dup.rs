@@ -6,7 +6,7 @@ use sensor_ebpf_common::{DupEvent, EventKind, Op};
 
 use super::header;
 use crate::{
-    kernel::{file_mode, sys_arg, Task},
+    kernel::{file_mode, sys_arg, Args, Task},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -15,7 +15,7 @@ const F_DUPFD_CLOEXEC: u64 = 1030;
 const O_CLOEXEC: u64 = 0o2000000;
 
 #[inline(never)]
-pub(crate) unsafe fn dup_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn dup_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
     let pt = task.pid_tgid();
     if is_self(pt) || ret < 0 {

@@ -6,7 +6,7 @@ use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 
 use super::header;
 use crate::{
-    kernel::{file_mode, sys_arg, sys_args, uread, user_str, Task},
+    kernel::{file_mode, sys_arg, sys_args, uread, user_str, Args, Task},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -14,7 +14,7 @@ use crate::{
 const CREAT_FLAGS: u32 = 0o100 | 0o1 | 0o1000;
 
 #[inline(never)]
-pub(crate) unsafe fn open_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn open_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
     let pt = task.pid_tgid();
     if is_self(pt) {
@@ -85,7 +85,7 @@ fn layout(op: Op) -> Layout {
 }
 
 #[inline(never)]
-pub(crate) unsafe fn path_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn path_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
     let pt = task.pid_tgid();
     if is_self(pt) {

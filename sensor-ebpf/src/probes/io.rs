@@ -8,14 +8,16 @@ use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
 
 use super::header;
 use crate::{
-    kernel::{file_mode, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, uread, Task},
+    kernel::{
+        file_mode, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, user_ptr, Args, Task,
+    },
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
 const IPPROTO_UDP: u16 = 17;
 
 #[inline(never)]
-pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn io_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
     let pt = task.pid_tgid();
     if is_self(pt) {
@@ -67,8 +69,9 @@ pub(crate) unsafe fn io_exit(regs: u64, ret: i64, op: Op) {
                         sockaddr_remote(sys_arg(regs, 4), &mut sock)
                     },
                     Op::Sendmsg | Op::Recvmsg => unsafe {
+                        // msg_name is the first member of (compat_)msghdr.
                         let msghdr = sys_arg(regs, 1);
-                        if let Some(name) = uread::<u64>(msghdr) {
+                        if let Some(name) = user_ptr(regs, msghdr) {
                             sockaddr_remote(name, &mut sock);
                         }
                     },

@@ -9,7 +9,7 @@ use sensor_ebpf_common::{CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, 
 
 use super::header;
 use crate::{
-    kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str, Task},
+    kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str, Args, Task},
     maps::{count_drop, is_self, offsets, wakeup_flags, EVENTS},
 };
 
@@ -141,7 +141,7 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
 }
 
 #[inline(never)]
-pub(crate) unsafe fn cred_exit(regs: u64, ret: i64, op: Op) {
+pub(crate) unsafe fn cred_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
     let pt = task.pid_tgid();
     if is_self(pt) {

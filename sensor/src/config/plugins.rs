@@ -119,6 +119,8 @@ pub enum PluginConfig {
 pub enum DriverKind {
     File,
     Socket,
+    /// The sensor's own eBPF probes (sf-collector's job, done in-process).
+    Ebpf,
 }
 
 /// One entry of the optional `drivers` array.
@@ -130,6 +132,13 @@ pub struct DriverConfig {
     pub owner: Option<SocketOwner>,
     /// `mode` (socket driver): octal mode of the socket file.
     pub mode: Option<u32>,
+    /// `filereadmode` (ebpf driver, sf-collector's FILE_READ_MODE): 2 = suppress read-only
+    /// file flows under system directories, 1 = all read-only flows, 0 = none.
+    pub file_read_mode: Option<u8>,
+    /// `ringsize` (ebpf driver): bytes per ring buffer, a power of two.
+    pub ring_size: Option<u32>,
+    /// `cpusperring` (ebpf driver): CPUs sharing one ring buffer.
+    pub cpus_per_ring: Option<u32>,
 }
 
 /// Owner of the socket file, `UID[:GID]` (numeric ids); without a GID the group is left as
@@ -391,11 +400,12 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
     let kind = match driver {
         "file" => DriverKind::File,
         "socket" => DriverKind::Socket,
+        "ebpf" => DriverKind::Ebpf,
         other => {
             return Err(k.bad(
                 "driver",
                 format!(
-                    "driver {other:?} is not available in sysflow-sensor (available: file, socket)"
+                    "driver {other:?} is not available in sysflow-sensor (available: file, socket, ebpf)"
                 ),
             ))
         }
@@ -417,11 +427,54 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
             return Err(k.bad(key, "only the socket driver creates a file"));
         }
     }
+    // A number that must pass `ok`, else an error saying what was expected.
+    let checked = |key: &'static str, alias: &'static str, ok: fn(u32) -> bool, what: &str| {
+        k.str(key, &[alias])?
+            .map(|(key, v)| {
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| ok(*n))
+                    .ok_or_else(|| k.bad(key, format!("expected {what}, got {v:?}")))
+            })
+            .transpose()
+    };
+    let file_read_mode =
+        checked("filereadmode", "file.read.mode", |m| m <= 2, "0, 1 or 2")?.map(|m| m as u8);
+    let ring_size = checked(
+        "ringsize",
+        "ring.size",
+        |n| n.is_power_of_two() && n >= 4096,
+        "a power of two of at least 4096 bytes",
+    )?;
+    let cpus_per_ring = checked(
+        "cpusperring",
+        "cpus.per.ring",
+        |n| n >= 1,
+        "a whole number >= 1",
+    )?;
+    if kind != DriverKind::Ebpf {
+        if let Some(key) = [
+            ("filereadmode", file_read_mode.is_some()),
+            ("ringsize", ring_size.is_some()),
+            ("cpusperring", cpus_per_ring.is_some()),
+        ]
+        .iter()
+        .find_map(|(n, set)| set.then_some(*n))
+        {
+            return Err(k.bad(key, "only the ebpf driver has this setting"));
+        }
+    } else if path.is_some() {
+        return Err(k.bad("path", "the ebpf driver watches the host and reads no path"));
+    }
     k.warn_unused();
     Ok(DriverConfig {
         driver: kind,
         path,
         owner,
         mode,
+        file_read_mode,
+        ring_size,
+        cpus_per_ring,
     })
 }

@@ -117,3 +117,68 @@ fn two_readers_of_one_channel_rejected() {
     let e = load_str(t, env(&[])).unwrap_err().to_string();
     assert!(e.contains("already read"), "{e}");
 }
+
+fn with_driver(driver: &str) -> String {
+    NEW.replacen(
+        "{\"pipeline\":[",
+        &format!("{{\"drivers\":[{driver}],\"pipeline\":["),
+        1,
+    )
+}
+
+#[test]
+fn ebpf_driver_takes_the_collector_settings() {
+    let p = load_str(
+        &with_driver(
+            r#"{"driver":"ebpf","filereadmode":"0","ringsize":"1048576","cpusperring":"1"}"#,
+        ),
+        env(&[]),
+    )
+    .unwrap();
+    let d = p.driver.as_ref().unwrap();
+    assert_eq!(d.driver, DriverKind::Ebpf);
+    assert_eq!(
+        (d.file_read_mode, d.ring_size, d.cpus_per_ring),
+        (Some(0), Some(1 << 20), Some(1))
+    );
+    // Without settings the collector's defaults apply.
+    let p = load_str(&with_driver(r#"{"driver":"ebpf"}"#), env(&[])).unwrap();
+    let d = p.driver.as_ref().unwrap();
+    assert_eq!(
+        (d.file_read_mode, d.ring_size, d.cpus_per_ring),
+        (None, None, None)
+    );
+}
+
+#[test]
+fn ebpf_driver_settings_are_checked() {
+    for (entry, key, what) in [
+        (
+            r#"{"driver":"ebpf","filereadmode":"3"}"#,
+            "filereadmode",
+            "0, 1 or 2",
+        ),
+        (
+            r#"{"driver":"ebpf","ringsize":"5000"}"#,
+            "ringsize",
+            "power of two",
+        ),
+        (
+            r#"{"driver":"ebpf","cpusperring":"0"}"#,
+            "cpusperring",
+            ">= 1",
+        ),
+        (r#"{"driver":"ebpf","path":"/x"}"#, "path", "reads no path"),
+        (
+            r#"{"driver":"socket","ringsize":"4096"}"#,
+            "ringsize",
+            "only the ebpf driver",
+        ),
+        (r#"{"driver":"collector"}"#, "driver", "file, socket, ebpf"),
+    ] {
+        let e = load_str(&with_driver(entry), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key) && e.contains(what), "{entry}: {e}");
+    }
+}

@@ -17,7 +17,7 @@ use sysflow_model::{
     SfHeader, SysFlow,
 };
 
-use crate::source::ebpf::{procfs::Clocks, BuilderConfig, Collector, CollectorConfig};
+use crate::source::ebpf::{privs, procfs::Clocks, BuilderConfig, Collector, CollectorConfig};
 
 /// Arguments of `sensor record`.
 #[derive(clap::Args, Debug)]
@@ -38,9 +38,17 @@ pub struct RecordArgs {
     /// Read-only file flow suppression: 2 = system dirs (default), 1 = all, 0 = none.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub file_read_mode: u8,
-    /// Ring buffer size in bytes (power of two, at least a page); default 16 MiB.
+    /// Size of each ring buffer in bytes (power of two, at least a page); default 16 MiB.
     #[arg(long, value_name = "BYTES")]
     pub ring_size: Option<u32>,
+    /// CPUs sharing one ring buffer (default 2; 1 = a ring per CPU). Events of several
+    /// rings are merged back into time order.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus_per_ring: Option<u32>,
+    /// Keep every capability after the probes are attached (for debugging; by default all but
+    /// what the collector still needs are dropped).
+    #[arg(long)]
+    pub keep_caps: bool,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -144,14 +152,20 @@ pub fn main(args: RecordArgs) -> Result<u8> {
     if let Some(r) = args.ring_size {
         cfg.ring_size = r;
     }
+    if let Some(n) = args.cpus_per_ring {
+        cfg.cpus_per_ring = n;
+    }
     let mut col = Collector::start(cfg).context("starting the eBPF collector")?;
+    // Single-threaded: the whole process keeps only what reading the probes still needs.
+    privs::drop_after_attach(args.keep_caps, &|| col.read_drop_counter().is_ok());
     install_signal_handlers();
     let exporter = args.exporter.clone().unwrap_or_else(hostname);
     let mut out = open_output(&args, &exporter)?;
     eprintln!(
-        "sensor: recording to {} ({} probes attached)",
+        "sensor: recording to {} ({} probes attached, {} ring buffers)",
         out.path.display(),
-        col.attached()
+        col.attached(),
+        col.rings()
     );
     let started = Instant::now();
     let deadline = args
@@ -179,13 +193,8 @@ pub fn main(args: RecordArgs) -> Result<u8> {
     }
     // Drain what is still in the ring, then end the open flows (TRUNCATE) as the collector
     // does at shutdown.
-    while col
-        .poll(Duration::from_millis(0))
-        .context("reading probe events")?
-        > 0
-    {
-        write_all(&mut col, &mut out)?;
-    }
+    col.finish();
+    write_all(&mut col, &mut out)?;
     col.builder().flush(Clocks::wall_now());
     write_all(&mut col, &mut out)?;
     close_output(out)?;

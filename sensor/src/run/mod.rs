@@ -64,6 +64,10 @@ pub struct RunArgs {
     pub check: bool,
     /// Trace file or directory (`file`), or socket path (`socket`, default /sock/sysflow.sock).
     pub path: Option<PathBuf>,
+    /// With `--input ebpf`: keep every capability after the probes are attached (for
+    /// debugging; by default all but what the collector still needs are dropped).
+    #[arg(long)]
+    pub keep_caps: bool,
     #[arg(long, hide = true)]
     pub plugdir: Option<String>,
     #[arg(long, hide = true)]
@@ -122,6 +126,7 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     let driver = pipeline.driver.as_ref();
     let input = a.input.unwrap_or(match driver.map(|d| d.driver) {
         Some(DriverKind::Socket) => Input::Socket,
+        Some(DriverKind::Ebpf) => Input::Ebpf,
         _ => Input::File,
     });
     let path = a
@@ -137,9 +142,14 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         (Input::Ebpf, None) => None,
     };
 
-    // Probes are attached before the pipeline starts, so a missing privilege fails fast.
+    // Probes are attached before the pipeline starts, so a missing privilege fails fast, and
+    // before any thread is spawned: capabilities are per thread, and every thread started
+    // later inherits the reduced set.
     let collector = match input {
-        Input::Ebpf => Some(source::live::start()?),
+        Input::Ebpf => Some(source::live::start(
+            &source::live::options(driver.filter(|d| d.driver == DriverKind::Ebpf)),
+            a.keep_caps,
+        )?),
         _ => None,
     };
     let registry = stats::Registry::default();

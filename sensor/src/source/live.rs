@@ -6,13 +6,35 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use super::ebpf::{BuilderConfig, Collector};
+use super::ebpf::{privs, Collector, CollectorConfig};
 use super::Sink;
+use crate::config::DriverConfig;
 
-/// Loads and attaches the probes; errors say why (privileges, BTF, probe object).
-pub fn start() -> anyhow::Result<Collector> {
-    Collector::start(BuilderConfig::default())
-        .context("--input ebpf: cannot start the eBPF collector (run as root or with CAP_BPF/CAP_PERFMON, with /sys/kernel/btf/vmlinux)")
+/// Collector settings from the pipeline's `ebpf` driver entry (defaults without one).
+pub fn options(driver: Option<&DriverConfig>) -> CollectorConfig {
+    let mut cfg = CollectorConfig::default();
+    if let Some(d) = driver {
+        if let Some(m) = d.file_read_mode {
+            cfg.builder.file_read_mode = m;
+        }
+        if let Some(n) = d.ring_size {
+            cfg.ring_size = n;
+        }
+        if let Some(n) = d.cpus_per_ring {
+            cfg.cpus_per_ring = n;
+        }
+    }
+    cfg
+}
+
+/// Loads and attaches the probes; errors say why (privileges, BTF, probe object). Then drops
+/// the capabilities the collector no longer needs unless `keep_caps` (see [`privs`]); call it
+/// before any other thread is spawned.
+pub fn start(cfg: &CollectorConfig, keep_caps: bool) -> anyhow::Result<Collector> {
+    let c = Collector::start(cfg.clone())
+        .context("--input ebpf: cannot start the eBPF collector (run as root or with CAP_BPF/CAP_PERFMON, with /sys/kernel/btf/vmlinux)")?;
+    privs::drop_after_attach(keep_caps, &|| c.read_drop_counter().is_ok());
+    Ok(c)
 }
 
 fn wall_ns() -> i64 {
@@ -39,6 +61,8 @@ pub fn run(mut c: Collector, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Resu
             return Ok(());
         }
     }
+    // Whatever the rings still hold, in order, then the open flows end (TRUNCATE).
+    c.finish();
     c.builder().flush(wall_ns());
     let recs: Vec<_> = c.builder().drain().collect();
     super::super::run::stats::StageStats::add(&sink.stats.input, recs.len() as u64);

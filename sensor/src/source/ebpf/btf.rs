@@ -225,6 +225,10 @@ impl Btf {
             mm_arg_start: self.offset("mm_struct", "arg_start")?,
             mm_arg_end: self.offset("mm_struct", "arg_end")?,
             bprm_filename: self.offset("linux_binprm", "filename")?,
+            // thread_info is embedded in task_struct (CONFIG_THREAD_INFO_IN_TASK, always on
+            // x86-64); its `status` holds TS_COMPAT during an ia32 syscall.
+            task_ti_status: self.offset("task_struct", "thread_info")?
+                + self.offset("thread_info", "status")?,
             task_cred: self.offset("task_struct", "cred")?,
             cred_uid: self.offset("cred", "uid")?,
             cred_gid: self.offset("cred", "gid")?,
@@ -256,6 +260,9 @@ mod tests {
             "tgid follows pid in task_struct"
         );
         assert!(o.mm_arg_end == o.mm_arg_start + 8);
+        // thread_info is the first member of task_struct: {flags, syscall_work, status, ..}
+        // since 5.11, {flags, status, ..} before.
+        assert!(matches!(o.task_ti_status, 8 | 16), "{}", o.task_ti_status);
     }
 
     #[test]

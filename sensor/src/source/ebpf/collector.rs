@@ -11,7 +11,7 @@ use aya::{
     programs::BtfTracePoint,
     Btf as AyaBtf, Ebpf, EbpfLoader,
 };
-use sensor_ebpf_common::{Op, DROP_CLASSES, DROP_CLASS_NAMES, RING_SIZE};
+use sensor_ebpf_common::{Op, CPUS_PER_RING, DROP_CLASSES, DROP_CLASS_NAMES, MAX_RINGS, RING_SIZE};
 
 use super::{
     btf::Btf,
@@ -19,6 +19,7 @@ use super::{
     object,
     procfs::{Clocks, Names},
     raw::RawEvent,
+    reorder::{watermark, Reorder},
     stats::Summary,
 };
 
@@ -27,8 +28,11 @@ use super::{
 pub struct CollectorConfig {
     /// Record builder settings.
     pub builder: BuilderConfig,
-    /// Ring buffer size in bytes: a power of two, at least one page (default 16 MiB).
+    /// Size of each ring buffer in bytes: a power of two, at least one page (default 16 MiB).
     pub ring_size: u32,
+    /// CPUs sharing one ring buffer (default 2, as Falco's `cpus_for_each_buffer`); raised
+    /// when the host has more CPUs than `MAX_RINGS` rings of this many can cover.
+    pub cpus_per_ring: u32,
 }
 
 impl Default for CollectorConfig {
@@ -36,6 +40,7 @@ impl Default for CollectorConfig {
         CollectorConfig {
             builder: BuilderConfig::default(),
             ring_size: RING_SIZE,
+            cpus_per_ring: CPUS_PER_RING,
         }
     }
 }
@@ -66,6 +71,10 @@ pub enum CollectorError {
     Map(&'static str),
     #[error("ring buffer size {0} must be a power of two of at least {1} bytes (the page size)")]
     RingSize(u32, u32),
+    #[error("CPUs per ring must be at least 1")]
+    CpusPerRing,
+    #[error("cannot count the possible CPUs: {0}")]
+    Cpus(String),
     #[error("waiting for events: {0}")]
     Poll(#[source] std::io::Error),
 }
@@ -74,7 +83,12 @@ pub enum CollectorError {
 pub struct Collector {
     // Kept alive: dropping it detaches every program.
     _ebpf: Ebpf,
-    ring: RingBuf<MapData>,
+    /// One ring per group of CPUs, in CPU order.
+    rings: Vec<RingBuf<MapData>>,
+    /// Scratch for polling every ring.
+    pollfds: Vec<libc::pollfd>,
+    /// Events of several rings waiting to be released in time order (unused with one ring).
+    reorder: Reorder,
     drops: PerCpuArray<MapData, u64>,
     builder: Builder,
     decode_errors: u64,
@@ -91,6 +105,10 @@ pub struct Collector {
 /// Longest wait for events: the probes wake the reader only when the ring fills up, so the
 /// reader also looks on this period (bounds the latency of a quiet ring).
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Most events taken from one ring per round, so one busy ring cannot starve the others
+/// and the periodic flow work runs.
+const BATCH: usize = 4096;
 
 /// BTF tracepoint programs (named after their tracepoint).
 const TP_PROGRAMS: &[&str] = &[
@@ -110,7 +128,13 @@ impl Collector {
         if !cfg.ring_size.is_power_of_two() || cfg.ring_size < page {
             return Err(CollectorError::RingSize(cfg.ring_size, page));
         }
+        if cfg.cpus_per_ring == 0 {
+            return Err(CollectorError::CpusPerRing);
+        }
         let obj = object::probes().ok_or(CollectorError::NoProbes)?;
+        let cpus =
+            aya::util::nr_cpus().map_err(|(_, e)| CollectorError::Cpus(e.to_string()))? as u32;
+        let (per_ring, nrings) = ring_groups(cpus, cfg.cpus_per_ring);
         let raw_btf = std::fs::read("/sys/kernel/btf/vmlinux")
             .map_err(|e| CollectorError::KernelBtf(e.to_string()))?;
         let offsets = Btf::parse(&raw_btf)?.kernel_offsets()?;
@@ -119,14 +143,24 @@ impl Collector {
         // Commits wake the reader only once an eighth of the ring is waiting; below that the
         // reader finds the events on its next poll timeout (at most POLL_INTERVAL later).
         let wakeup: u64 = cfg.ring_size as u64 / 8;
-        let mut ebpf = EbpfLoader::new()
+        let names: Vec<String> = (0..MAX_RINGS).map(|i| format!("EVENTS{i}")).collect();
+        let mut loader = EbpfLoader::new();
+        loader
             .btf(Some(&kbtf))
             .override_global("OFFSETS", &offsets, true)
             .override_global("SELF_TGID", &me, true)
             .override_global("WAKEUP_BYTES", &wakeup, true)
-            .map_max_entries("EVENTS", cfg.ring_size)
-            .load(obj)
-            .map_err(CollectorError::Load)?;
+            .override_global("CPUS_PER_RING", &per_ring, true);
+        for (i, name) in names.iter().enumerate() {
+            // Rings no CPU writes to get the smallest size the kernel accepts.
+            let size = if (i as u32) < nrings {
+                cfg.ring_size
+            } else {
+                page
+            };
+            loader.map_max_entries(name, size);
+        }
+        let mut ebpf = loader.load(obj).map_err(CollectorError::Load)?;
         let mut attached = 0;
         for &name in TP_PROGRAMS {
             let target = name;
@@ -141,20 +175,35 @@ impl Collector {
             res.map_err(|e| CollectorError::Program(name.into(), e))?;
             attached += 1;
         }
-        let ring = RingBuf::try_from(
-            ebpf.take_map("EVENTS")
-                .ok_or(CollectorError::Map("EVENTS"))?,
-        )
-        .map_err(|_| CollectorError::Map("EVENTS"))?;
+        let mut rings = Vec::with_capacity(nrings as usize);
+        for name in &names[..nrings as usize] {
+            let map = ebpf.take_map(name).ok_or(CollectorError::Map("EVENTSn"))?;
+            rings.push(RingBuf::try_from(map).map_err(|_| CollectorError::Map("EVENTSn"))?);
+        }
+        let pollfds = rings
+            .iter()
+            .map(|r| libc::pollfd {
+                fd: r.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
         let drops =
             PerCpuArray::try_from(ebpf.take_map("DROPS").ok_or(CollectorError::Map("DROPS"))?)
                 .map_err(|_| CollectorError::Map("DROPS"))?;
         let mut builder = Builder::new(cfg.builder, Clocks::now(), Names::load());
         builder.scan_proc();
-        tracing::info!(programs = attached, "eBPF probes attached");
+        tracing::info!(
+            programs = attached,
+            rings = nrings,
+            cpus_per_ring = per_ring,
+            "eBPF probes attached"
+        );
         Ok(Collector {
             _ebpf: ebpf,
-            ring,
+            rings,
+            pollfds,
+            reorder: Reorder::default(),
             drops,
             builder,
             decode_errors: 0,
@@ -179,16 +228,11 @@ impl Collector {
         let timeout = timeout.min(POLL_INTERVAL);
         let mut n = self.drain();
         if n == 0 {
-            let mut pfd = libc::pollfd {
-                fd: self.ring.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd for the duration of the call.
+            // SAFETY: `pollfds` is a valid array of its length for the duration of the call.
             let r = unsafe {
                 libc::poll(
-                    &mut pfd,
-                    1,
+                    self.pollfds.as_mut_ptr(),
+                    self.pollfds.len() as libc::nfds_t,
                     timeout.as_millis().min(i32::MAX as u128) as i32,
                 )
             };
@@ -205,27 +249,34 @@ impl Collector {
         Ok(n)
     }
 
+    /// Read what the rings hold: with one ring each event goes straight to the builder;
+    /// with several they pass through the reorder buffer, which releases those old enough
+    /// that no ring can still hold an earlier one.
     fn drain(&mut self) -> usize {
-        let mut n = 0;
-        while let Some(item) = self.ring.next() {
-            n += 1;
-            match RawEvent::decode(&item) {
-                Ok(ev) => {
-                    drop(item);
-                    if let Some(op) = Op::from_u16(ev.header().op) {
-                        self.events_by_class[op.class() as usize] += 1;
+        let n = if self.rings.len() == 1 {
+            self.drain_one()
+        } else {
+            let now = mono_now();
+            let mut unfinished = [0u64; MAX_RINGS as usize];
+            let mut k = 0;
+            let mut n = 0;
+            for ring in &mut self.rings {
+                let mut got = 0;
+                while let Some(item) = ring.next() {
+                    self.reorder.push(&item);
+                    got += 1;
+                    if got >= BATCH {
+                        unfinished[k] = ts_of(&item);
+                        k += 1;
+                        break;
                     }
-                    self.builder.handle(&ev);
                 }
-                Err(e) => {
-                    self.decode_errors += 1;
-                    tracing::warn!(error = %e, "undecodable probe event");
-                }
+                n += got;
             }
-            if n >= 4096 {
-                break;
-            }
-        }
+            let w = watermark(now, unfinished[..k].iter().copied());
+            self.release(w);
+            n
+        };
         self.window_events += n as u64;
         if self.window_start.elapsed() >= Duration::from_secs(1) {
             let rate = self.window_events as f64 / self.window_start.elapsed().as_secs_f64();
@@ -234,6 +285,55 @@ impl Collector {
             self.window_start = Instant::now();
         }
         n
+    }
+
+    /// One ring: decode in place, no copy.
+    fn drain_one(&mut self) -> usize {
+        let mut n = 0;
+        while let Some(item) = self.rings[0].next() {
+            n += 1;
+            handle(
+                &item,
+                &mut self.builder,
+                &mut self.events_by_class,
+                &mut self.decode_errors,
+            );
+            if n >= BATCH {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Hand the held events up to `watermark` to the builder, in time order.
+    fn release(&mut self, watermark: u64) {
+        let (builder, classes, errors) = (
+            &mut self.builder,
+            &mut self.events_by_class,
+            &mut self.decode_errors,
+        );
+        self.reorder
+            .release(watermark, |b| handle(b, builder, classes, errors));
+    }
+
+    /// At shutdown: read every ring to empty and release everything held, in order.
+    pub fn finish(&mut self) -> usize {
+        let mut n = 0;
+        loop {
+            let k = self.drain();
+            n += k;
+            if k == 0 {
+                break;
+            }
+        }
+        self.release(u64::MAX);
+        self.builder.tick(Clocks::wall_now());
+        n
+    }
+
+    /// Number of ring buffers read.
+    pub fn rings(&self) -> usize {
+        self.rings.len()
     }
 
     /// Lost events per class since start (summed over CPUs).
@@ -245,6 +345,13 @@ impl Collector {
             }
         }
         out
+    }
+
+    /// Reads one drop counter (a `BPF_MAP_LOOKUP_ELEM` on the map fd held since the load):
+    /// [`super::privs`] uses it to learn whether the kernel still allows it with fewer
+    /// capabilities.
+    pub fn read_drop_counter(&self) -> Result<u64, aya::maps::MapError> {
+        Ok(self.drops.get(&0, 0)?.iter().sum())
     }
 
     /// Warn about new drops: a drop is never silent.
@@ -272,6 +379,10 @@ impl Collector {
 
     /// Self-observation counters (print with `Display`: one line of `key=value`).
     pub fn summary(&self) -> Summary {
+        // `drops()` reads 0 for a counter it cannot read: say so rather than report no loss.
+        if let Err(e) = self.read_drop_counter() {
+            tracing::warn!(error = %e, "drop counters cannot be read");
+        }
         Summary {
             secs: self.started.elapsed().as_secs_f64(),
             peak_rate: self.peak_rate.max(self.window_events),
@@ -279,6 +390,74 @@ impl Collector {
             builder: self.builder.stats().clone(),
             decode_errors: self.decode_errors,
             drops: self.drops(),
+            rings: self.rings.len(),
+        }
+    }
+}
+
+/// CPUs per ring and number of rings for `cpus` possible CPUs and the wished group size:
+/// the group grows when `MAX_RINGS` groups would not cover every CPU.
+pub fn ring_groups(cpus: u32, wished: u32) -> (u32, u32) {
+    let cpus = cpus.max(1);
+    let per = wished.max(1).max(cpus.div_ceil(MAX_RINGS));
+    (per, cpus.div_ceil(per))
+}
+
+/// The header's timestamp (first 8 bytes) of a raw event; 0 when it is too short.
+fn ts_of(b: &[u8]) -> u64 {
+    b.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_ne_bytes)
+        .unwrap_or(0)
+}
+
+/// CLOCK_MONOTONIC in ns, the clock of `bpf_ktime_get_ns`.
+fn mono_now() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid pointer to a timespec; CLOCK_MONOTONIC is always available on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Decode one raw event and feed it to the builder; undecodable ones are counted.
+fn handle(b: &[u8], builder: &mut Builder, classes: &mut [u64], errors: &mut u64) {
+    match RawEvent::decode(b) {
+        Ok(ev) => {
+            if let Some(op) = Op::from_u16(ev.header().op) {
+                classes[op.class() as usize] += 1;
+            }
+            builder.handle(&ev);
+        }
+        Err(e) => {
+            *errors += 1;
+            tracing::warn!(error = %e, "undecodable probe event");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_groups_cover_every_cpu_within_max_rings() {
+        assert_eq!(ring_groups(2, 2), (2, 1));
+        assert_eq!(ring_groups(2, 1), (1, 2));
+        assert_eq!(ring_groups(3, 2), (2, 2));
+        assert_eq!(ring_groups(64, 2), (4, 16));
+        assert_eq!(ring_groups(65, 2), (5, 13));
+        assert_eq!(ring_groups(1, 0), (1, 1));
+        for cpus in 1..300 {
+            for wished in 1..8 {
+                let (per, n) = ring_groups(cpus, wished);
+                assert!(
+                    n <= MAX_RINGS && per * n >= cpus && per >= wished,
+                    "{cpus} {wished}"
+                );
+            }
         }
     }
 }

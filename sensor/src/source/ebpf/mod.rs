@@ -5,14 +5,17 @@
 //! - [`builder`]: raw events → SysFlow records (entities, flows, events).
 //! - [`btf`]: kernel struct offsets for the probes (run-time CO-RE).
 //! - [`procfs`]: processes that existed before the sensor, names, clocks.
+//! - [`privs`]: capabilities dropped once the probes are attached.
 
 pub mod btf;
 pub mod builder;
 pub mod collector;
 pub mod object;
 pub mod paths;
+pub mod privs;
 pub mod procfs;
 pub mod raw;
+pub mod reorder;
 pub mod stats;
 
 pub use builder::{Builder, BuilderConfig, BuilderStats, NetworkFlow6};

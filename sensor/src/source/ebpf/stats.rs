@@ -22,6 +22,8 @@ pub struct Summary {
     pub decode_errors: u64,
     /// Events lost in the kernel because the ring was full, per class.
     pub drops: [u64; DROP_CLASSES as usize],
+    /// Ring buffers read (one per group of CPUs).
+    pub rings: usize,
 }
 
 impl Summary {
@@ -38,7 +40,8 @@ impl Summary {
 
 impl fmt::Display for Summary {
     /// `events=N rate=R/s peak=P/s events.<class>=N… records=N ipv6_flows=N unresolved_fds=N
-    /// suppressed_read_flows=N expired_flows=N decode_errors=N drops=N drops.<class>=N…`
+    /// suppressed_read_flows=N expired_flows=N decode_errors=N drops=N drops.<class>=N…
+    /// rings=N`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.builder;
         write!(
@@ -66,7 +69,7 @@ impl fmt::Display for Summary {
         for (i, n) in self.drops.iter().enumerate() {
             write!(f, " drops.{}={}", DROP_CLASS_NAMES[i], n)?;
         }
-        Ok(())
+        write!(f, " rings={}", self.rings)
     }
 }
 
@@ -80,6 +83,7 @@ mod tests {
             secs: 2.0,
             peak_rate: 7,
             decode_errors: 1,
+            rings: 2,
             ..Default::default()
         };
         s.builder.events = 10;
@@ -92,7 +96,8 @@ mod tests {
             "events=10 rate=5/s peak=7/s events.proc=0 events.open=0 events.io=9 events.close=0 \
              events.dir=0 events.net=0 records=4 ipv6_flows=0 unresolved_fds=0 \
              suppressed_read_flows=0 expired_flows=0 decode_errors=1 drops=5 drops.proc=0 \
-             drops.open=3 drops.io=0 drops.close=0 drops.dir=0 drops.net=0 drops.read_fault=2"
+             drops.open=3 drops.io=0 drops.close=0 drops.dir=0 drops.net=0 drops.read_fault=2 \
+             rings=2"
         );
     }
 }
