@@ -78,7 +78,7 @@ fn ebpf_summary_reports_events_rate_and_drops_per_class() {
         .map(|c| format!("drops.{c}"))
         .collect();
     want.extend(dr.iter().map(String::as_str));
-    want.push("rings");
+    want.extend(["filtered", "rings"]);
     assert_eq!(keys, want, "summary: {summary}");
     let m: HashMap<String, String> = kv.into_iter().collect();
     assert!(m["rate"].ends_with("/s") && m["peak"].ends_with("/s"));
@@ -91,6 +91,7 @@ fn ebpf_summary_reports_events_rate_and_drops_per_class() {
     assert_eq!(by_class, num(&m, "events"), "classes add up: {summary}");
     let drops: u64 = dr.iter().map(|k| num(&m, k)).sum();
     assert_eq!(drops, num(&m, "drops"), "drops add up: {summary}");
+    assert_eq!(num(&m, "filtered"), 0, "nothing excluded: {summary}");
     assert!(num(&m, "peak") > 0 && num(&m, "rate") > 0);
     // Two CPUs per ring by default (Falco's default), at most 16 rings.
     let cpus = common::possible_cpus() as u64;

@@ -263,6 +263,11 @@ pub const DROP_CLASSES: u32 = 7;
 pub const DROP_CLASS_NAMES: [&str; DROP_CLASSES as usize] =
     ["proc", "open", "io", "close", "dir", "net", "read_fault"];
 
+/// Filter counter classes (index into the `FILTERED` per-CPU array): the [`DropClass`]es of
+/// the syscalls the comm filter may skip. `Proc` stays 0 (life-cycle events are never
+/// filtered), `ReadFault` is unused.
+pub const FILTER_CLASSES: u32 = DROP_CLASSES;
+
 /// Common prefix of every event.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -492,7 +497,14 @@ pub struct KernelOffsets {
     pub task_cred: u32,
     pub cred_uid: u32,
     pub cred_gid: u32,
+    /// `task_struct.comm` (`char[TASK_COMM_LEN]`), for the comm exclusion filter.
+    pub task_comm: u32,
 }
+
+/// Bytes of `task_struct.comm` (`TASK_COMM_LEN`): at most 15 name bytes, NUL-padded.
+pub const COMM_LEN: usize = 16;
+/// Most names the `EXCLUDE_COMMS` map holds.
+pub const MAX_EXCLUDE_COMMS: u32 = 64;
 
 /// `thread_info.status` bit set while an ia32 (compat) syscall runs (x86 `TS_COMPAT`).
 pub const TS_COMPAT: u32 = 0x0002;

@@ -11,11 +11,11 @@
 //! tens of nanoseconds each.
 
 use aya_ebpf::helpers::generated::{
-    bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_task_btf,
+    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_task_btf,
     bpf_get_current_uid_gid, bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
     bpf_probe_read_user_str,
 };
-use sensor_ebpf_common::{mode, SockTuple, TS_COMPAT};
+use sensor_ebpf_common::{mode, SockTuple, COMM_LEN, TS_COMPAT};
 
 use crate::maps::offsets;
 
@@ -282,6 +282,25 @@ impl Task {
         let uid: u32 = unsafe { tload(cred, o.cred_uid as u64) };
         let gid: u32 = unsafe { tload(cred, o.cred_gid as u64) };
         (gid as u64) << 32 | uid as u64
+    }
+
+    /// `task->comm`, NUL-padded as the kernel keeps it: two typed loads (the verifier allows
+    /// loads of any width inside a `char[]` member), or `bpf_get_current_comm` when the
+    /// offset is unknown.
+    #[inline(always)]
+    pub fn comm(self) -> [u8; COMM_LEN] {
+        let o = offsets();
+        if o.valid == 0 || o.task_comm == 0 {
+            let mut buf = [0u8; COMM_LEN];
+            unsafe { bpf_get_current_comm(buf.as_mut_ptr().cast(), COMM_LEN as u32) };
+            return buf;
+        }
+        let lo: u64 = unsafe { tload(self.0, o.task_comm as u64) };
+        let hi: u64 = unsafe { tload(self.0, o.task_comm as u64 + 8) };
+        let mut buf = [0u8; COMM_LEN];
+        buf[..8].copy_from_slice(&lo.to_ne_bytes());
+        buf[8..].copy_from_slice(&hi.to_ne_bytes());
+        buf
     }
 
     /// The `struct file *` behind descriptor `fd` of this task.

@@ -4,9 +4,12 @@ use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::bpf_get_smp_processor_id,
     macros::map,
-    maps::{ring_buf::RingBufEntry, PerCpuArray, RingBuf},
+    maps::{ring_buf::RingBufEntry, HashMap, PerCpuArray, RingBuf},
 };
-use sensor_ebpf_common::{DropClass, KernelOffsets, DROP_CLASSES, MAX_RINGS, RING_SIZE};
+use sensor_ebpf_common::{
+    DropClass, KernelOffsets, COMM_LEN, DROP_CLASSES, FILTER_CLASSES, MAX_EXCLUDE_COMMS, MAX_RINGS,
+    RING_SIZE,
+};
 
 // One ring per group of `CPUS_PER_RING` CPUs (Falco's `cpus_for_each_buffer`): CPUs of a
 // group contend for one ring's producer lock, groups do not. Legacy maps cannot be created
@@ -96,6 +99,22 @@ impl Events {
 #[map]
 pub static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROP_CLASSES, 0);
 
+/// Syscalls the comm filter skipped, per [`DropClass`] of their op (not drops: nothing was
+/// lost, the user asked for it).
+#[map]
+pub static FILTERED: PerCpuArray<u64> = PerCpuArray::with_max_entries(FILTER_CLASSES, 0);
+
+/// Names (`task->comm`, NUL-padded to [`COMM_LEN`]) whose I/O is not reported; filled by user
+/// space before the programs are attached. The value is unused.
+#[map]
+pub static EXCLUDE_COMMS: HashMap<[u8; COMM_LEN], u8> =
+    HashMap::with_max_entries(MAX_EXCLUDE_COMMS, 0);
+
+/// 1 when `EXCLUDE_COMMS` holds names (written by user space before loading). Frozen
+/// `.rodata`: with 0 the verifier knows the filter branch is dead and removes it.
+#[unsafe(no_mangle)]
+pub static EXCLUDE_ACTIVE: u32 = 0;
+
 /// Kernel struct offsets, written by user space before loading.
 #[unsafe(no_mangle)]
 pub static OFFSETS: KernelOffsets = KernelOffsets {
@@ -131,6 +150,7 @@ pub static OFFSETS: KernelOffsets = KernelOffsets {
     task_cred: 0,
     cred_uid: 0,
     cred_gid: 0,
+    task_comm: 0,
 };
 
 /// Thread group id of the sensor itself: its own syscalls are not reported (no feedback loop).
@@ -174,6 +194,27 @@ pub fn count_drop(class: DropClass) {
         // Per-CPU slot: no other writer, a plain add is enough.
         unsafe { *p += 1 };
     }
+}
+
+/// Count one syscall of `class` skipped by the comm filter.
+#[inline(always)]
+pub fn count_filtered(class: DropClass) {
+    if let Some(p) = FILTERED.get_ptr_mut(class as u32) {
+        // Per-CPU slot: no other writer, a plain add is enough.
+        unsafe { *p += 1 };
+    }
+}
+
+/// True when comm exclusion is configured (one load of a frozen global).
+#[inline(always)]
+pub fn exclude_active() -> bool {
+    unsafe { core::ptr::read_volatile(&raw const EXCLUDE_ACTIVE) != 0 }
+}
+
+/// True when `comm` is in `EXCLUDE_COMMS`.
+#[inline(always)]
+pub fn comm_excluded(comm: &[u8; COMM_LEN]) -> bool {
+    unsafe { EXCLUDE_COMMS.get(comm) }.is_some()
 }
 
 /// Offsets global, read so the compiler cannot constant-fold the zero initialiser.

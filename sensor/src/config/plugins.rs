@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::keys::Keys;
 use super::ConfigError;
+use crate::source::ebpf::filter::comm_keys;
 
 /// `sysflowreader` (handler `flattener`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -139,6 +140,9 @@ pub struct DriverConfig {
     pub ring_size: Option<u32>,
     /// `cpusperring` (ebpf driver): CPUs sharing one ring buffer.
     pub cpus_per_ring: Option<u32>,
+    /// `excludecomms` (ebpf driver): comma-separated process names (comm, at most 15 bytes,
+    /// at most 64) whose file and network I/O the probes skip in the kernel.
+    pub exclude_comms: Vec<String>,
 }
 
 /// Owner of the socket file, `UID[:GID]` (numeric ids); without a GID the group is left as
@@ -453,11 +457,25 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         |n| n >= 1,
         "a whole number >= 1",
     )?;
+    let exclude_comms = match k.str("excludecomms", &["exclude.comms"])? {
+        Some((key, v)) => {
+            let names: Vec<String> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect();
+            comm_keys(&names).map_err(|e| k.bad(key, e.to_string()))?;
+            Some(names)
+        }
+        None => None,
+    };
     if kind != DriverKind::Ebpf {
         if let Some(key) = [
             ("filereadmode", file_read_mode.is_some()),
             ("ringsize", ring_size.is_some()),
             ("cpusperring", cpus_per_ring.is_some()),
+            ("excludecomms", exclude_comms.is_some()),
         ]
         .iter()
         .find_map(|(n, set)| set.then_some(*n))
@@ -476,5 +494,6 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         file_read_mode,
         ring_size,
         cpus_per_ring,
+        exclude_comms: exclude_comms.unwrap_or_default(),
     })
 }

@@ -182,3 +182,46 @@ fn ebpf_driver_settings_are_checked() {
         assert!(e.contains(key) && e.contains(what), "{entry}: {e}");
     }
 }
+
+#[test]
+fn ebpf_driver_excludecomms_is_a_checked_list_of_names() {
+    let p = load_str(
+        &with_driver(r#"{"driver":"ebpf","excludecomms":"sfx-quiet, nginx,,exactly15bytes!"}"#),
+        env(&[]),
+    )
+    .unwrap();
+    let d = p.driver.as_ref().unwrap();
+    assert_eq!(d.exclude_comms, ["sfx-quiet", "nginx", "exactly15bytes!"]);
+    let cfg = crate::source::live::options(Some(d));
+    assert_eq!(cfg.exclude_comms, d.exclude_comms);
+    // Without the key nothing is excluded.
+    let p = load_str(&with_driver(r#"{"driver":"ebpf"}"#), env(&[])).unwrap();
+    assert!(p.driver.as_ref().unwrap().exclude_comms.is_empty());
+
+    let too_many: Vec<String> = (0..65).map(|i| format!("n{i}")).collect();
+    let too_many = format!(
+        r#"{{"driver":"ebpf","excludecomms":"{}"}}"#,
+        too_many.join(",")
+    );
+    for (entry, what) in [
+        (
+            // 16 bytes: the kernel keeps 15, so it could never match.
+            r#"{"driver":"ebpf","excludecomms":"ok,sixteen-bytes-xx"}"#,
+            "\"sixteen-bytes-xx\" is longer than 15 bytes",
+        ),
+        (too_many.as_str(), "65 process names"),
+        (
+            r#"{"driver":"socket","excludecomms":"nginx"}"#,
+            "only the ebpf driver",
+        ),
+        (
+            r#"{"driver":"file","excludecomms":"nginx"}"#,
+            "only the ebpf driver",
+        ),
+    ] {
+        let e = load_str(&with_driver(entry), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("excludecomms") && e.contains(what), "{entry}: {e}");
+    }
+}

@@ -17,7 +17,9 @@ use sysflow_model::{
     SfHeader, SysFlow,
 };
 
-use crate::source::ebpf::{privs, procfs::Clocks, BuilderConfig, Collector, CollectorConfig};
+use crate::source::ebpf::{
+    filter::comm_key, privs, procfs::Clocks, BuilderConfig, Collector, CollectorConfig,
+};
 
 /// Arguments of `sensor record`.
 #[derive(clap::Args, Debug)]
@@ -45,10 +47,20 @@ pub struct RecordArgs {
     /// rings are merged back into time order.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub cpus_per_ring: Option<u32>,
+    /// Skip the file and network I/O (opens, reads/writes, sends/receives, closes, dups,
+    /// mkdir/unlink/rename, ...) of threads named NAME (`comm`, at most 15 bytes) in the
+    /// kernel; process events are kept. Repeatable, at most 64 names.
+    #[arg(long = "exclude-comm", value_name = "NAME", value_parser = parse_comm)]
+    pub exclude_comm: Vec<String>,
     /// Keep every capability after the probes are attached (for debugging; by default all but
     /// what the collector still needs are dropped).
     #[arg(long)]
     pub keep_caps: bool,
+}
+
+/// A name `--exclude-comm` can match (checked here so the error names the value).
+fn parse_comm(s: &str) -> Result<String, String> {
+    comm_key(s).map(|_| s.to_string()).map_err(|e| e.to_string())
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -147,6 +159,7 @@ pub fn main(args: RecordArgs) -> Result<u8> {
             file_read_mode: args.file_read_mode,
             ..Default::default()
         },
+        exclude_comms: args.exclude_comm.clone(),
         ..Default::default()
     };
     if let Some(r) = args.ring_size {

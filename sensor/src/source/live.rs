@@ -23,6 +23,7 @@ pub fn options(driver: Option<&DriverConfig>) -> CollectorConfig {
         if let Some(n) = d.cpus_per_ring {
             cfg.cpus_per_ring = n;
         }
+        cfg.exclude_comms.clone_from(&d.exclude_comms);
     }
     cfg
 }

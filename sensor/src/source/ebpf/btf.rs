@@ -232,6 +232,9 @@ impl Btf {
             task_cred: self.offset("task_struct", "cred")?,
             cred_uid: self.offset("cred", "uid")?,
             cred_gid: self.offset("cred", "gid")?,
+            // Optional: 0 (never a real offset, thread_info comes first) makes the probe use
+            // `bpf_get_current_comm` instead of the typed load.
+            task_comm: self.offset("task_struct", "comm").unwrap_or(0),
         })
     }
 }
@@ -263,6 +266,7 @@ mod tests {
         // thread_info is the first member of task_struct: {flags, syscall_work, status, ..}
         // since 5.11, {flags, status, ..} before.
         assert!(matches!(o.task_ti_status, 8 | 16), "{}", o.task_ti_status);
+        assert!(o.task_comm > o.task_tgid, "comm: {}", o.task_comm);
     }
 
     #[test]

@@ -7,15 +7,19 @@ use std::{
 };
 
 use aya::{
-    maps::{MapData, PerCpuArray, RingBuf},
+    maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf},
     programs::BtfTracePoint,
     Btf as AyaBtf, Ebpf, EbpfLoader,
 };
-use sensor_ebpf_common::{Op, CPUS_PER_RING, DROP_CLASSES, DROP_CLASS_NAMES, MAX_RINGS, RING_SIZE};
+use sensor_ebpf_common::{
+    Op, COMM_LEN, CPUS_PER_RING, DROP_CLASSES, DROP_CLASS_NAMES, FILTER_CLASSES, MAX_RINGS,
+    RING_SIZE,
+};
 
 use super::{
     btf::Btf,
     builder::{Builder, BuilderConfig},
+    filter::{comm_keys, CommError},
     object,
     procfs::{Clocks, Names},
     raw::RawEvent,
@@ -33,6 +37,9 @@ pub struct CollectorConfig {
     /// CPUs sharing one ring buffer (default 2, as Falco's `cpus_for_each_buffer`); raised
     /// when the host has more CPUs than `MAX_RINGS` rings of this many can cover.
     pub cpus_per_ring: u32,
+    /// Process names (`task->comm`, at most 15 bytes, at most 64 names) whose descriptor I/O,
+    /// opens, dups and directory-entry calls the probes skip in the kernel (default none).
+    pub exclude_comms: Vec<String>,
 }
 
 impl Default for CollectorConfig {
@@ -41,6 +48,7 @@ impl Default for CollectorConfig {
             builder: BuilderConfig::default(),
             ring_size: RING_SIZE,
             cpus_per_ring: CPUS_PER_RING,
+            exclude_comms: Vec::new(),
         }
     }
 }
@@ -73,6 +81,10 @@ pub enum CollectorError {
     RingSize(u32, u32),
     #[error("CPUs per ring must be at least 1")]
     CpusPerRing,
+    #[error("excluded process names: {0}")]
+    ExcludeComm(#[from] CommError),
+    #[error("filling the excluded process names map: {0}")]
+    ExcludeMap(#[source] aya::maps::MapError),
     #[error("cannot count the possible CPUs: {0}")]
     Cpus(String),
     #[error("waiting for events: {0}")]
@@ -90,6 +102,7 @@ pub struct Collector {
     /// Events of several rings waiting to be released in time order (unused with one ring).
     reorder: Reorder,
     drops: PerCpuArray<MapData, u64>,
+    filtered: PerCpuArray<MapData, u64>,
     builder: Builder,
     decode_errors: u64,
     started: Instant,
@@ -131,6 +144,8 @@ impl Collector {
         if cfg.cpus_per_ring == 0 {
             return Err(CollectorError::CpusPerRing);
         }
+        let excluded = comm_keys(&cfg.exclude_comms)?;
+        let exclude_active = u32::from(!excluded.is_empty());
         let obj = object::probes().ok_or(CollectorError::NoProbes)?;
         let cpus =
             aya::util::nr_cpus().map_err(|(_, e)| CollectorError::Cpus(e.to_string()))? as u32;
@@ -150,7 +165,8 @@ impl Collector {
             .override_global("OFFSETS", &offsets, true)
             .override_global("SELF_TGID", &me, true)
             .override_global("WAKEUP_BYTES", &wakeup, true)
-            .override_global("CPUS_PER_RING", &per_ring, true);
+            .override_global("CPUS_PER_RING", &per_ring, true)
+            .override_global("EXCLUDE_ACTIVE", &exclude_active, true);
         for (i, name) in names.iter().enumerate() {
             // Rings no CPU writes to get the smallest size the kernel accepts.
             let size = if (i as u32) < nrings {
@@ -161,6 +177,17 @@ impl Collector {
             loader.map_max_entries(name, size);
         }
         let mut ebpf = loader.load(obj).map_err(CollectorError::Load)?;
+        // Before any program is attached: no event of an excluded name slips through.
+        if !excluded.is_empty() {
+            let map = ebpf
+                .map_mut("EXCLUDE_COMMS")
+                .ok_or(CollectorError::Map("EXCLUDE_COMMS"))?;
+            let mut comms: BpfHashMap<_, [u8; COMM_LEN], u8> =
+                BpfHashMap::try_from(map).map_err(|_| CollectorError::Map("EXCLUDE_COMMS"))?;
+            for k in &excluded {
+                comms.insert(k, 1, 0).map_err(CollectorError::ExcludeMap)?;
+            }
+        }
         let mut attached = 0;
         for &name in TP_PROGRAMS {
             let target = name;
@@ -191,12 +218,18 @@ impl Collector {
         let drops =
             PerCpuArray::try_from(ebpf.take_map("DROPS").ok_or(CollectorError::Map("DROPS"))?)
                 .map_err(|_| CollectorError::Map("DROPS"))?;
+        let filtered = PerCpuArray::try_from(
+            ebpf.take_map("FILTERED")
+                .ok_or(CollectorError::Map("FILTERED"))?,
+        )
+        .map_err(|_| CollectorError::Map("FILTERED"))?;
         let mut builder = Builder::new(cfg.builder, Clocks::now(), Names::load());
         builder.scan_proc();
         tracing::info!(
             programs = attached,
             rings = nrings,
             cpus_per_ring = per_ring,
+            excluded_comms = excluded.len(),
             "eBPF probes attached"
         );
         Ok(Collector {
@@ -205,6 +238,7 @@ impl Collector {
             pollfds,
             reorder: Reorder::default(),
             drops,
+            filtered,
             builder,
             decode_errors: 0,
             started: Instant::now(),
@@ -347,6 +381,17 @@ impl Collector {
         out
     }
 
+    /// Syscalls the comm filter skipped per class since start (summed over CPUs).
+    pub fn filtered(&self) -> [u64; FILTER_CLASSES as usize] {
+        let mut out = [0; FILTER_CLASSES as usize];
+        for (i, slot) in out.iter_mut().enumerate() {
+            if let Ok(v) = self.filtered.get(&(i as u32), 0) {
+                *slot = v.iter().sum();
+            }
+        }
+        out
+    }
+
     /// Reads one drop counter (a `BPF_MAP_LOOKUP_ELEM` on the map fd held since the load):
     /// [`super::privs`] uses it to learn whether the kernel still allows it with fewer
     /// capabilities.
@@ -390,6 +435,7 @@ impl Collector {
             builder: self.builder.stats().clone(),
             decode_errors: self.decode_errors,
             drops: self.drops(),
+            filtered: self.filtered(),
             rings: self.rings.len(),
         }
     }

@@ -3,6 +3,7 @@
 //!
 //! - [`collector`]: load/attach, ring-buffer reading, drop counters.
 //! - [`builder`]: raw events → SysFlow records (entities, flows, events).
+//! - [`filter`]: process names excluded in the kernel.
 //! - [`btf`]: kernel struct offsets for the probes (run-time CO-RE).
 //! - [`procfs`]: processes that existed before the sensor, names, clocks.
 //! - [`privs`]: capabilities dropped once the probes are attached.
@@ -10,6 +11,7 @@
 pub mod btf;
 pub mod builder;
 pub mod collector;
+pub mod filter;
 pub mod object;
 pub mod paths;
 pub mod privs;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use sensor_ebpf_common::{DROP_CLASSES, DROP_CLASS_NAMES};
+use sensor_ebpf_common::{DROP_CLASSES, DROP_CLASS_NAMES, FILTER_CLASSES};
 
 use super::BuilderStats;
 
@@ -22,6 +22,8 @@ pub struct Summary {
     pub decode_errors: u64,
     /// Events lost in the kernel because the ring was full, per class.
     pub drops: [u64; DROP_CLASSES as usize],
+    /// Syscalls the in-kernel comm filter skipped, per class (not drops: nothing was lost).
+    pub filtered: [u64; FILTER_CLASSES as usize],
     /// Ring buffers read (one per group of CPUs).
     pub rings: usize,
 }
@@ -30,6 +32,11 @@ impl Summary {
     /// Events lost, all classes.
     pub fn total_drops(&self) -> u64 {
         self.drops.iter().sum()
+    }
+
+    /// Syscalls skipped by the comm filter, all classes.
+    pub fn total_filtered(&self) -> u64 {
+        self.filtered.iter().sum()
     }
 
     /// Average events per second since start.
@@ -41,7 +48,7 @@ impl Summary {
 impl fmt::Display for Summary {
     /// `events=N rate=R/s peak=P/s events.<class>=N… records=N ipv6_flows=N unresolved_fds=N
     /// suppressed_read_flows=N expired_flows=N decode_errors=N drops=N drops.<class>=N…
-    /// rings=N`
+    /// filtered=N rings=N`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.builder;
         write!(
@@ -69,7 +76,12 @@ impl fmt::Display for Summary {
         for (i, n) in self.drops.iter().enumerate() {
             write!(f, " drops.{}={}", DROP_CLASS_NAMES[i], n)?;
         }
-        write!(f, " rings={}", self.rings)
+        write!(
+            f,
+            " filtered={} rings={}",
+            self.total_filtered(),
+            self.rings
+        )
     }
 }
 
@@ -91,13 +103,15 @@ mod tests {
         s.events_by_class[2] = 9;
         s.drops[1] = 3;
         s.drops[6] = 2;
+        s.filtered[2] = 4;
+        s.filtered[3] = 1;
         assert_eq!(
             s.to_string(),
             "events=10 rate=5/s peak=7/s events.proc=0 events.open=0 events.io=9 events.close=0 \
              events.dir=0 events.net=0 records=4 ipv6_flows=0 unresolved_fds=0 \
              suppressed_read_flows=0 expired_flows=0 decode_errors=1 drops=5 drops.proc=0 \
              drops.open=3 drops.io=0 drops.close=0 drops.dir=0 drops.net=0 drops.read_fault=2 \
-             rings=2"
+             filtered=5 rings=2"
         );
     }
 }
