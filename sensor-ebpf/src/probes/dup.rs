@@ -4,7 +4,7 @@
 
 use sensor_ebpf_common::{DupEvent, EventKind, Op};
 
-use super::header;
+use super::{filtered, header};
 use crate::{
     kernel::{file_mode, sys_arg, Args, Task},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
@@ -17,6 +17,9 @@ const O_CLOEXEC: u64 = 0o2000000;
 #[inline(never)]
 pub(crate) unsafe fn dup_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
+    if filtered(task, op) {
+        return;
+    }
     let pt = task.pid_tgid();
     if is_self(pt) || ret < 0 {
         return;

@@ -4,7 +4,7 @@
 
 use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 
-use super::header;
+use super::{filtered, header};
 use crate::{
     kernel::{file_mode, sys_arg, sys_args, uread, user_str, Args, Task},
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
@@ -16,6 +16,9 @@ const CREAT_FLAGS: u32 = 0o100 | 0o1 | 0o1000;
 #[inline(never)]
 pub(crate) unsafe fn open_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
+    if filtered(task, op) {
+        return;
+    }
     let pt = task.pid_tgid();
     if is_self(pt) {
         return;
@@ -87,6 +90,10 @@ fn layout(op: Op) -> Layout {
 #[inline(never)]
 pub(crate) unsafe fn path_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
+    // chdir/fchdir are kept: the working directory is the whole process's.
+    if op != Op::Chdir && op != Op::Fchdir && filtered(task, op) {
+        return;
+    }
     let pt = task.pid_tgid();
     if is_self(pt) {
         return;

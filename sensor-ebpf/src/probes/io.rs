@@ -6,7 +6,7 @@
 
 use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
 
-use super::header;
+use super::{filtered, header};
 use crate::{
     kernel::{
         file_mode, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, user_ptr, Args, Task,
@@ -19,6 +19,9 @@ const IPPROTO_UDP: u16 = 17;
 #[inline(never)]
 pub(crate) unsafe fn io_exit(regs: Args, ret: i64, op: Op) {
     let task = Task::current();
+    if filtered(task, op) {
+        return;
+    }
     let pt = task.pid_tgid();
     if is_self(pt) {
         return;

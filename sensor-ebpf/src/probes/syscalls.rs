@@ -17,10 +17,7 @@ use super::{
     io::io_exit,
     process::cred_exit,
 };
-use crate::{
-    kernel::{in_ia32_syscall, sys_arg, tload, Abi, Args, Task},
-    maps::{comm_excluded, count_filtered, exclude_active},
-};
+use crate::kernel::{in_ia32_syscall, sys_arg, tload, Abi, Args};
 
 /// `pt_regs.orig_ax`: the syscall number.
 const ORIG_AX: u64 = 120;
@@ -209,19 +206,6 @@ unsafe fn resolve(regs: u64, nr: u64) -> Option<(H, Op, Args)> {
     })
 }
 
-/// True for the syscalls the comm filter may skip: descriptor I/O, opens, dups and the
-/// directory-entry calls. Not the setuid family (identities stay right), nor chdir/fchdir:
-/// the working directory is shared by the threads of a process, and a thread that is not
-/// excluded needs it to make its relative paths absolute.
-#[inline(always)]
-fn filterable(h: H, op: Op) -> bool {
-    match h {
-        H::Cred => false,
-        H::Path => !matches!(op, Op::Chdir | Op::Fchdir),
-        H::Io | H::Open | H::Dup => true,
-    }
-}
-
 /// `sys_exit(struct pt_regs *regs, long ret)`.
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
@@ -233,10 +217,6 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let Some((h, op, args)) = (unsafe { resolve(regs, nr) }) else {
         return 0;
     };
-    if exclude_active() && filterable(h, op) && comm_excluded(&Task::current().comm()) {
-        count_filtered(op.class());
-        return 0;
-    }
     unsafe {
         match h {
             H::Io => io_exit(args, ret, op),

@@ -222,6 +222,9 @@ fn ebpf_driver_excludecomms_is_a_checked_list_of_names() {
         let e = load_str(&with_driver(entry), env(&[]))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("excludecomms") && e.contains(what), "{entry}: {e}");
+        assert!(
+            e.contains("excludecomms") && e.contains(what),
+            "{entry}: {e}"
+        );
     }
 }

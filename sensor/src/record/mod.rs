@@ -60,7 +60,9 @@ pub struct RecordArgs {
 
 /// A name `--exclude-comm` can match (checked here so the error names the value).
 fn parse_comm(s: &str) -> Result<String, String> {
-    comm_key(s).map(|_| s.to_string()).map_err(|e| e.to_string())
+    comm_key(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
