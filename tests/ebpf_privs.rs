@@ -99,13 +99,7 @@ impl Sensor {
                     if let Ok(Some(_)) = s.child.try_wait() {
                         s.log.extend(s.rx.try_iter().map(|(_, l)| l));
                         let all = s.log.join("\n");
-                        if all.contains("built without the eBPF probes") {
-                            eprintln!(
-                                "SKIPPED: {name}: probes not built (run `cargo xtask build-ebpf --release`)"
-                            );
-                        } else {
-                            eprintln!("SKIPPED: {name}: BPF not permitted here: {all}");
-                        }
+                        common::start_failed(name, &all);
                         return None;
                     }
                     assert!(

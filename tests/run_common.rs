@@ -1,6 +1,11 @@
 //! Helpers shared by the `run_*` integration tests (included with `#[path]`).
 #![allow(dead_code)]
 
+#[path = "ebpf/skip.rs"]
+mod skip;
+#[allow(unused_imports)]
+pub use skip::start_failed;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -67,13 +67,7 @@ fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
                 if let Ok(Some(_)) = child.try_wait() {
                     log.extend(rx.try_iter().map(|(_, l)| l));
                     let all = log.join("\n");
-                    if all.contains("built without the eBPF probes") {
-                        eprintln!(
-                            "SKIPPED: probes not built (run `cargo xtask build-ebpf --release`)"
-                        );
-                    } else {
-                        eprintln!("SKIPPED: BPF not permitted here: {all}");
-                    }
+                    start_failed("run_ebpf", &all);
                     return None;
                 }
                 assert!(

@@ -15,6 +15,9 @@ use std::{
 
 use sysflow_model::{avro::Reader, Foid, Oid, SysFlow};
 
+#[path = "skip.rs"]
+mod skip;
+
 /// One sensor at a time: they would otherwise record each other's output files.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -72,13 +75,7 @@ pub fn start(name: &str, extra: &[&str]) -> Option<Recording> {
         let mut line = String::new();
         if stderr.read_line(&mut line).unwrap_or(0) == 0 {
             let _ = child.wait();
-            if seen.contains("built without the eBPF probes") {
-                eprintln!(
-                    "SKIPPED: {name}: probes not built (run `cargo xtask build-ebpf --release`)"
-                );
-            } else {
-                eprintln!("SKIPPED: {name}: BPF not permitted here: {seen}");
-            }
+            skip::start_failed(name, &seen);
             return None;
         }
         if line.starts_with("sensor: recording to") {
