@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 
+use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
@@ -37,7 +38,7 @@ fn sigterm_mid_trace_exports_everything_accepted() {
     )
     .unwrap();
     let out = tmp.path().join("out.json");
-    let child = sensor()
+    let mut child = sensor()
         .args(["run", "--log", "info"])
         .arg(&big)
         .env("POLICYENGINE_MODE", "enrich")
@@ -48,11 +49,26 @@ fn sigterm_mid_trace_exports_everything_accepted() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Signal only once the driver reads (the handlers are installed before it starts; a
+    // fixed delay raced with a slow start on a loaded machine), then a little later.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut err = String::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        err.push_str(&l);
+        err.push('\n');
+        if l.contains("reading ") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let o = child.wait_with_output().unwrap();
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    for l in lines {
+        err.push_str(&l.unwrap());
+        err.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
     // How many records the driver accepted before it stopped.
     let accepted: usize = err
         .lines()
