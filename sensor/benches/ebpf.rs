@@ -50,10 +50,11 @@ fn own_cpu() -> f64 {
     total
 }
 
-fn start_sensor(out: &Path) -> Result<Sensor, String> {
+fn start_sensor(out: &Path, extra: &[&str]) -> Result<Sensor, String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sensor"))
         .args(["record", "-w"])
         .arg(out)
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stderr(Stdio::piped())
         .spawn()
@@ -205,7 +206,7 @@ fn main() {
     fs::create_dir_all(&dir).expect("bench dir");
     fs::write(dir.join("bench-file.txt"), b"0123456789abcdef").expect("bench file");
     let trace = dir.join("x.sf");
-    match start_sensor(&trace) {
+    match start_sensor(&trace, &[]) {
         Ok(s) => {
             s.stop();
         }
@@ -235,16 +236,35 @@ fn main() {
             .map_or(0, |d| d.as_secs())
     );
 
-    type Workload<'a> = (&'static str, Box<dyn Fn() + 'a>);
-    let d = dir.clone();
+    // (name, sensor arguments, workload)
+    type Workload<'a> = (&'static str, Vec<String>, Box<dyn Fn() + 'a>);
+    // The benchmark's own name, for the in-kernel exclusion row.
+    let comm = read("/proc/self/comm");
+    let (d, d1, d2) = (dir.clone(), dir.clone(), dir.clone());
     let workloads: Vec<Workload> = vec![
         (
             "file loop (open/read/close x 100k)",
+            vec![],
             Box::new(move || file_loop(&d, 100_000)),
         ),
-        ("exec loop (/bin/true x 300)", Box::new(|| exec_loop(300))),
+        (
+            "  same, one ring per CPU (reorder)",
+            vec!["--cpus-per-ring".into(), "1".into()],
+            Box::new(move || file_loop(&d1, 100_000)),
+        ),
+        (
+            "  same, its comm excluded in kernel",
+            vec!["--exclude-comm".into(), comm],
+            Box::new(move || file_loop(&d2, 100_000)),
+        ),
+        (
+            "exec loop (/bin/true x 300)",
+            vec![],
+            Box::new(|| exec_loop(300)),
+        ),
         (
             "tcp ping-pong (1 B x 20k round trips)",
+            vec![],
             Box::new(|| tcp_ping_pong(20_000)),
         ),
     ];
@@ -263,7 +283,7 @@ fn main() {
         "drops",
         "sens cpu"
     );
-    for (name, run) in &workloads {
+    for (name, args, run) in &workloads {
         // Best (lowest) of the repetitions for each figure: the machine may be shared.
         let (mut wall_off, mut wall_on) = (f64::MAX, f64::MAX);
         let (mut cpu_off, mut cpu_on) = (f64::MAX, f64::MAX);
@@ -273,7 +293,8 @@ fn main() {
             run();
             wall_off = wall_off.min(t.elapsed().as_secs_f64());
             cpu_off = cpu_off.min(own_cpu() - c);
-            let Ok(s) = start_sensor(&trace) else {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let Ok(s) = start_sensor(&trace, &args) else {
                 println!("sensor failed to start");
                 return;
             };
@@ -308,7 +329,7 @@ fn main() {
          seconds of the sensor process, start-up and final drain included)"
     );
 
-    let Ok(s) = start_sensor(&trace) else {
+    let Ok(s) = start_sensor(&trace, &[]) else {
         println!("sensor failed to start");
         return;
     };
