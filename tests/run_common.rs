@@ -125,6 +125,16 @@ impl Client {
         sysflow_model::avro::datum::encode_datum(r, &mut b);
         self.send(&b);
     }
+
+    /// Sends every record, one bare v5 datum per message.
+    pub fn send_all(&self, recs: &[sysflow_model::SysFlow]) {
+        let mut b = Vec::new();
+        for r in recs {
+            b.clear();
+            sysflow_model::avro::datum::encode_datum(r, &mut b);
+            self.send(&b);
+        }
+    }
 }
 
 /// Every record of a trace file (the test's own fixture; a read error fails the test).

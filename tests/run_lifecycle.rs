@@ -7,13 +7,12 @@ mod common;
 use common::*;
 
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use sysflow_model::avro::{datum, Codec, Writer};
-use sysflow_model::{RecordType, SysFlow};
+use sysflow_model::avro::{Codec, Writer};
+use sysflow_model::RecordType;
 
 #[test]
 fn sigterm_mid_trace_exports_everything_accepted() {
@@ -86,46 +85,6 @@ fn sigterm_mid_trace_exports_everything_accepted() {
     assert_eq!(got, want, "every event accepted before SIGTERM is exported");
 }
 
-fn connect(path: &Path) -> OwnedFd {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let fd =
-            unsafe { OwnedFd::from_raw_fd(libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0)) };
-        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (d, s) in addr
-            .sun_path
-            .iter_mut()
-            .zip(path.as_os_str().as_encoded_bytes())
-        {
-            *d = *s as libc::c_char;
-        }
-        let rc = unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_un).cast(),
-                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-            )
-        };
-        if rc == 0 {
-            return fd;
-        }
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn send_trace(sock: &Path, recs: &[SysFlow]) {
-    let fd = connect(sock);
-    let mut buf = Vec::new();
-    for r in recs {
-        buf.clear();
-        datum::encode_datum(r, &mut buf);
-        let n = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0) };
-        assert_eq!(n, buf.len() as isize);
-    }
-}
-
 fn wait_types(out: &Path, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -170,12 +129,12 @@ fn monitor_local_reloads_rules_and_keeps_them_on_error() {
         .spawn()
         .unwrap();
 
-    send_trace(&sock, &recs);
+    Client::connect(&sock).send_all(&recs);
     assert_eq!(wait_types(&out, n_nf).len(), n_nf);
 
     std::fs::write(dir.join("rules.yaml"), rule("PE")).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    send_trace(&sock, &recs);
+    Client::connect(&sock).send_all(&recs);
     let types = wait_types(&out, n_nf + n_pe);
     assert_eq!(types.len(), n_nf + n_pe);
     assert!(
@@ -189,7 +148,7 @@ fn monitor_local_reloads_rules_and_keeps_them_on_error() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    send_trace(&sock, &recs);
+    Client::connect(&sock).send_all(&recs);
     let types = wait_types(&out, n_nf + 2 * n_pe);
     assert_eq!(types.len(), n_nf + 2 * n_pe);
     assert!(

@@ -7,13 +7,12 @@ mod common;
 use common::*;
 
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use sysflow_model::avro::{datum, Codec, Writer};
+use sysflow_model::avro::{Codec, Writer};
 use sysflow_model::{RecordType, SysFlow};
 
 fn rule(name: &str, cond: &str) -> String {
@@ -84,46 +83,6 @@ impl Daemon {
     }
 }
 
-fn connect(path: &Path) -> OwnedFd {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        // SAFETY: plain socket calls on a fresh fd that is owned right away.
-        let fd =
-            unsafe { OwnedFd::from_raw_fd(libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0)) };
-        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (d, s) in addr
-            .sun_path
-            .iter_mut()
-            .zip(path.as_os_str().as_encoded_bytes())
-        {
-            *d = *s as libc::c_char;
-        }
-        let rc = unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_un).cast(),
-                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-            )
-        };
-        if rc == 0 {
-            return fd;
-        }
-        assert!(Instant::now() < deadline, "cannot connect");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn send(fd: &OwnedFd, recs: &[SysFlow]) {
-    let mut buf = Vec::new();
-    for r in recs {
-        buf.clear();
-        datum::encode_datum(r, &mut buf);
-        let n = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0) };
-        assert_eq!(n, buf.len() as isize);
-    }
-}
-
 /// Complete JSON lines of `out` so far.
 fn lines(out: &Path) -> Vec<serde_json::Value> {
     let t = std::fs::read_to_string(out).unwrap_or_default();
@@ -176,8 +135,8 @@ fn sighup_reloads_rules_and_keeps_them_on_error() {
     let (out, sock) = (tmp.path().join("out.json"), tmp.path().join("s.sock"));
     // No `monitor`: only SIGHUP reloads.
     let mut d = socket_daemon(&sock, &out, &[("POLICYENGINE_POLICIES", &rules)]);
-    let fd = connect(&sock);
-    send(&fd, &recs);
+    let fd = Client::connect(&sock);
+    fd.send_all(&recs);
     assert_eq!(wait_lines(&out, n_ff).len(), n_ff);
 
     std::fs::write(&rules, rule("pe", "sf.type = PE")).unwrap();
@@ -186,7 +145,7 @@ fn sighup_reloads_rules_and_keeps_them_on_error() {
     assert!(!d.seen.iter().any(|l| l.contains("recompiled")));
     d.signal(libc::SIGHUP);
     d.wait_log("recompiled");
-    send(&fd, &recs);
+    fd.send_all(&recs);
     let v = wait_lines(&out, n_ff + n_pe);
     assert_eq!(v.len(), n_ff + n_pe);
     assert!(v[n_ff..]
@@ -200,7 +159,7 @@ fn sighup_reloads_rules_and_keeps_them_on_error() {
     .unwrap();
     d.signal(libc::SIGHUP);
     d.wait_log("keeping the previous rules");
-    send(&fd, &recs);
+    fd.send_all(&recs);
     let v = wait_lines(&out, n_ff + 2 * n_pe);
     assert_eq!(v.len(), n_ff + 2 * n_pe);
     assert!(v[n_ff + n_pe..].iter().all(|l| rule_ids(l) == ["pe"]));
@@ -223,14 +182,11 @@ fn sigusr1_logs_every_counter_of_every_stage() {
     std::fs::write(&rules, rule("pe", "sf.type = PE")).unwrap();
     let (out, sock) = (tmp.path().join("out.json"), tmp.path().join("s.sock"));
     let mut d = socket_daemon(&sock, &out, &[("POLICYENGINE_POLICIES", &rules)]);
-    let fd = connect(&sock);
-    send(&fd, &recs);
+    let fd = Client::connect(&sock);
+    fd.send_all(&recs);
     // Junk the decoder must reject, counted as a decode error.
     let junk = [0xffu8; 7];
-    assert_eq!(
-        unsafe { libc::send(fd.as_raw_fd(), junk.as_ptr().cast(), junk.len(), 0) },
-        7
-    );
+    fd.send(&junk);
     assert_eq!(wait_lines(&out, n_pe).len(), n_pe);
     // The junk message was sent after the trace; give the driver a moment to count it.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -335,12 +291,12 @@ fn buffer_flushes_after_n_records_or_one_second() {
         .env("EXPORTER_FILE_PATH", &out)
         .env("EXPORTER_BUFFER", "5");
     let d = Daemon::spawn(cmd);
-    let fd = connect(&sock);
-    send(&fd, &entities);
+    let fd = Client::connect(&sock);
+    fd.send_all(&entities);
 
     // 3 records: fewer than `buffer`, so they wait for the 1 s bound.
     let t = Instant::now();
-    send(&fd, &events[..3]);
+    fd.send_all(&events[..3]);
     std::thread::sleep(Duration::from_millis(400));
     if t.elapsed() < Duration::from_millis(900) {
         assert_eq!(lines(&out).len(), 0, "flushed before the time bound");
@@ -354,7 +310,7 @@ fn buffer_flushes_after_n_records_or_one_second() {
 
     // 5 records: a full buffer is written at once, without waiting for the time bound.
     let t = Instant::now();
-    send(&fd, &events[3..8]);
+    fd.send_all(&events[3..8]);
     assert_eq!(wait_lines(&out, 8).len(), 8);
     let took = t.elapsed();
     assert!(

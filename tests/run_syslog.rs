@@ -6,12 +6,11 @@
 mod common;
 use common::*;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sysflow_model::avro::{datum, Reader};
+use sysflow_model::avro::Reader;
 use sysflow_model::SysFlow;
 
 const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
@@ -303,45 +302,6 @@ fn tls_with_an_unknown_ca_delivers_nothing() {
 }
 
 /// A collector connection (SOCK_SEQPACKET).
-fn connect(path: &Path) -> OwnedFd {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let fd =
-            unsafe { OwnedFd::from_raw_fd(libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0)) };
-        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (d, s) in addr
-            .sun_path
-            .iter_mut()
-            .zip(path.as_os_str().as_encoded_bytes())
-        {
-            *d = *s as libc::c_char;
-        }
-        let rc = unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_un).cast(),
-                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-            )
-        };
-        if rc == 0 {
-            return fd;
-        }
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn send_all(fd: &OwnedFd, recs: &[SysFlow]) {
-    let mut buf = Vec::new();
-    for r in recs {
-        buf.clear();
-        datum::encode_datum(r, &mut buf);
-        let n = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0) };
-        assert_eq!(n, buf.len() as isize);
-    }
-}
-
 fn restart_loses_nothing(proto: &'static str) {
     if !have_rsyslog() {
         return;
@@ -380,17 +340,17 @@ fn restart_loses_nothing(proto: &'static str) {
         c.env("EXPORTER_SYSLOG_CA", tmp.path().join("ca.pem"));
     }
     let child = c.spawn().unwrap();
-    let fd = connect(&sock);
+    let fd = Client::connect(&sock);
     let (a, b) = (recs.len() / 3, 2 * recs.len() / 3);
-    send_all(&fd, &recs[..a]);
+    fd.send_all(&recs[..a]);
     let n1 = recs[..a].iter().filter(|r| is_ff(r)).count();
     assert_eq!(rs.lines(n1).len(), n1, "phase 1 delivered");
 
     rs.stop();
-    send_all(&fd, &recs[a..b]);
+    fd.send_all(&recs[a..b]);
     std::thread::sleep(Duration::from_millis(1500));
     rs.spawn();
-    send_all(&fd, &recs[b..]);
+    fd.send_all(&recs[b..]);
     drop(fd);
 
     let total = recs.iter().filter(|r| is_ff(r)).count();
