@@ -137,6 +137,38 @@ impl Client {
     }
 }
 
+/// Spawns `cmd` with stdout and stderr piped; their lines arrive on the channel, tagged
+/// `true` for stdout and `false` for stderr.
+pub fn spawn_lines(
+    cmd: &mut Command,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<(bool, String)>,
+) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sensor");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().expect("stdout");
+    let err = child.stderr.take().expect("stderr");
+    let t2 = tx.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = t2.send((true, l));
+        }
+    });
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send((false, l));
+        }
+    });
+    (child, rx)
+}
+
 /// Every record of a trace file (the test's own fixture; a read error fails the test).
 pub fn records(trace: &Path) -> Vec<sysflow_model::SysFlow> {
     let f = std::fs::File::open(trace).unwrap();

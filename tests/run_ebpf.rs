@@ -9,9 +9,8 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::Command;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// A running `sensor run` with its stdout (true) and stderr (false) lines on a channel.
@@ -29,28 +28,12 @@ fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
         eprintln!("SKIPPED: loading eBPF probes needs root");
         return None;
     }
-    let mut child = sensor()
-        .arg("run")
-        .args(args)
-        .env("POLICYENGINE_POLICIES", rules)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = channel::<(bool, String)>();
-    let out = child.stdout.take().unwrap();
-    let err = child.stderr.take().unwrap();
-    let t2 = tx.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = t2.send((true, l));
-        }
-    });
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send((false, l));
-        }
-    });
+    let (mut child, rx) = spawn_lines(
+        sensor()
+            .arg("run")
+            .args(args)
+            .env("POLICYENGINE_POLICIES", rules),
+    );
     let mut log = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
