@@ -20,7 +20,9 @@ use std::{
     path::Path,
 };
 
-use common::{all, assert_self_contained, file_path, lock, net_flows, start, tid, Recording};
+use common::{
+    all, assert_self_contained, file_flows, file_path, lock, net_flows, start, tid, Recording,
+};
 use ia32::{nr, sys, Low, AT_FDCWD};
 use sysflow_model::{OpFlags, OpenFlags, SysFlow};
 
@@ -31,30 +33,6 @@ fn start_compat(name: &str) -> Option<Recording> {
         return None;
     }
     start(name, &[])
-}
-
-/// (path, fd, opflags, open flags, read ops, read bytes, write ops, write bytes) of this
-/// thread's file flows under `dir`, in record order.
-type Ff = (String, i32, u32, u32, i64, i64, i64, i64);
-
-fn file_flows(recs: &[SysFlow], dir: &Path, me: i64) -> Vec<Ff> {
-    let dir = dir.to_string_lossy().to_string();
-    recs.iter()
-        .filter_map(|r| match r {
-            SysFlow::FileFlow(f) if f.tid == me => Some((
-                file_path(recs, &f.file_oid),
-                f.fd,
-                f.op_flags.0,
-                f.open_flags.0,
-                f.num_r_recv_ops,
-                f.num_r_recv_bytes,
-                f.num_w_send_ops,
-                f.num_w_send_bytes,
-            )),
-            _ => None,
-        })
-        .filter(|f| f.0.starts_with(&dir))
-        .collect()
 }
 
 fn s(p: &Path) -> String {
@@ -184,6 +162,72 @@ fn ebpf_ia32_mmap2_and_old_mmap_of_a_file_are_flow_operations() {
         .collect();
     let omc = OpFlags::OPEN | OpFlags::MMAP | OpFlags::CLOSE;
     assert_eq!(flows, vec![(s(&m2), f2, omc), (s(&m1), f1, omc)]);
+}
+
+#[test]
+fn ebpf_ia32_transfers_and_v2_vectored_calls_are_flow_io() {
+    let _g = lock();
+    let Some(rec) = start_compat("ia32xfer") else {
+        return;
+    };
+    let me = tid();
+    let w = rec.dir.join("w");
+    fs::create_dir(&w).expect("mkdir");
+    let src = w.join("src.bin");
+    fs::write(&src, vec![b'x'; 6000]).expect("write src");
+    let dst = w.join("dst.bin");
+    let mut low = Low::new();
+    let (ps, pd) = (low.path(&src), low.path(&dst));
+    let buf = low.buf(256);
+    let fds = low.buf(8);
+    // SAFETY (every block below): ia32 syscalls on paths and buffers of the arena.
+    let a = unsafe { sys(nr::OPEN, &[ps, 0]) } as u32;
+    let b = unsafe { sys(nr::OPEN, &[pd, O_WRONLY | O_CREAT | O_TRUNC, 0o644]) } as u32;
+    assert!((a as i32) >= 0 && (b as i32) >= 0);
+    // sendfile(out, in, NULL, count), sendfile64 likewise.
+    assert_eq!(unsafe { sys(nr::SENDFILE, &[b, a, 0, 1000]) }, 1000);
+    assert_eq!(unsafe { sys(nr::SENDFILE64, &[b, a, 0, 2000]) }, 2000);
+    // copy_file_range(in, NULL, out, NULL, len, 0) and splice through a pipe.
+    assert_eq!(
+        unsafe { sys(nr::COPY_FILE_RANGE, &[a, 0, b, 0, 500, 0]) },
+        500
+    );
+    assert_eq!(unsafe { sys(nr::PIPE, &[fds]) }, 0);
+    let p = low.read(fds, 8);
+    let (p0, p1) = (
+        u32::from_le_bytes([p[0], p[1], p[2], p[3]]),
+        u32::from_le_bytes([p[4], p[5], p[6], p[7]]),
+    );
+    assert_eq!(unsafe { sys(nr::SPLICE, &[a, 0, p1, 0, 300, 0]) }, 300);
+    assert_eq!(unsafe { sys(nr::SPLICE, &[p0, 0, b, 0, 300, 0]) }, 300);
+    // preadv2(fd, iov, n, pos_lo, pos_hi, flags) and pwritev2 with 32-bit iovecs.
+    let riov = low.u32s(&[buf, 10, buf + 10, 20]);
+    assert_eq!(unsafe { sys(nr::PREADV2, &[a, riov, 2, 0, 0, 0]) }, 30);
+    assert_eq!(unsafe { sys(nr::PWRITEV2, &[b, riov, 1, 0, 0, 0]) }, 10);
+    for f in [a, b, p0, p1] {
+        assert_eq!(unsafe { sys(nr::CLOSE, &[f]) }, 0);
+    }
+    let (files, _) = rec.stop();
+    let recs = all(files);
+    let flows: Vec<_> = file_flows(&recs, &w, me).into_iter().skip(1).collect();
+    let (o, r, wr, cl) = (OpFlags::OPEN, OpFlags::READ, OpFlags::WRITE, OpFlags::CLOSE);
+    let wflags = OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC;
+    assert_eq!(
+        flows,
+        vec![
+            (
+                s(&src),
+                a as i32,
+                o | r | cl,
+                OpenFlags::RDONLY,
+                5,
+                3830,
+                0,
+                0
+            ),
+            (s(&dst), b as i32, o | wr | cl, wflags, 0, 0, 5, 3810),
+        ]
+    );
 }
 
 #[test]

@@ -16,29 +16,8 @@ use std::{
     path::Path,
 };
 
-use common::{all, assert_self_contained, file_path, lock, net_flows, pid, start, tid};
+use common::{all, assert_self_contained, file_flows, lock, net_flows, pid, start, tid};
 use sysflow_model::{OpFlags, OpenFlags, SysFlow};
-
-/// (path, fd, opflags, open flags, write ops, write bytes) of this thread's file flows under `dir`.
-type Ff = (String, i32, u32, u32, i64, i64);
-
-fn file_flows(recs: &[SysFlow], dir: &Path, me: i64) -> Vec<Ff> {
-    let dir = dir.to_string_lossy().to_string();
-    recs.iter()
-        .filter_map(|r| match r {
-            SysFlow::FileFlow(f) if f.tid == me => Some((
-                file_path(recs, &f.file_oid),
-                f.fd,
-                f.op_flags.0,
-                f.open_flags.0,
-                f.num_w_send_ops,
-                f.num_w_send_bytes,
-            )),
-            _ => None,
-        })
-        .filter(|f| f.0.starts_with(&dir))
-        .collect()
-}
 
 fn cpath(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).expect("path without NUL")
@@ -118,16 +97,16 @@ fn ebpf_duplicated_descriptors_join_their_flows() {
     assert_eq!(
         file_flows(&recs, &w, me),
         vec![
-            (s(&a), fa, o | wf | cl, of | cx, 1, 2),
+            (s(&a), fa, o | wf | cl, of | cx, 0, 0, 1, 2),
             // The copy has the file's open flags but its own close-on-exec bit.
-            (s(&a), fb, wf | cl, of, 1, 3),
+            (s(&a), fb, wf | cl, of, 0, 0, 1, 3),
             // dup2 ended d.txt's flow on that descriptor …
-            (s(&d), fd, o | wf | tr, of, 1, 1),
+            (s(&d), fd, o | wf | tr, of, 0, 0, 1, 1),
             // … and the descriptor now writes to c.txt.
-            (s(&c), fd, wf | cl, of, 1, 2),
-            (s(&c), 900, wf | cl, of | cx, 1, 3),
-            (s(&c), ff, wf | cl, of | cx, 1, 4),
-            (s(&c), fc, o | cl, of, 0, 0),
+            (s(&c), fd, wf | cl, of, 0, 0, 1, 2),
+            (s(&c), 900, wf | cl, of | cx, 0, 0, 1, 3),
+            (s(&c), ff, wf | cl, of | cx, 0, 0, 1, 4),
+            (s(&c), fc, o | cl, of, 0, 0, 0, 0),
         ]
     );
 }

@@ -115,10 +115,24 @@ pub enum Op {
     Dup3,
     /// fcntl with F_DUPFD or F_DUPFD_CLOEXEC (other commands are not reported).
     FcntlDupfd,
+    Preadv2,
+    Pwritev2,
+    /// The `in_fd` side of sendfile(2): one call gives a `SendfileIn` and a `SendfileOut`.
+    SendfileIn,
+    /// The `out_fd` side of sendfile(2).
+    SendfileOut,
+    /// The `fd_in` side of splice(2).
+    SpliceIn,
+    /// The `fd_out` side of splice(2).
+    SpliceOut,
+    /// The `fd_in` side of copy_file_range(2).
+    CopyFileRangeIn,
+    /// The `fd_out` side of copy_file_range(2).
+    CopyFileRangeOut,
 }
 
 impl Op {
-    const ALL: [Op; 48] = [
+    const ALL: [Op; 56] = [
         Op::Read,
         Op::Write,
         Op::Pread64,
@@ -167,6 +181,14 @@ impl Op {
         Op::Dup2,
         Op::Dup3,
         Op::FcntlDupfd,
+        Op::Preadv2,
+        Op::Pwritev2,
+        Op::SendfileIn,
+        Op::SendfileOut,
+        Op::SpliceIn,
+        Op::SpliceOut,
+        Op::CopyFileRangeIn,
+        Op::CopyFileRangeOut,
     ];
 
     /// The op for a raw header value.
@@ -182,6 +204,10 @@ impl Op {
                 | Op::Pread64
                 | Op::Readv
                 | Op::Preadv
+                | Op::Preadv2
+                | Op::SendfileIn
+                | Op::SpliceIn
+                | Op::CopyFileRangeIn
                 | Op::Recvfrom
                 | Op::Recvmsg
                 | Op::Recvmmsg
@@ -196,6 +222,10 @@ impl Op {
                 | Op::Pwrite64
                 | Op::Writev
                 | Op::Pwritev
+                | Op::Pwritev2
+                | Op::SendfileOut
+                | Op::SpliceOut
+                | Op::CopyFileRangeOut
                 | Op::Sendto
                 | Op::Sendmsg
                 | Op::Sendmmsg
@@ -528,4 +558,33 @@ mod user {
     // SAFETY: plain-old-data `#[repr(C)]` structs of integers and byte arrays, no padding holes
     // the kernel leaves uninitialised that user space would read as anything but bytes.
     unsafe impl aya::Pod for super::KernelOffsets {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Op;
+
+    /// The probe writes `op as u16`; user space must read back the same op for every one,
+    /// which breaks if `ALL` and the enum's declaration order drift apart.
+    #[test]
+    fn every_op_round_trips_through_its_raw_value() {
+        for op in Op::ALL {
+            assert_eq!(Op::from_u16(op as u16), Some(op), "{op:?}");
+        }
+        assert_eq!(Op::from_u16(0), None);
+        assert_eq!(Op::from_u16(Op::ALL.len() as u16 + 1), None);
+    }
+
+    #[test]
+    fn a_transfer_is_a_read_on_one_side_and_a_write_on_the_other() {
+        for (i, o) in [
+            (Op::SendfileIn, Op::SendfileOut),
+            (Op::SpliceIn, Op::SpliceOut),
+            (Op::CopyFileRangeIn, Op::CopyFileRangeOut),
+        ] {
+            assert!(i.is_read() && !i.is_write(), "{i:?}");
+            assert!(o.is_write() && !o.is_read(), "{o:?}");
+        }
+        assert!(Op::Preadv2.is_read() && Op::Pwritev2.is_write());
+    }
 }

@@ -7,7 +7,7 @@ use std::{
     fs,
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::Mutex,
     time::Duration,
@@ -171,6 +171,31 @@ pub fn file_path(recs: &[SysFlow], foid: &Foid) -> String {
             _ => None,
         })
         .unwrap_or_default()
+}
+
+/// (path, fd, opflags, open flags, read ops, read bytes, write ops, write bytes) of one file
+/// flow.
+pub type Ff = (String, i32, u32, u32, i64, i64, i64, i64);
+
+/// The file flows of thread `me` on files under `dir`, in record order.
+pub fn file_flows(recs: &[SysFlow], dir: &Path, me: i64) -> Vec<Ff> {
+    let dir = dir.to_string_lossy();
+    recs.iter()
+        .filter_map(|r| match r {
+            SysFlow::FileFlow(f) if f.tid == me => Some((
+                file_path(recs, &f.file_oid),
+                f.fd,
+                f.op_flags.0,
+                f.open_flags.0,
+                f.num_r_recv_ops,
+                f.num_r_recv_bytes,
+                f.num_w_send_ops,
+                f.num_w_send_bytes,
+            )),
+            _ => None,
+        })
+        .filter(|f| f.0.starts_with(&*dir))
+        .collect()
 }
 
 pub fn all(files: Vec<(PathBuf, Vec<SysFlow>)>) -> Vec<SysFlow> {

@@ -17,10 +17,13 @@ pub mod nr {
     pub const LSEEK: u32 = 19;
     pub const GETPID: u32 = 20;
     pub const SETUID: u32 = 23;
+    pub const PIPE: u32 = 42;
     pub const SETREUID: u32 = 70;
     pub const MMAP: u32 = 90;
     pub const MUNMAP: u32 = 91;
     pub const SETRESUID: u32 = 164;
+    pub const SENDFILE: u32 = 187;
+    pub const SENDFILE64: u32 = 239;
     pub const RENAME: u32 = 38;
     pub const MKDIR: u32 = 39;
     pub const RMDIR: u32 = 40;
@@ -43,6 +46,7 @@ pub mod nr {
     pub const RENAMEAT: u32 = 302;
     pub const LINKAT: u32 = 303;
     pub const SYMLINKAT: u32 = 304;
+    pub const SPLICE: u32 = 313;
     pub const DUP3: u32 = 330;
     pub const RENAMEAT2: u32 = 353;
     pub const SOCKET: u32 = 359;
@@ -51,6 +55,9 @@ pub mod nr {
     pub const SENDMSG: u32 = 370;
     pub const RECVFROM: u32 = 371;
     pub const SHUTDOWN: u32 = 373;
+    pub const COPY_FILE_RANGE: u32 = 377;
+    pub const PREADV2: u32 = 378;
+    pub const PWRITEV2: u32 = 379;
 
     /// socketcall(2) call numbers (linux/net.h).
     pub const SYS_SOCKET: u32 = 1;

@@ -40,13 +40,46 @@ pub(crate) unsafe fn io_exit(regs: Args, ret: i64, op: Op) {
             }
             fd = ret;
         }
-        Op::Close => {
-            if ret < 0 {
-                return;
-            }
-        }
+        Op::Close if ret < 0 => return,
         _ => {}
     }
+    unsafe { report_fd(task, pt, regs, ret, op, fd) };
+}
+
+/// sendfile, splice and copy_file_range move data between two descriptors without passing
+/// it through user memory: one event for the read side (`in_fd`) and one for the write side
+/// (`out_fd`), each with the call's return value (bytes moved), so both flows count them.
+/// Pipes on either side are filtered like any pipe.
+#[inline(never)]
+pub(crate) unsafe fn xfer_exit(regs: Args, ret: i64, read_op: Op) {
+    let task = Task::current();
+    if filtered(task, read_op) {
+        return;
+    }
+    let pt = task.pid_tgid();
+    if is_self(pt) {
+        return;
+    }
+    let (in_arg, out_arg, write_op) = match read_op {
+        // sendfile(out_fd, in_fd, offset, count)
+        Op::SendfileIn => (1, 0, Op::SendfileOut),
+        // splice(fd_in, off_in, fd_out, off_out, len, flags)
+        Op::SpliceIn => (0, 2, Op::SpliceOut),
+        // copy_file_range(fd_in, off_in, fd_out, off_out, len, flags)
+        _ => (0, 2, Op::CopyFileRangeOut),
+    };
+    let fd_in = unsafe { sys_arg(regs, in_arg) } as i32 as i64;
+    let fd_out = unsafe { sys_arg(regs, out_arg) } as i32 as i64;
+    unsafe {
+        report_fd(task, pt, regs, ret, read_op, fd_in);
+        report_fd(task, pt, regs, ret, write_op, fd_out);
+    }
+}
+
+/// One I/O event for `op` on `fd`, if `fd` is a regular file or an inet socket (close is
+/// reported for any descriptor: its file is already gone at exit).
+#[inline(always)]
+unsafe fn report_fd(task: Task, pt: u64, regs: Args, ret: i64, op: Op, fd: i64) {
     let mut i_mode = 0;
     let mut sock = SockTuple::default();
     if op != Op::Close {

@@ -14,7 +14,7 @@ use sensor_ebpf_common::Op;
 use super::{
     dup::dup_exit,
     file::{open_exit, path_exit},
-    io::io_exit,
+    io::{io_exit, xfer_exit},
     process::cred_exit,
 };
 use crate::kernel::{in_ia32_syscall, sys_arg, tload, Abi, Args};
@@ -26,6 +26,8 @@ const ORIG_AX: u64 = 120;
 #[derive(Clone, Copy)]
 enum H {
     Io,
+    /// Two descriptors (sendfile, splice, copy_file_range); the op is the read side.
+    Xfer,
     Open,
     Path,
     Dup,
@@ -58,6 +60,7 @@ fn x64_call(nr: u64) -> Option<(H, Op)> {
         19 => (H::Io, Op::Readv),
         20 => (H::Io, Op::Writev),
         32 => (H::Dup, Op::Dup),
+        40 => (H::Xfer, Op::SendfileIn),
         33 => (H::Dup, Op::Dup2),
         42 => (H::Io, Op::Connect),
         43 => (H::Io, Op::Accept),
@@ -85,6 +88,7 @@ fn x64_call(nr: u64) -> Option<(H, Op)> {
         264 => (H::Path, Op::Renameat),
         265 => (H::Path, Op::Linkat),
         266 => (H::Path, Op::Symlinkat),
+        275 => (H::Xfer, Op::SpliceIn),
         288 => (H::Io, Op::Accept4),
         292 => (H::Dup, Op::Dup3),
         295 => (H::Io, Op::Preadv),
@@ -92,6 +96,9 @@ fn x64_call(nr: u64) -> Option<(H, Op)> {
         299 => (H::Io, Op::Recvmmsg),
         307 => (H::Io, Op::Sendmmsg),
         316 => (H::Path, Op::Renameat2),
+        326 => (H::Xfer, Op::CopyFileRangeIn),
+        327 => (H::Io, Op::Preadv2),
+        328 => (H::Io, Op::Pwritev2),
         437 => (H::Open, Op::Openat2),
         _ => return None,
     })
@@ -127,6 +134,8 @@ fn ia32_call(nr: u64) -> Option<Ia32> {
         164 => Ia32::Uid16(Op::Setresuid),
         180 => Call(H::Io, Op::Pread64),
         181 => Call(H::Io, Op::Pwrite64),
+        // sendfile and sendfile64 differ only in the offset's width.
+        187 | 239 => Call(H::Xfer, Op::SendfileIn),
         192 => Call(H::Io, Op::Mmap),
         203 => Call(H::Cred, Op::Setreuid),
         208 => Call(H::Cred, Op::Setresuid),
@@ -138,6 +147,7 @@ fn ia32_call(nr: u64) -> Option<Ia32> {
         302 => Call(H::Path, Op::Renameat),
         303 => Call(H::Path, Op::Linkat),
         304 => Call(H::Path, Op::Symlinkat),
+        313 => Call(H::Xfer, Op::SpliceIn),
         330 => Call(H::Dup, Op::Dup3),
         333 => Call(H::Io, Op::Preadv),
         334 => Call(H::Io, Op::Pwritev),
@@ -151,6 +161,9 @@ fn ia32_call(nr: u64) -> Option<Ia32> {
         371 => Call(H::Io, Op::Recvfrom),
         372 => Call(H::Io, Op::Recvmsg),
         373 => Call(H::Io, Op::Shutdown),
+        377 => Call(H::Xfer, Op::CopyFileRangeIn),
+        378 => Call(H::Io, Op::Preadv2),
+        379 => Call(H::Io, Op::Pwritev2),
         437 => Call(H::Open, Op::Openat2),
         _ => return None,
     })
@@ -220,6 +233,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     unsafe {
         match h {
             H::Io => io_exit(args, ret, op),
+            H::Xfer => xfer_exit(args, ret, op),
             H::Open => open_exit(args, ret, op),
             H::Path => path_exit(args, ret, op),
             H::Dup => dup_exit(args, ret, op),
