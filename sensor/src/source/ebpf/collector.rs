@@ -22,7 +22,7 @@ use super::{
     filter::{comm_keys, CommError},
     object,
     procfs::{Clocks, Names},
-    raw::RawEvent,
+    raw::{RawEvent, Scratch},
     reorder::{watermark, Reorder},
     stats::Summary,
 };
@@ -101,12 +101,18 @@ pub struct Collector {
     pollfds: Vec<libc::pollfd>,
     /// Events of several rings waiting to be released in time order (unused with one ring).
     reorder: Reorder,
+    /// Watermark of the last release.
+    released_to: u64,
     drops: PerCpuArray<MapData, u64>,
     filtered: PerCpuArray<MapData, u64>,
     builder: Builder,
+    /// Aligned copy for an event the ring or the reorder arena holds misaligned.
+    scratch: Box<Scratch>,
     decode_errors: u64,
     started: Instant,
     last_drops: [u64; DROP_CLASSES as usize],
+    /// When the drop counters were last read.
+    drops_checked: Instant,
     attached: usize,
     events_by_class: [u64; DROP_CLASSES as usize],
     /// Events consumed in the current one-second window, its start, and the best window.
@@ -118,6 +124,10 @@ pub struct Collector {
 /// Longest wait for events: the probes wake the reader only when the ring fills up, so the
 /// reader also looks on this period (bounds the latency of a quiet ring).
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Least progress of the watermark between two releases of the reorder buffer (adds at most
+/// this much latency to an event's way to the builder).
+const RELEASE_STEP_NS: u64 = 1_000_000;
 
 /// Most events taken from one ring per round, so one busy ring cannot starve the others
 /// and the periodic flow work runs.
@@ -237,12 +247,15 @@ impl Collector {
             rings,
             pollfds,
             reorder: Reorder::default(),
+            released_to: 0,
             drops,
             filtered,
             builder,
+            scratch: Box::default(),
             decode_errors: 0,
             started: Instant::now(),
             last_drops: [0; DROP_CLASSES as usize],
+            drops_checked: Instant::now(),
             attached,
             events_by_class: [0; DROP_CLASSES as usize],
             window_events: 0,
@@ -279,7 +292,12 @@ impl Collector {
             n = self.drain();
         }
         self.builder.tick(Clocks::wall_now());
-        self.check_drops();
+        // Reading the per-CPU counters is one bpf(2) call per class: once per poll it was
+        // most of the reader's CPU when it keeps up and each poll finds a few events.
+        if self.drops_checked.elapsed() >= POLL_INTERVAL {
+            self.drops_checked = Instant::now();
+            self.check_drops();
+        }
         Ok(n)
     }
 
@@ -308,7 +326,12 @@ impl Collector {
                 n += got;
             }
             let w = watermark(now, unfinished[..k].iter().copied());
-            self.release(w);
+            // A release sorts what is held (about SLACK_NS of events); under load a round
+            // finds a few events every few microseconds, so release once per RELEASE_STEP_NS.
+            if w >= self.released_to.saturating_add(RELEASE_STEP_NS) {
+                self.release(w);
+                self.released_to = w;
+            }
             n
         };
         self.window_events += n as u64;
@@ -331,6 +354,7 @@ impl Collector {
                 &mut self.builder,
                 &mut self.events_by_class,
                 &mut self.decode_errors,
+                &mut self.scratch,
             );
             if n >= BATCH {
                 break;
@@ -341,13 +365,14 @@ impl Collector {
 
     /// Hand the held events up to `watermark` to the builder, in time order.
     fn release(&mut self, watermark: u64) {
-        let (builder, classes, errors) = (
+        let (builder, classes, errors, scratch) = (
             &mut self.builder,
             &mut self.events_by_class,
             &mut self.decode_errors,
+            &mut self.scratch,
         );
         self.reorder
-            .release(watermark, |b| handle(b, builder, classes, errors));
+            .release(watermark, |b| handle(b, builder, classes, errors, scratch));
     }
 
     /// At shutdown: read every ring to empty and release everything held, in order.
@@ -469,8 +494,14 @@ fn mono_now() -> u64 {
 }
 
 /// Decode one raw event and feed it to the builder; undecodable ones are counted.
-fn handle(b: &[u8], builder: &mut Builder, classes: &mut [u64], errors: &mut u64) {
-    match RawEvent::decode(b) {
+fn handle(
+    b: &[u8],
+    builder: &mut Builder,
+    classes: &mut [u64],
+    errors: &mut u64,
+    scratch: &mut Scratch,
+) {
+    match RawEvent::decode(b, scratch) {
         Ok(ev) => {
             if let Some(op) = Op::from_u16(ev.header().op) {
                 classes[op.class() as usize] += 1;

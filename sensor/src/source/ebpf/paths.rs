@@ -3,6 +3,10 @@
 
 /// Join `path` onto `base` unless it is absolute, then normalise `.`, `..` and `//`.
 pub fn absolute(base: &str, path: &str) -> String {
+    // Most paths a process opens are absolute and already normal: one scan, one copy.
+    if is_normal_absolute(path) {
+        return path.to_owned();
+    }
     let mut parts: Vec<&str> = Vec::new();
     let joined_base = if path.starts_with('/') { "" } else { base };
     for comp in joined_base.split('/').chain(path.split('/')) {
@@ -23,6 +27,21 @@ pub fn absolute(base: &str, path: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// True for `/` and for paths like `/a/b` without empty, `.` or `..` components or a
+/// trailing slash: what [`absolute`] would return unchanged.
+fn is_normal_absolute(path: &str) -> bool {
+    let b = path.as_bytes();
+    if b.first() != Some(&b'/') {
+        return false;
+    }
+    if b.len() == 1 {
+        return true;
+    }
+    b[1..]
+        .split(|&c| c == b'/')
+        .all(|comp| !matches!(comp, b"" | b"." | b".."))
 }
 
 /// Directory part of an absolute path (`/a/b` → `/a`).
@@ -60,6 +79,13 @@ mod tests {
         assert_eq!(absolute("/home/u", "./d/../b"), "/home/u/b");
         assert_eq!(absolute("/home/u", "/etc//passwd"), "/etc/passwd");
         assert_eq!(absolute("/", "../.."), "/");
+        assert_eq!(absolute("/x", "/"), "/");
+        assert_eq!(absolute("/x", "/a/b"), "/a/b");
+        assert_eq!(absolute("/x", "/a/b/"), "/a/b");
+        assert_eq!(absolute("/x", "/a/./b"), "/a/b");
+        assert_eq!(absolute("/x", "/a/b/.."), "/a");
+        assert_eq!(absolute("/x", "/a/.b/..c"), "/a/.b/..c");
+        assert_eq!(absolute("/x", "//a"), "/a");
         assert_eq!(parent("/a/b"), "/a");
         assert_eq!(parent("/a"), "/");
     }

@@ -6,19 +6,20 @@ use sensor_ebpf_common::{
     OpenEvent, PathEvent,
 };
 
-/// One event from the probes.
-// Decoded on the stack and consumed at once; boxing the big variants would allocate per event.
-#[allow(clippy::large_enum_variant)]
+/// One event from the probes, borrowed from the ring buffer where it lies (or from a
+/// [`Scratch`] copy when its bytes are not aligned for its struct).
+// A by-value enum would be as large as its largest variant (the exec event, ~1 KiB) and
+// copied whole on every move: a tenth of the reader's CPU on an open/read/close load.
 #[derive(Clone, Copy)]
-pub enum RawEvent {
-    Exec(ExecEvent),
-    Fork(ForkEvent),
-    Exit(ExitEvent),
-    Cred(CredEvent),
-    Open(OpenEvent),
-    Io(IoEvent),
-    Path(PathEvent),
-    Dup(DupEvent),
+pub enum RawEvent<'a> {
+    Exec(&'a ExecEvent),
+    Fork(&'a ForkEvent),
+    Exit(&'a ExitEvent),
+    Cred(&'a CredEvent),
+    Open(&'a OpenEvent),
+    Io(&'a IoEvent),
+    Path(&'a PathEvent),
+    Dup(&'a DupEvent),
 }
 
 /// Why an event could not be decoded (counted by the caller, never silent).
@@ -32,20 +33,76 @@ pub enum DecodeError {
     Size(EventKind, usize, usize),
 }
 
-fn read<T: Copy>(b: &[u8], kind: EventKind) -> Result<T, DecodeError> {
-    let need = std::mem::size_of::<T>();
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Size of the largest event struct.
+const MAX_EVENT: usize = max(
+    max(
+        max(size_of::<ExecEvent>(), size_of::<ForkEvent>()),
+        max(size_of::<ExitEvent>(), size_of::<CredEvent>()),
+    ),
+    max(
+        max(size_of::<OpenEvent>(), size_of::<IoEvent>()),
+        max(size_of::<PathEvent>(), size_of::<DupEvent>()),
+    ),
+);
+
+/// Alignment every event struct needs at most (ring-buffer samples are 8-byte aligned).
+const ALIGN: usize = 8;
+
+const _: () = assert!(
+    align_of::<ExecEvent>() <= ALIGN
+        && align_of::<ForkEvent>() <= ALIGN
+        && align_of::<ExitEvent>() <= ALIGN
+        && align_of::<CredEvent>() <= ALIGN
+        && align_of::<OpenEvent>() <= ALIGN
+        && align_of::<IoEvent>() <= ALIGN
+        && align_of::<PathEvent>() <= ALIGN
+        && align_of::<DupEvent>() <= ALIGN
+);
+
+/// An aligned buffer for the rare event whose bytes are not aligned (one per reader, reused).
+#[repr(C, align(8))]
+pub struct Scratch([u8; MAX_EVENT]);
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch([0; MAX_EVENT])
+    }
+}
+
+fn view<'a, T: Copy>(
+    b: &'a [u8],
+    scratch: &'a mut Scratch,
+    kind: EventKind,
+) -> Result<&'a T, DecodeError> {
+    let need = size_of::<T>();
     if b.len() < need {
         return Err(DecodeError::Size(kind, need, b.len()));
     }
-    // SAFETY: length checked; T is a plain `#[repr(C)]` struct of integers and byte arrays,
-    // valid for every bit pattern; `read_unaligned` copes with any alignment.
-    Ok(unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) })
+    let b = if (b.as_ptr() as usize).is_multiple_of(ALIGN) {
+        b
+    } else {
+        let s = &mut scratch.0[..need];
+        s.copy_from_slice(&b[..need]);
+        &*s
+    };
+    // SAFETY: at least size_of::<T>() bytes, aligned to ALIGN >= align_of::<T>() (asserted
+    // above), borrowed for 'a; T is a plain `#[repr(C)]` struct of integers and byte arrays,
+    // valid for every bit pattern.
+    Ok(unsafe { &*b.as_ptr().cast::<T>() })
 }
 
-impl RawEvent {
+impl<'a> RawEvent<'a> {
     /// The common header.
-    pub fn header(&self) -> &EventHeader {
-        match self {
+    pub fn header(&self) -> &'a EventHeader {
+        match *self {
             RawEvent::Exec(e) => &e.hdr,
             RawEvent::Fork(e) => &e.hdr,
             RawEvent::Exit(e) => &e.hdr,
@@ -57,22 +114,25 @@ impl RawEvent {
         }
     }
 
-    /// Decode one ring-buffer record. Hot path: copies the struct, allocates nothing.
-    pub fn decode(b: &[u8]) -> Result<RawEvent, DecodeError> {
-        if b.len() < std::mem::size_of::<EventHeader>() {
+    /// Decode one ring-buffer record in place. Hot path: no allocation, and no copy unless
+    /// the bytes are misaligned (then into `scratch`).
+    pub fn decode(b: &'a [u8], scratch: &'a mut Scratch) -> Result<RawEvent<'a>, DecodeError> {
+        if b.len() < size_of::<EventHeader>() {
             return Err(DecodeError::Short(b.len()));
         }
-        let hdr: EventHeader = read(b, EventKind::Io)?;
+        // SAFETY: length checked; the header is integers only; `read_unaligned` copes with any
+        // alignment.
+        let hdr: EventHeader = unsafe { std::ptr::read_unaligned(b.as_ptr().cast()) };
         let kind = EventKind::from_u16(hdr.kind).ok_or(DecodeError::Kind(hdr.kind))?;
         Ok(match kind {
-            EventKind::Exec => RawEvent::Exec(read(b, kind)?),
-            EventKind::Fork => RawEvent::Fork(read(b, kind)?),
-            EventKind::Exit => RawEvent::Exit(read(b, kind)?),
-            EventKind::Cred => RawEvent::Cred(read(b, kind)?),
-            EventKind::Open => RawEvent::Open(read(b, kind)?),
-            EventKind::Io => RawEvent::Io(read(b, kind)?),
-            EventKind::Path => RawEvent::Path(read(b, kind)?),
-            EventKind::Dup => RawEvent::Dup(read(b, kind)?),
+            EventKind::Exec => RawEvent::Exec(view(b, scratch, kind)?),
+            EventKind::Fork => RawEvent::Fork(view(b, scratch, kind)?),
+            EventKind::Exit => RawEvent::Exit(view(b, scratch, kind)?),
+            EventKind::Cred => RawEvent::Cred(view(b, scratch, kind)?),
+            EventKind::Open => RawEvent::Open(view(b, scratch, kind)?),
+            EventKind::Io => RawEvent::Io(view(b, scratch, kind)?),
+            EventKind::Path => RawEvent::Path(view(b, scratch, kind)?),
+            EventKind::Dup => RawEvent::Dup(view(b, scratch, kind)?),
         })
     }
 }
@@ -111,23 +171,38 @@ mod tests {
                 size_of::<ForkEvent>(),
             )
         };
-        match RawEvent::decode(bytes) {
+        let mut scratch = Scratch::default();
+        match RawEvent::decode(bytes, &mut scratch) {
             Ok(RawEvent::Fork(f)) => {
                 assert_eq!((f.hdr.tgid(), f.hdr.tid(), f.child_pid), (10, 11, 12));
+                // Aligned bytes are read where they lie.
+                assert!(std::ptr::eq(f, &e));
             }
             _ => panic!("not a fork"),
         }
         assert_eq!(
-            RawEvent::decode(&bytes[..20]).err(),
+            RawEvent::decode(&bytes[..20], &mut scratch).err(),
             Some(DecodeError::Short(20))
         );
         assert!(matches!(
-            RawEvent::decode(&bytes[..41]),
+            RawEvent::decode(&bytes[..41], &mut scratch),
             Err(DecodeError::Size(EventKind::Fork, _, 41))
         ));
         let mut bad = bytes.to_vec();
         bad[32] = 99;
-        assert_eq!(RawEvent::decode(&bad).err(), Some(DecodeError::Kind(99)));
+        assert_eq!(
+            RawEvent::decode(&bad, &mut scratch).err(),
+            Some(DecodeError::Kind(99))
+        );
+        // Misaligned bytes (one byte into a buffer) decode through the scratch copy.
+        let mut shifted = vec![0u8; bytes.len() + 1];
+        shifted[1..].copy_from_slice(bytes);
+        match RawEvent::decode(&shifted[1..], &mut scratch) {
+            Ok(RawEvent::Fork(f)) => {
+                assert_eq!((f.hdr.tgid(), f.child_tgid, f.child_start_ns), (10, 12, 7));
+            }
+            _ => panic!("misaligned fork not decoded"),
+        }
     }
 
     #[test]
