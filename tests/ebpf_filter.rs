@@ -2,6 +2,9 @@
 //! excluded name never reaches the ring (counted as `filtered`, not as drops), while another
 //! thread of the same process is recorded as usual.
 //!
+//! Event classes (`--events`): what is left out is not reported, and with none at all the
+//! `sys_exit` program is not attached.
+//!
 //! Needs root and the embedded probes; otherwise prints `SKIPPED: ...` and returns.
 
 #[path = "ebpf/common.rs"]
@@ -9,7 +12,7 @@ mod common;
 
 use std::{collections::HashMap, ffi::CString, fs, os::unix::ffi::OsStrExt, path::Path};
 
-use common::{all, assert_self_contained, file_path, lock, pid, start};
+use common::{all, assert_self_contained, file_path, lock, pid, start, tcp_exchange};
 use sysflow_model::{OpFlags, SysFlow};
 
 const QUIET: &str = "sfx-quiet";
@@ -231,4 +234,112 @@ fn ebpf_too_long_comm_is_refused() {
         err.contains("sixteen-bytes-xx") && err.contains("15 bytes"),
         "{err}"
     );
+}
+
+/// What a run with `--events` recorded of [`mixed_workload`]: file flows and file events
+/// under the directory, network flows on the port, SETUID events of this process, and the
+/// child's EXEC.
+#[derive(Debug, PartialEq)]
+struct Kinds {
+    file_flows: bool,
+    file_events: bool,
+    net_flows: bool,
+    setuid: bool,
+    child_exec: bool,
+}
+
+/// The kinds expected with the child's EXEC, which every class list keeps.
+fn want(file_flows: bool, file_events: bool, net_flows: bool, setuid: bool) -> Kinds {
+    Kinds {
+        file_flows,
+        file_events,
+        net_flows,
+        setuid,
+        child_exec: true,
+    }
+}
+
+/// Write and rename a file, a TCP exchange on 127.0.0.1, setuid(0) (root keeps its ids), and
+/// run /bin/true. Returns the port and the child's pid.
+fn mixed_workload(dir: &Path) -> (u16, i64) {
+    fs::write(dir.join("ev.txt"), b"abc").expect("write");
+    fs::rename(dir.join("ev.txt"), dir.join("ev2.txt")).expect("rename");
+    let (port, _) = tcp_exchange("127.0.0.1:0");
+    // SAFETY: setuid to the current uid (root) changes nothing.
+    assert_eq!(unsafe { libc::setuid(0) }, 0);
+    let mut child = std::process::Command::new("/bin/true")
+        .spawn()
+        .expect("spawn true");
+    assert!(child.wait().expect("wait true").success());
+    (port, child.id() as i64)
+}
+
+/// Run [`mixed_workload`] under `sensor record --events <events>`; the banner and the kinds.
+fn events_run(name: &str, events: &str) -> Option<(String, Kinds)> {
+    let rec = start(name, &["--events", events])?;
+    let banner = rec.banner.clone();
+    let dir = rec.dir.join("w");
+    fs::create_dir(&dir).expect("mkdir");
+    let (port, child) = mixed_workload(&dir);
+    let (files, summary) = rec.stop();
+    for (_, recs) in &files {
+        assert_self_contained(recs);
+    }
+    assert_eq!(summary_map(&summary).get("drops"), Some(&0), "{summary}");
+    let recs = all(files);
+    let d = dir.to_string_lossy().to_string();
+    let under = |foid| file_path(&recs, foid).starts_with(&d);
+    let port = port as i32;
+    let me = pid();
+    let k = Kinds {
+        file_flows: recs
+            .iter()
+            .any(|r| matches!(r, SysFlow::FileFlow(f) if under(&f.file_oid))),
+        file_events: recs
+            .iter()
+            .any(|r| matches!(r, SysFlow::FileEvent(f) if under(&f.file_oid))),
+        net_flows: recs.iter().any(|r| {
+            matches!(r, SysFlow::NetworkFlow(n)
+                if n.proc_oid.hpid == me && (n.sport == port || n.dport == port))
+        }),
+        setuid: recs.iter().any(|r| {
+            matches!(r, SysFlow::ProcessEvent(e)
+                if e.proc_oid.hpid == me && e.op_flags.0 & OpFlags::SETUID != 0)
+        }),
+        child_exec: recs.iter().any(|r| {
+            matches!(r, SysFlow::ProcessEvent(e)
+                if e.proc_oid.hpid == child && e.op_flags.0 & OpFlags::EXEC != 0)
+        }),
+    };
+    Some((banner, k))
+}
+
+#[test]
+fn ebpf_events_none_records_the_process_life_cycle_only() {
+    let _g = lock();
+    let Some((banner, k)) = events_run("evnone", "none") else {
+        return;
+    };
+    // exec, fork and exit; no sys_exit program.
+    assert!(banner.contains("(3 probes attached"), "{banner}");
+    assert_eq!(k, want(false, false, false, false));
+}
+
+#[test]
+fn ebpf_events_select_files_sockets_and_setuid_separately() {
+    let _g = lock();
+    let Some((banner, net)) = events_run("evnet", "net") else {
+        return;
+    };
+    assert!(banner.contains("(4 probes attached"), "{banner}");
+    assert_eq!(net, want(false, false, true, false));
+    let Some((_, file)) = events_run("evfile", "file,setuid") else {
+        return;
+    };
+    assert_eq!(file, want(true, true, false, true));
+    // The default reports all of them (the checks above can fail).
+    let Some((_, every)) = events_run("evall", "all") else {
+        return;
+    };
+    assert_eq!(every, want(true, true, true, true));
 }

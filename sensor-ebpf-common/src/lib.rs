@@ -539,6 +539,22 @@ pub const MAX_EXCLUDE_COMMS: u32 = 64;
 /// `thread_info.status` bit set while an ia32 (compat) syscall runs (x86 `TS_COMPAT`).
 pub const TS_COMPAT: u32 = 0x0002;
 
+/// Bits of the probes' `EVENT_CLASSES` global: which syscall events are reported besides the
+/// process life cycle (exec, fork/clone, exit), which always is. Without any of them the
+/// `sys_exit` program is not attached at all.
+pub mod classes {
+    /// setuid, setreuid, setresuid (and their 16-bit ia32 forms).
+    pub const SETUID: u32 = 1;
+    /// Regular files: open family, I/O and mmap on files, directory-entry calls, chdir.
+    pub const FILE: u32 = 2;
+    /// IPv4/IPv6 sockets: connect, accept, send/recv family, shutdown, I/O on sockets.
+    pub const NET: u32 = 4;
+    /// Everything (the default).
+    pub const ALL: u32 = SETUID | FILE | NET;
+    /// Names accepted by `--events` and the pipeline's `events` key, with their bits.
+    pub const NAMES: [(&str, u32); 3] = [("setuid", SETUID), ("file", FILE), ("net", NET)];
+}
+
 /// `S_IFMT` mask and file types of `i_mode`.
 pub mod mode {
     /// Type mask.

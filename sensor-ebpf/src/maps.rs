@@ -7,8 +7,8 @@ use aya_ebpf::{
     maps::{ring_buf::RingBufEntry, HashMap, PerCpuArray, RingBuf},
 };
 use sensor_ebpf_common::{
-    DropClass, KernelOffsets, COMM_LEN, DROP_CLASSES, FILTER_CLASSES, MAX_EXCLUDE_COMMS, MAX_RINGS,
-    RING_SIZE,
+    classes, DropClass, KernelOffsets, COMM_LEN, DROP_CLASSES, FILTER_CLASSES, MAX_EXCLUDE_COMMS,
+    MAX_RINGS, RING_SIZE,
 };
 
 // One ring per group of `CPUS_PER_RING` CPUs (Falco's `cpus_for_each_buffer`): CPUs of a
@@ -114,6 +114,18 @@ pub static EXCLUDE_COMMS: HashMap<[u8; COMM_LEN], u8> =
 /// `.rodata`: with 0 the verifier knows the filter branch is dead and removes it.
 #[unsafe(no_mangle)]
 pub static EXCLUDE_ACTIVE: u32 = 0;
+
+/// Event classes reported (`sensor_ebpf_common::classes` bits, written by user space before
+/// loading). Frozen `.rodata`: the verifier removes the branches of classes left out.
+#[unsafe(no_mangle)]
+pub static EVENT_CLASSES: u32 = classes::ALL;
+
+/// True when `class` (a `classes` bit or several) is reported.
+#[inline(always)]
+pub fn reports(class: u32) -> bool {
+    let reported = unsafe { core::ptr::read_volatile(&raw const EVENT_CLASSES) };
+    reported & class != 0
+}
 
 /// Kernel struct offsets, written by user space before loading.
 #[unsafe(no_mangle)]

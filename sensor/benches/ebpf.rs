@@ -240,7 +240,7 @@ fn main() {
     type Workload<'a> = (&'static str, Vec<String>, Box<dyn Fn() + 'a>);
     // The benchmark's own name, for the in-kernel exclusion row.
     let comm = read("/proc/self/comm");
-    let (d, d1, d2) = (dir.clone(), dir.clone(), dir.clone());
+    let (d, d1, d2, d3) = (dir.clone(), dir.clone(), dir.clone(), dir.clone());
     let workloads: Vec<Workload> = vec![
         (
             "file loop (open/read/close x 100k)",
@@ -256,6 +256,11 @@ fn main() {
             "  same, its comm excluded in kernel",
             vec!["--exclude-comm".into(), comm],
             Box::new(move || file_loop(&d2, 100_000)),
+        ),
+        (
+            "  same, --events none (no sys_exit)",
+            vec!["--events".into(), "none".into()],
+            Box::new(move || file_loop(&d3, 100_000)),
         ),
         (
             "exec loop (/bin/true x 300)",

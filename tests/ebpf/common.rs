@@ -25,6 +25,8 @@ pub struct Recording {
     pub child: Child,
     pub dir: PathBuf,
     pub stderr: BufReader<std::process::ChildStderr>,
+    /// The sensor's `sensor: recording to … (N probes attached, …)` line.
+    pub banner: String,
 }
 
 pub fn tid() -> i64 {
@@ -79,7 +81,12 @@ pub fn start(name: &str, extra: &[&str]) -> Option<Recording> {
             return None;
         }
         if line.starts_with("sensor: recording to") {
-            return Some(Recording { child, dir, stderr });
+            return Some(Recording {
+                child,
+                dir,
+                stderr,
+                banner: line,
+            });
         }
         seen.push_str(&line);
     }

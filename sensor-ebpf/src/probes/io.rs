@@ -4,14 +4,14 @@
 //! Only regular files and inet sockets are reported (the collector's `fileOnly` default);
 //! pipes, ttys, unix sockets and the like are filtered here to keep the ring quiet.
 
-use sensor_ebpf_common::{mode, EventKind, IoEvent, Op, SockTuple};
+use sensor_ebpf_common::{classes, mode, EventKind, IoEvent, Op, SockTuple};
 
 use super::{filtered, header};
 use crate::{
     kernel::{
         file_mode, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, user_ptr, Args, Task,
     },
-    maps::{count_drop, is_self, wakeup_flags, EVENTS},
+    maps::{count_drop, is_self, reports, wakeup_flags, EVENTS},
 };
 
 const IPPROTO_UDP: u16 = 17;
@@ -88,6 +88,14 @@ unsafe fn report_fd(task: Task, pt: u64, regs: Args, ret: i64, op: Op, fd: i64) 
         };
         i_mode = unsafe { file_mode(file) };
         if !is_reported_mode(i_mode) {
+            return;
+        }
+        let class = if i_mode & mode::S_IFMT == mode::S_IFSOCK {
+            classes::NET
+        } else {
+            classes::FILE
+        };
+        if !reports(class) {
             return;
         }
         if i_mode & mode::S_IFMT == mode::S_IFSOCK {

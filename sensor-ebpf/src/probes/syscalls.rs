@@ -9,7 +9,7 @@
 //! u32 instead. x32 syscalls (`__X32_SYSCALL_BIT` set) match neither table: not reported.
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
-use sensor_ebpf_common::Op;
+use sensor_ebpf_common::{classes, Op};
 
 use super::{
     dup::dup_exit,
@@ -17,7 +17,10 @@ use super::{
     io::{io_exit, xfer_exit},
     process::cred_exit,
 };
-use crate::kernel::{in_ia32_syscall, sys_arg, tload, Abi, Args};
+use crate::{
+    kernel::{in_ia32_syscall, sys_arg, tload, Abi, Args},
+    maps::reports,
+};
 
 /// `pt_regs.orig_ax`: the syscall number.
 const ORIG_AX: u64 = 120;
@@ -230,6 +233,16 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let Some((h, op, args)) = (unsafe { resolve(regs, nr) }) else {
         return 0;
     };
+    // Classes left out by `--events`: the descriptor calls are sorted into files and sockets
+    // once the descriptor's type is known (`io::report_fd`).
+    let class = match (h, op) {
+        (H::Cred, _) => classes::SETUID,
+        (H::Open | H::Path, _) | (H::Io, Op::Mmap) => classes::FILE,
+        _ => classes::FILE | classes::NET,
+    };
+    if !reports(class) {
+        return 0;
+    }
     unsafe {
         match h {
             H::Io => io_exit(args, ret, op),

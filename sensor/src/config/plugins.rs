@@ -143,6 +143,9 @@ pub struct DriverConfig {
     /// `excludecomms` (ebpf driver): comma-separated process names (comm, at most 15 bytes,
     /// at most 64) whose file and network I/O the probes skip in the kernel.
     pub exclude_comms: Vec<String>,
+    /// `events` (ebpf driver): comma-separated syscall event classes reported besides the
+    /// process life cycle (`setuid`, `file`, `net`, `all`, `none`); `None` = all.
+    pub events: Option<u32>,
 }
 
 /// Owner of the socket file, `UID[:GID]` (numeric ids); without a GID the group is left as
@@ -470,8 +473,13 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         }
         None => None,
     };
+    let events = match k.str("events", &[])? {
+        Some((key, v)) => Some(crate::source::ebpf::classes::parse(v).map_err(|e| k.bad(key, e))?),
+        None => None,
+    };
     if kind != DriverKind::Ebpf {
         if let Some(key) = [
+            ("events", events.is_some()),
             ("filereadmode", file_read_mode.is_some()),
             ("ringsize", ring_size.is_some()),
             ("cpusperring", cpus_per_ring.is_some()),
@@ -495,5 +503,6 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         ring_size,
         cpus_per_ring,
         exclude_comms: exclude_comms.unwrap_or_default(),
+        events,
     })
 }

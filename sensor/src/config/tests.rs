@@ -228,3 +228,42 @@ fn ebpf_driver_excludecomms_is_a_checked_list_of_names() {
         );
     }
 }
+
+#[test]
+fn ebpf_driver_events_selects_the_reported_classes() {
+    use sensor_ebpf_common::classes::{ALL, FILE, NET};
+    let p = load_str(
+        &with_driver(r#"{"driver":"ebpf","events":"net, file"}"#),
+        env(&[]),
+    )
+    .unwrap();
+    let d = p.driver.as_ref().unwrap();
+    assert_eq!(d.events, Some(FILE | NET));
+    assert_eq!(crate::source::live::options(Some(d)).events, FILE | NET);
+    let p = load_str(
+        &with_driver(r#"{"driver":"ebpf","events":"none"}"#),
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(crate::source::live::options(p.driver.as_ref()).events, 0);
+    // Without the key (or without a drivers entry) everything is reported.
+    let p = load_str(&with_driver(r#"{"driver":"ebpf"}"#), env(&[])).unwrap();
+    assert_eq!(crate::source::live::options(p.driver.as_ref()).events, ALL);
+    assert_eq!(crate::source::live::options(None).events, ALL);
+    for (entry, what) in [
+        (
+            r#"{"driver":"ebpf","events":"file,procs"}"#,
+            "unknown event class \"procs\"",
+        ),
+        (r#"{"driver":"ebpf","events":""}"#, "empty list"),
+        (
+            r#"{"driver":"socket","events":"file"}"#,
+            "only the ebpf driver",
+        ),
+    ] {
+        let e = load_str(&with_driver(entry), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("events") && e.contains(what), "{entry}: {e}");
+    }
+}

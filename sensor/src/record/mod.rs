@@ -52,6 +52,11 @@ pub struct RecordArgs {
     /// kernel; process events are kept. Repeatable, at most 64 names.
     #[arg(long = "exclude-comm", value_name = "NAME", value_parser = parse_comm)]
     pub exclude_comm: Vec<String>,
+    /// Syscall events to report besides process life cycle (exec, clone, exit, always on): a
+    /// comma-separated list of setuid, file, net, or all (default) / none. With none the
+    /// syscall-exit probe is not attached, so other syscalls cost nothing extra.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = crate::source::ebpf::classes::parse)]
+    pub events: u32,
     /// Keep every capability after the probes are attached (for debugging; by default all but
     /// what the collector still needs are dropped).
     #[arg(long)]
@@ -162,6 +167,7 @@ pub fn main(args: RecordArgs) -> Result<u8> {
             ..Default::default()
         },
         exclude_comms: args.exclude_comm.clone(),
+        events: args.events,
         ..Default::default()
     };
     if let Some(r) = args.ring_size {

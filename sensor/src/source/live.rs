@@ -24,6 +24,9 @@ pub fn options(driver: Option<&DriverConfig>) -> CollectorConfig {
             cfg.cpus_per_ring = n;
         }
         cfg.exclude_comms.clone_from(&d.exclude_comms);
+        if let Some(e) = d.events {
+            cfg.events = e;
+        }
     }
     cfg
 }

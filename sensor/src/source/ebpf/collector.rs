@@ -12,8 +12,8 @@ use aya::{
     Btf as AyaBtf, Ebpf, EbpfLoader,
 };
 use sensor_ebpf_common::{
-    Op, COMM_LEN, CPUS_PER_RING, DROP_CLASSES, DROP_CLASS_NAMES, FILTER_CLASSES, MAX_RINGS,
-    RING_SIZE,
+    classes, Op, COMM_LEN, CPUS_PER_RING, DROP_CLASSES, DROP_CLASS_NAMES, FILTER_CLASSES,
+    MAX_RINGS, RING_SIZE,
 };
 
 use super::{
@@ -40,6 +40,10 @@ pub struct CollectorConfig {
     /// Process names (`task->comm`, at most 15 bytes, at most 64 names) whose descriptor I/O,
     /// opens, dups and directory-entry calls the probes skip in the kernel (default none).
     pub exclude_comms: Vec<String>,
+    /// Syscall events reported besides the process life cycle (`sensor_ebpf_common::classes`
+    /// bits; default all). With none, the `sys_exit` program is not attached: syscalls keep
+    /// the kernel's fast path.
+    pub events: u32,
 }
 
 impl Default for CollectorConfig {
@@ -49,6 +53,7 @@ impl Default for CollectorConfig {
             ring_size: RING_SIZE,
             cpus_per_ring: CPUS_PER_RING,
             exclude_comms: Vec::new(),
+            events: classes::ALL,
         }
     }
 }
@@ -81,6 +86,8 @@ pub enum CollectorError {
     RingSize(u32, u32),
     #[error("CPUs per ring must be at least 1")]
     CpusPerRing,
+    #[error("unknown event class bits {0:#x}")]
+    EventClasses(u32),
     #[error("excluded process names: {0}")]
     ExcludeComm(#[from] CommError),
     #[error("filling the excluded process names map: {0}")]
@@ -154,6 +161,9 @@ impl Collector {
         if cfg.cpus_per_ring == 0 {
             return Err(CollectorError::CpusPerRing);
         }
+        if cfg.events & !classes::ALL != 0 {
+            return Err(CollectorError::EventClasses(cfg.events));
+        }
         let excluded = comm_keys(&cfg.exclude_comms)?;
         let exclude_active = u32::from(!excluded.is_empty());
         let obj = object::probes().ok_or(CollectorError::NoProbes)?;
@@ -176,7 +186,8 @@ impl Collector {
             .override_global("SELF_TGID", &me, true)
             .override_global("WAKEUP_BYTES", &wakeup, true)
             .override_global("CPUS_PER_RING", &per_ring, true)
-            .override_global("EXCLUDE_ACTIVE", &exclude_active, true);
+            .override_global("EXCLUDE_ACTIVE", &exclude_active, true)
+            .override_global("EVENT_CLASSES", &cfg.events, true);
         for (i, name) in names.iter().enumerate() {
             // Rings no CPU writes to get the smallest size the kernel accepts.
             let size = if (i as u32) < nrings {
@@ -200,6 +211,9 @@ impl Collector {
         }
         let mut attached = 0;
         for &name in TP_PROGRAMS {
+            if name == "sys_exit" && cfg.events == 0 {
+                continue;
+            }
             let target = name;
             let Some(prog) = ebpf.program_mut(name) else {
                 tracing::warn!(program = name, "probe object lacks this program");
@@ -240,6 +254,7 @@ impl Collector {
             rings = nrings,
             cpus_per_ring = per_ring,
             excluded_comms = excluded.len(),
+            events = %super::classes::names(cfg.events),
             "eBPF probes attached"
         );
         Ok(Collector {

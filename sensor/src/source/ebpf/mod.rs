@@ -4,12 +4,14 @@
 //! - [`collector`]: load/attach, ring-buffer reading, drop counters.
 //! - [`builder`]: raw events → SysFlow records (entities, flows, events).
 //! - [`filter`]: process names excluded in the kernel.
+//! - [`classes`]: which syscall events the probes report (`--events`).
 //! - [`btf`]: kernel struct offsets for the probes (run-time CO-RE).
 //! - [`procfs`]: processes that existed before the sensor, names, clocks.
 //! - [`privs`]: capabilities dropped once the probes are attached.
 
 pub mod btf;
 pub mod builder;
+pub mod classes;
 pub mod collector;
 pub mod filter;
 pub mod object;
