@@ -105,6 +105,23 @@ impl Daemon {
     }
 }
 
+/// Writes `pipeline.json` in `dir`: the `drivers` entry `driver`, then reader → alert-mode
+/// policy engine → JSON on the terminal. Returns its path.
+fn alert_pipeline(dir: &std::path::Path, driver: &str) -> String {
+    let config = dir.join("pipeline.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"drivers":[{driver}],"pipeline":[
+  {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
+  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"alert"}},
+  {{"processor":"exporter","in":"evt eventchan","export":"terminal","format":"json"}}]}}"#
+        ),
+    )
+    .unwrap();
+    config.to_string_lossy().to_string()
+}
+
 #[test]
 fn ebpf_input_alerts_on_a_live_workload() {
     let tmp = tempfile::tempdir().unwrap();
@@ -177,16 +194,10 @@ fn ebpf_driver_entry_configures_the_collector() {
         ),
     )
     .unwrap();
-    let config = tmp.path().join("pipeline.json");
-    std::fs::write(
-        &config,
-        r#"{"drivers":[{"driver":"ebpf","cpusperring":"1","filereadmode":"0"}],"pipeline":[
-  {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
-  {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"alert"},
-  {"processor":"exporter","in":"evt eventchan","export":"terminal","format":"json"}]}"#,
-    )
-    .unwrap();
-    let cfg = config.to_string_lossy().to_string();
+    let cfg = alert_pipeline(
+        tmp.path(),
+        r#"{"driver":"ebpf","cpusperring":"1","filereadmode":"0"}"#,
+    );
     let Some(mut d) = start_ebpf(&["--log", "info", "--config", &cfg], &rules) else {
         return;
     };
@@ -206,4 +217,56 @@ fn ebpf_driver_entry_configures_the_collector() {
     assert_eq!(code, Some(0), "{log}");
     let alert = alert.unwrap_or_else(|| panic!("no 'Proc read' alert:\n{log}"));
     assert_eq!(alert["file"]["path"], "/proc/self/stat", "{alert}");
+}
+
+/// `events: auto` in the driver entry: with an exec rule only, the daemon attaches no syscall
+/// probe (process life cycle only) and still alerts; a reload to rules that need file events
+/// says that the probes lack them and a restart is needed.
+#[test]
+fn ebpf_events_auto_follows_the_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = format!("sensor-auto-{}", std::process::id());
+    let rules = tmp.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Marked shell\n  desc: a shell started with the test marker\n  \
+             condition: sf.type = PE and sf.opflags = EXEC and sf.proc.args contains '{marker}'\n  \
+             priority: high\n"
+        ),
+    )
+    .unwrap();
+    let cfg = alert_pipeline(tmp.path(), r#"{"driver":"ebpf","events":"auto"}"#);
+    let Some(mut d) = start_ebpf(&["--log", "info", "--config", &cfg], &rules) else {
+        return;
+    };
+    let attached = d.log.last().cloned().unwrap_or_default();
+    assert!(
+        attached.contains("programs=3") && attached.contains("events=none"),
+        "{attached}"
+    );
+    let alert = d
+        .alerts(&format!(": {marker}"), &["Marked shell"])
+        .pop()
+        .flatten();
+    assert!(alert.is_some(), "no alert:\n{}", d.log.join("\n"));
+
+    std::fs::write(
+        &rules,
+        "- rule: Shadow\n  desc: shadow read\n  condition: sf.type = FF and sf.file.path = /etc/shadow\n  priority: high\n",
+    )
+    .unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(d.child.id() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut warned = false;
+    while !warned && Instant::now() < deadline {
+        if let Ok((false, l)) = d.rx.recv_timeout(Duration::from_millis(200)) {
+            warned = l.contains("can also match file events") && l.contains("restart");
+            d.log.push(l);
+        }
+    }
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(warned, "no warning about the missing file events:\n{log}");
 }

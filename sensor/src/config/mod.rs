@@ -11,8 +11,8 @@ pub mod raw;
 pub mod tree;
 
 pub use plugins::{
-    DriverConfig, DriverKind, ExportKind, ExporterConfig, Format, PluginConfig, PolicyConfig,
-    PolicyMode, ReaderConfig, RecordKind, SocketOwner, SyslogProto,
+    DriverConfig, DriverKind, EventsSetting, ExportKind, ExporterConfig, Format, PluginConfig,
+    PolicyConfig, PolicyMode, ReaderConfig, RecordKind, SocketOwner, SyslogProto,
 };
 pub use tree::{Pipeline, Stage};
 

@@ -144,8 +144,17 @@ pub struct DriverConfig {
     /// at most 64) whose file and network I/O the probes skip in the kernel.
     pub exclude_comms: Vec<String>,
     /// `events` (ebpf driver): comma-separated syscall event classes reported besides the
-    /// process life cycle (`setuid`, `file`, `net`, `all`, `none`); `None` = all.
-    pub events: Option<u32>,
+    /// process life cycle (`setuid`, `file`, `net`, `all`, `none`), or `auto`; `None` = all.
+    pub events: Option<EventsSetting>,
+}
+
+/// The ebpf driver's `events` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EventsSetting {
+    /// These classes (`sensor_ebpf_common::classes` bits).
+    Classes(u32),
+    /// What the pipeline's rules can use: only alert-mode policy stages narrow it.
+    Auto,
 }
 
 /// Owner of the socket file, `UID[:GID]` (numeric ids); without a GID the group is left as
@@ -474,7 +483,10 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         None => None,
     };
     let events = match k.str("events", &[])? {
-        Some((key, v)) => Some(crate::source::ebpf::classes::parse(v).map_err(|e| k.bad(key, e))?),
+        Some((_, v)) if v.trim() == "auto" => Some(EventsSetting::Auto),
+        Some((key, v)) => Some(EventsSetting::Classes(
+            crate::source::ebpf::classes::parse(v).map_err(|e| k.bad(key, e))?,
+        )),
         None => None,
     };
     if kind != DriverKind::Ebpf {

@@ -238,7 +238,7 @@ fn ebpf_driver_events_selects_the_reported_classes() {
     )
     .unwrap();
     let d = p.driver.as_ref().unwrap();
-    assert_eq!(d.events, Some(FILE | NET));
+    assert_eq!(d.events, Some(super::EventsSetting::Classes(FILE | NET)));
     assert_eq!(crate::source::live::options(Some(d)).events, FILE | NET);
     let p = load_str(
         &with_driver(r#"{"driver":"ebpf","events":"none"}"#),
@@ -246,6 +246,15 @@ fn ebpf_driver_events_selects_the_reported_classes() {
     )
     .unwrap();
     assert_eq!(crate::source::live::options(p.driver.as_ref()).events, 0);
+    let p = load_str(
+        &with_driver(r#"{"driver":"ebpf","events":"auto"}"#),
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        p.driver.as_ref().unwrap().events,
+        Some(super::EventsSetting::Auto)
+    );
     // Without the key (or without a drivers entry) everything is reported.
     let p = load_str(&with_driver(r#"{"driver":"ebpf"}"#), env(&[])).unwrap();
     assert_eq!(crate::source::live::options(p.driver.as_ref()).events, ALL);

@@ -327,6 +327,23 @@ impl PolicyEngine {
         Ok((engine, warnings))
     }
 
+    /// What each enabled rule needs from an event source, in declaration order: the record
+    /// types it can match (bit `1 << RecordType as u16`) and the op flags one of which it
+    /// requires (0 = none). Conservative: a condition the analysis cannot narrow counts as
+    /// matching every type.
+    pub fn requirements(&self) -> Vec<(u16, u32)> {
+        let mut types = vec![0u16; self.rules.len()];
+        for (t, list) in self.rules_by_type.iter().enumerate() {
+            for &i in list {
+                types[i as usize] |= 1 << t;
+            }
+        }
+        types
+            .into_iter()
+            .zip(self.conds.iter().map(|c| c.ops))
+            .collect()
+    }
+
     /// The enabled rules in declaration order ([`Matches`] indexes into this).
     pub fn rules(&self) -> &[Rule] {
         &self.rules

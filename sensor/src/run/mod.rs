@@ -5,6 +5,7 @@
 //! its own thread with bounded channels in between ([`graph`]). SIGINT/SIGTERM stop intake,
 //! everything already read is drained and flushed, and the exit status is 0.
 
+mod adaptive;
 pub mod args;
 pub mod builtin;
 mod decay;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::{self, defaults, DriverKind};
+use crate::config::{self, defaults, DriverKind, EventsSetting};
 use crate::source::{self, socket::SocketOptions, Sink};
 
 /// Where records come from.
@@ -146,10 +147,19 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     // before any thread is spawned: capabilities are per thread, and every thread started
     // later inherits the reduced set.
     let collector = match input {
-        Input::Ebpf => Some(source::live::start(
-            &source::live::options(driver.filter(|d| d.driver == DriverKind::Ebpf)),
-            a.keep_caps,
-        )?),
+        Input::Ebpf => {
+            let entry = driver.filter(|d| d.driver == DriverKind::Ebpf);
+            let mut opts = source::live::options(entry);
+            if entry.and_then(|d| d.events) == Some(EventsSetting::Auto) {
+                opts.events = adaptive::needed(&pipeline.root)?;
+                adaptive::started_with(opts.events);
+                tracing::info!(
+                    events = %source::ebpf::classes::names(opts.events),
+                    "events: auto: syscall events the rules can use"
+                );
+            }
+            Some(source::live::start(&opts, a.keep_caps)?)
+        }
         _ => None,
     };
     let registry = stats::Registry::default();

@@ -103,6 +103,14 @@ pub fn spawn(items: Vec<Reloadable>, hup: Receiver<()>) -> anyhow::Result<Option
                                 r.label,
                                 r.path.display()
                             );
+                            let missing = super::adaptive::missing(&set);
+                            if missing != 0 {
+                                tracing::warn!(
+                                    "{}: the reloaded rules can also match {} events, which the eBPF probes were started without (events: auto); restart the sensor to report them",
+                                    r.label,
+                                    crate::source::ebpf::classes::names(missing)
+                                );
+                            }
                             let _ = r.swap.send(set);
                         }
                         Err(e) => tracing::error!(

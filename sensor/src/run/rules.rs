@@ -26,6 +26,12 @@ pub trait RuleSet: Send + Sync {
     /// Evaluates every rule on `ev` and attaches the matches to it; `m` is the calling
     /// worker's scratch space.
     fn eval(&self, ev: &mut Event, m: &mut Matches) -> Verdict;
+
+    /// When only the records some rule can match go on (alert mode), what each rule needs
+    /// from the event source ([`PolicyEngine::requirements`]); `None` when every record may.
+    fn requirements(&self) -> Option<Vec<(u16, u32)>> {
+        None
+    }
 }
 
 /// A compiled rule set as the stages hold it.
@@ -72,6 +78,10 @@ impl RuleSet for EngineRules {
                 Verdict::Alert
             }
         }
+    }
+
+    fn requirements(&self) -> Option<Vec<(u16, u32)>> {
+        (self.engine.mode() == Mode::Alert).then(|| self.engine.requirements())
     }
 }
 

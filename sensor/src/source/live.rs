@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::ebpf::{privs, Collector, CollectorConfig};
 use super::Sink;
-use crate::config::DriverConfig;
+use crate::config::{DriverConfig, EventsSetting};
 
 /// Collector settings from the pipeline's `ebpf` driver entry (defaults without one).
 pub fn options(driver: Option<&DriverConfig>) -> CollectorConfig {
@@ -24,7 +24,8 @@ pub fn options(driver: Option<&DriverConfig>) -> CollectorConfig {
             cfg.cpus_per_ring = n;
         }
         cfg.exclude_comms.clone_from(&d.exclude_comms);
-        if let Some(e) = d.events {
+        // `auto` starts from everything; `run` narrows it to what the rules can use.
+        if let Some(EventsSetting::Classes(e)) = d.events {
             cfg.events = e;
         }
     }
