@@ -343,3 +343,39 @@ fn ebpf_events_select_files_sockets_and_setuid_separately() {
     };
     assert_eq!(every, want(true, true, true, true));
 }
+
+/// Without setuid events (`--events none`), a child still gets the credentials of the thread
+/// that forked it (from the fork event), not the parent's last reported ones: one thread of
+/// this root process becomes nobody with a raw setresuid (its own credentials only) and runs
+/// /bin/true.
+#[test]
+fn ebpf_child_gets_the_forking_threads_credentials_without_setuid_events() {
+    let _g = lock();
+    let Some(rec) = start("evuid", &["--events", "none"]) else {
+        return;
+    };
+    let child = std::thread::spawn(|| {
+        // SAFETY: the raw syscall changes this thread's credentials only; the thread ends here.
+        let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+        assert_eq!(r, 0, "setresuid");
+        let mut c = std::process::Command::new("/bin/true")
+            .spawn()
+            .expect("spawn true");
+        assert!(c.wait().expect("wait true").success());
+        c.id() as i64
+    })
+    .join()
+    .expect("nobody thread");
+    let (files, _) = rec.stop();
+    let recs = all(files);
+    let uids: Vec<i32> = recs
+        .iter()
+        .filter_map(|r| match r {
+            SysFlow::Process(p) if p.oid.hpid == child => Some(p.uid),
+            _ => None,
+        })
+        .collect();
+    // CREATED at the clone, MODIFIED at the exec: both as nobody.
+    assert!(uids.len() >= 2, "{uids:?}");
+    assert!(uids.iter().all(|&u| u == 65534), "{uids:?}");
+}

@@ -543,8 +543,11 @@ impl Builder {
                 ppid: ptgid,
                 exe: p.exe.clone(),
                 args: p.args.clone(),
-                uid: p.uid,
-                gid: p.gid,
+                // The forking task's credentials, which the child copies: right even when the
+                // parent's setuid was not reported (`--events` without setuid, or one thread
+                // changing its own credentials with a raw syscall).
+                uid: e.hdr.uid(),
+                gid: e.hdr.gid(),
                 tty: p.tty,
                 cwd: p.cwd.clone(),
                 container: p.container.clone(),
