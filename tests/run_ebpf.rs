@@ -95,6 +95,23 @@ impl Daemon {
         got
     }
 
+    /// Send `sig`, then wait (at most 10 s) for a log line that satisfies `want`.
+    fn signal_and_wait(&mut self, sig: i32, want: impl Fn(&str) -> bool) -> bool {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok((false, l)) = self.rx.recv_timeout(Duration::from_millis(200)) {
+                let hit = want(&l);
+                self.log.push(l);
+                if hit {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// SIGTERM, then the exit status and everything the daemon logged.
     fn stop(mut self) -> (Option<i32>, String) {
         // SAFETY: signalling our own child.
@@ -150,7 +167,14 @@ fn ebpf_input_alerts_on_a_live_workload() {
         .alerts(&script, &["Marked shell", "Secret read"])
         .into_iter();
     let (shell, read) = (got.next().flatten(), got.next().flatten());
+    // SIGUSR1 adds the collector's own counters to the stages'.
+    let counted = d.signal_and_wait(libc::SIGUSR1, |l| {
+        l.contains("counters (SIGUSR1) events=")
+            && l.contains("events.proc=")
+            && l.contains("drops=0")
+    });
     let (code, log) = d.stop();
+    assert!(counted, "no collector counters on SIGUSR1:\n{log}");
     assert_eq!(code, Some(0), "{log}");
     let shell = shell.unwrap_or_else(|| panic!("no 'Marked shell' alert:\n{log}"));
     assert_eq!(shell["type"], "PE");
@@ -256,16 +280,9 @@ fn ebpf_events_auto_follows_the_rules() {
         "- rule: Shadow\n  desc: shadow read\n  condition: sf.type = FF and sf.file.path = /etc/shadow\n  priority: high\n",
     )
     .unwrap();
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(d.child.id() as i32, libc::SIGHUP) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut warned = false;
-    while !warned && Instant::now() < deadline {
-        if let Ok((false, l)) = d.rx.recv_timeout(Duration::from_millis(200)) {
-            warned = l.contains("can also match file events") && l.contains("restart");
-            d.log.push(l);
-        }
-    }
+    let warned = d.signal_and_wait(libc::SIGHUP, |l| {
+        l.contains("can also match file events") && l.contains("restart")
+    });
     let (code, log) = d.stop();
     assert_eq!(code, Some(0), "{log}");
     assert!(warned, "no warning about the missing file events:\n{log}");

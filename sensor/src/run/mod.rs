@@ -189,7 +189,7 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
             source::socket::run(&opts, &mut sink, &stop).map(|()| true)
         }
         _ => match collector {
-            Some(c) => source::live::run(c, &mut sink, &stop).map(|()| true),
+            Some(c) => source::live::run(c, &mut sink, &stop, &registry).map(|()| true),
             None => Ok(true),
         },
     };

@@ -29,7 +29,7 @@ pub fn spawn(stop: Arc<AtomicBool>, hup: Sender<()>, registry: Registry) -> anyh
                     SIGHUP => {
                         let _ = hup.try_send(());
                     }
-                    SIGUSR1 => registry.log("SIGUSR1"),
+                    SIGUSR1 => registry.report("SIGUSR1"),
                     _ => {}
                 }
             }

@@ -52,7 +52,12 @@ impl StageStats {
 
 /// The counters of every stage of a running pipeline.
 #[derive(Debug, Default, Clone)]
-pub struct Registry(Arc<Mutex<Vec<Arc<StageStats>>>>);
+pub struct Registry {
+    stages: Arc<Mutex<Vec<Arc<StageStats>>>>,
+    /// How many reports were asked for (SIGUSR1): a source that keeps counters of its own
+    /// (the eBPF collector's, read on its thread) logs them when this moves.
+    reports: Arc<AtomicU64>,
+}
 
 impl Registry {
     pub fn stage(&self, label: impl Into<String>) -> Arc<StageStats> {
@@ -60,15 +65,26 @@ impl Registry {
             label: label.into(),
             ..Default::default()
         });
-        if let Ok(mut v) = self.0.lock() {
+        if let Ok(mut v) = self.stages.lock() {
             v.push(s.clone());
         }
         s
     }
 
+    /// Logs every stage's counters and asks sources with counters of their own to log them.
+    pub fn report(&self, when: &str) {
+        self.reports.fetch_add(1, Relaxed);
+        self.log(when);
+    }
+
+    /// Reports asked for so far ([`Registry::report`]).
+    pub fn reports(&self) -> u64 {
+        self.reports.load(Relaxed)
+    }
+
     /// Logs every stage's counters.
     pub fn log(&self, when: &str) {
-        if let Ok(v) = self.0.lock() {
+        if let Ok(v) = self.stages.lock() {
             for s in v.iter() {
                 tracing::info!("counters ({when}) {}", s.summary());
             }

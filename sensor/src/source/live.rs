@@ -9,6 +9,7 @@ use anyhow::Context;
 use super::ebpf::{privs, Collector, CollectorConfig};
 use super::Sink;
 use crate::config::{DriverConfig, EventsSetting};
+use crate::run::stats::Registry;
 
 /// Collector settings from the pipeline's `ebpf` driver entry (defaults without one).
 pub fn options(driver: Option<&DriverConfig>) -> CollectorConfig {
@@ -50,10 +51,22 @@ fn wall_ns() -> i64 {
 }
 
 /// Runs the probes until `stop` is set, then writes the open flows and returns.
-pub fn run(mut c: Collector, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<()> {
+pub fn run(
+    mut c: Collector,
+    sink: &mut Sink,
+    stop: &AtomicBool,
+    registry: &Registry,
+) -> anyhow::Result<()> {
+    let mut reports = registry.reports();
     while !stop.load(Relaxed) {
         c.poll(Duration::from_millis(200))
             .context("eBPF collector")?;
+        // SIGUSR1: the collector's own counters (events and drops per class) join the stages'.
+        let asked = registry.reports();
+        if asked != reports {
+            reports = asked;
+            tracing::info!("counters (SIGUSR1) {}", c.summary());
+        }
         let mut n = 0u64;
         for rec in c.builder().drain() {
             n += 1;
