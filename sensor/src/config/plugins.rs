@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::keys::Keys;
 use super::ConfigError;
-use crate::source::ebpf::filter::comm_keys;
+use sensor::source::ebpf::{classes, filter::comm_keys};
 
 /// `sysflowreader` (handler `flattener`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -485,7 +485,7 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
     let events = match k.str("events", &[])? {
         Some((_, v)) if v.trim() == "auto" => Some(EventsSetting::Auto),
         Some((key, v)) => Some(EventsSetting::Classes(
-            crate::source::ebpf::classes::parse(v).map_err(|e| k.bad(key, e))?,
+            classes::parse(v).map_err(|e| k.bad(key, e))?,
         )),
         None => None,
     };

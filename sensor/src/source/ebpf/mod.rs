@@ -11,9 +11,7 @@
 
 pub mod btf;
 pub mod builder;
-pub mod classes;
 pub mod collector;
-pub mod filter;
 pub mod object;
 pub mod paths;
 pub mod privs;
@@ -24,4 +22,5 @@ pub mod stats;
 
 pub use builder::{Builder, BuilderConfig, BuilderStats, NetworkFlow6};
 pub use collector::{Collector, CollectorConfig, CollectorError};
+pub use sensor::source::ebpf::{classes, filter};
 pub use stats::Summary;
