@@ -5,6 +5,13 @@
 mod common;
 use common::*;
 
+// Compiled in by path, as the `pipeline_config` fuzz target does: the module must stand on
+// its own and the sensor library (it once reached into the binary and the target stopped
+// building unnoticed).
+#[allow(dead_code, unused_imports)]
+#[path = "../sensor/src/config/mod.rs"]
+mod config;
+
 fn check(config: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
     let mut c = sensor();
     c.args(["run", "--log", "error", "--check", "--config"])
@@ -147,4 +154,20 @@ fn file_input_needs_a_path() {
     let o = sensor().args(["run"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no input"), "{}", stderr(&o));
+}
+
+#[test]
+fn config_module_stands_alone_and_checks_an_ebpf_driver_entry() {
+    let text = r#"{"drivers":[{"driver":"ebpf","events":"file, net","excludecomms":"nginx,sshd"}],"pipeline":[
+  {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+  {"processor":"exporter","in":"flat flattenerchan","export":"terminal","format":"json"}]}"#;
+    let p = config::load_str(text, std::iter::empty()).expect("valid pipeline");
+    let d = p.driver.expect("drivers entry");
+    assert_eq!(d.events, Some(config::EventsSetting::Classes(2 | 4)));
+    assert_eq!(d.exclude_comms, ["nginx", "sshd"]);
+    let bad = text.replace("nginx,sshd", "sixteen-bytes-xx");
+    let e = config::load_str(&bad, std::iter::empty())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("excludecomms") && e.contains("15 bytes"), "{e}");
 }

@@ -192,8 +192,6 @@ fn ebpf_driver_excludecomms_is_a_checked_list_of_names() {
     .unwrap();
     let d = p.driver.as_ref().unwrap();
     assert_eq!(d.exclude_comms, ["sfx-quiet", "nginx", "exactly15bytes!"]);
-    let cfg = crate::source::live::options(Some(d));
-    assert_eq!(cfg.exclude_comms, d.exclude_comms);
     // Without the key nothing is excluded.
     let p = load_str(&with_driver(r#"{"driver":"ebpf"}"#), env(&[])).unwrap();
     assert!(p.driver.as_ref().unwrap().exclude_comms.is_empty());
@@ -231,7 +229,7 @@ fn ebpf_driver_excludecomms_is_a_checked_list_of_names() {
 
 #[test]
 fn ebpf_driver_events_selects_the_reported_classes() {
-    use sensor_ebpf_common::classes::{ALL, FILE, NET};
+    use sensor_ebpf_common::classes::{FILE, NET};
     let p = load_str(
         &with_driver(r#"{"driver":"ebpf","events":"net, file"}"#),
         env(&[]),
@@ -239,13 +237,15 @@ fn ebpf_driver_events_selects_the_reported_classes() {
     .unwrap();
     let d = p.driver.as_ref().unwrap();
     assert_eq!(d.events, Some(super::EventsSetting::Classes(FILE | NET)));
-    assert_eq!(crate::source::live::options(Some(d)).events, FILE | NET);
     let p = load_str(
         &with_driver(r#"{"driver":"ebpf","events":"none"}"#),
         env(&[]),
     )
     .unwrap();
-    assert_eq!(crate::source::live::options(p.driver.as_ref()).events, 0);
+    assert_eq!(
+        p.driver.as_ref().unwrap().events,
+        Some(super::EventsSetting::Classes(0))
+    );
     let p = load_str(
         &with_driver(r#"{"driver":"ebpf","events":"auto"}"#),
         env(&[]),
@@ -255,10 +255,9 @@ fn ebpf_driver_events_selects_the_reported_classes() {
         p.driver.as_ref().unwrap().events,
         Some(super::EventsSetting::Auto)
     );
-    // Without the key (or without a drivers entry) everything is reported.
+    // Without the key: the collector's default (every class; `source::live::options`).
     let p = load_str(&with_driver(r#"{"driver":"ebpf"}"#), env(&[])).unwrap();
-    assert_eq!(crate::source::live::options(p.driver.as_ref()).events, ALL);
-    assert_eq!(crate::source::live::options(None).events, ALL);
+    assert_eq!(p.driver.as_ref().unwrap().events, None);
     for (entry, what) in [
         (
             r#"{"driver":"ebpf","events":"file,procs"}"#,

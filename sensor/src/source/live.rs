@@ -93,3 +93,56 @@ pub fn run(
     tracing::info!("{}", c.summary());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DriverKind;
+    use sensor_ebpf_common::classes::{ALL, FILE, NET};
+
+    fn entry() -> DriverConfig {
+        DriverConfig {
+            driver: DriverKind::Ebpf,
+            path: None,
+            owner: None,
+            mode: None,
+            file_read_mode: None,
+            ring_size: None,
+            cpus_per_ring: None,
+            exclude_comms: Vec::new(),
+            events: None,
+        }
+    }
+
+    #[test]
+    fn options_carry_the_driver_entry_into_the_collector_config() {
+        let d = DriverConfig {
+            file_read_mode: Some(0),
+            ring_size: Some(1 << 20),
+            cpus_per_ring: Some(1),
+            exclude_comms: vec!["nginx".into()],
+            events: Some(EventsSetting::Classes(FILE | NET)),
+            ..entry()
+        };
+        let c = options(Some(&d));
+        assert_eq!(
+            (c.builder.file_read_mode, c.ring_size, c.cpus_per_ring),
+            (0, 1 << 20, 1)
+        );
+        assert_eq!(
+            (c.exclude_comms, c.events),
+            (vec!["nginx".into()], FILE | NET)
+        );
+        // `auto` starts from everything (`run` narrows it); no entry: the defaults.
+        let auto = DriverConfig {
+            events: Some(EventsSetting::Auto),
+            ..entry()
+        };
+        assert_eq!(options(Some(&auto)).events, ALL);
+        let c = options(None);
+        assert_eq!(
+            (c.events, c.exclude_comms.len(), c.builder.file_read_mode),
+            (ALL, 0, 2)
+        );
+    }
+}
