@@ -48,11 +48,7 @@ fn ebpf_file_flows_and_events() {
     fs::remove_dir(base.join("d")).expect("rmdir d");
     assert!(fs::remove_dir(base.join("missing")).is_err());
     fs::remove_file(&b).expect("unlink");
-    let (files, _) = rec.stop();
-    for (_, r) in &files {
-        assert_self_contained(r);
-    }
-    let recs = all(files);
+    let recs = rec.stop_checked();
     let mine = |r: &&SysFlow| match r {
         SysFlow::FileFlow(f) => f.tid == me,
         SysFlow::FileEvent(f) => f.tid == me,
@@ -145,11 +141,7 @@ fn ebpf_fork_exec_exit_and_setuid() {
         });
     }
     assert!(cmd.status().expect("true").success());
-    let (files, _) = rec.stop();
-    for (_, r) in &files {
-        assert_self_contained(r);
-    }
-    let recs = all(files);
+    let recs = rec.stop_checked();
     let my_oid = recs
         .iter()
         .find_map(|r| match r {

@@ -20,9 +20,7 @@ use std::{
     path::Path,
 };
 
-use common::{
-    all, assert_self_contained, file_flows, file_path, lock, net_flows, start, tid, Recording,
-};
+use common::{all, file_flows, file_path, lock, net_flows, start, tid, Recording};
 use ia32::{nr, sys, Low, AT_FDCWD};
 use sysflow_model::{OpFlags, OpenFlags, SysFlow};
 
@@ -96,11 +94,7 @@ fn ebpf_ia32_file_io_is_a_file_flow() {
     for f in [fc_u, fd as u32, fe as u32, 710] {
         assert_eq!(unsafe { sys(nr::CLOSE, &[f]) }, 0);
     }
-    let (files, _) = rec.stop();
-    for (_, r) in &files {
-        assert_self_contained(r);
-    }
-    let recs = all(files);
+    let recs = rec.stop_checked();
     let (o, r, wr, cl) = (OpFlags::OPEN, OpFlags::READ, OpFlags::WRITE, OpFlags::CLOSE);
     let wflags = OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC;
     let cx = OpenFlags::CLOEXEC;
@@ -368,11 +362,7 @@ fn ebpf_ia32_path_calls_are_file_events() {
         // SAFETY: ia32 path calls on strings of the arena.
         assert_eq!(unsafe { sys(n, args) }, want, "ia32 syscall {n}");
     }
-    let (files, _) = rec.stop();
-    for (_, r) in &files {
-        assert_self_contained(r);
-    }
-    let recs = all(files);
+    let recs = rec.stop_checked();
     let ws = format!("{}/", s(&w));
     let fes: Vec<(u32, String, Option<String>, i32)> = recs
         .iter()
@@ -486,11 +476,7 @@ fn ebpf_ia32_socket_calls_are_network_flows() {
     for want in [5, 4, 4] {
         assert_eq!(udp.recv(&mut got).expect("udp recv"), want);
     }
-    let (files, _) = rec.stop();
-    for (_, r) in &files {
-        assert_self_contained(r);
-    }
-    let recs = all(files);
+    let recs = rec.stop_checked();
     let flows = |port: u16| -> Vec<_> {
         net_flows(&recs, port as i32)
             .into_iter()

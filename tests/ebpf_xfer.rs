@@ -17,7 +17,7 @@ use std::{
     path::Path,
 };
 
-use common::{all, assert_self_contained, file_flows, lock, net_flows, start, tid};
+use common::{file_flows, lock, net_flows, start, tid};
 use sysflow_model::{OpFlags, OpenFlags};
 
 const SRC_LEN: usize = 10_000;
@@ -132,11 +132,7 @@ fn ebpf_transfers_count_on_both_descriptors() {
     close(i);
     assert_eq!(reader.join().expect("reader"), 3000);
 
-    let (files, _) = rec.stop();
-    for (_, r) in &files {
-        assert_self_contained(r);
-    }
-    let recs = all(files);
+    let recs = rec.stop_checked();
     let (o, r, wf, cl) = (OpFlags::OPEN, OpFlags::READ, OpFlags::WRITE, OpFlags::CLOSE);
     let wflags = OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC;
     let ro = OpenFlags::RDONLY;

@@ -105,6 +105,16 @@ impl Recording {
         (files, summary)
     }
 
+    /// [`Recording::stop`], then check that every trace file is self-contained
+    /// ([`assert_self_contained`]); the records of all files in order.
+    pub fn stop_checked(self) -> Vec<SysFlow> {
+        let (files, _) = self.stop();
+        for (_, r) in &files {
+            assert_self_contained(r);
+        }
+        all(files)
+    }
+
     /// [`Recording::stop`] returning everything the sensor wrote to stderr after it started.
     pub fn stop_full(mut self) -> (Vec<(PathBuf, Vec<SysFlow>)>, String) {
         // Let the probes' last events reach the ring before the sensor drains it.
