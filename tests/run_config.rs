@@ -5,12 +5,7 @@
 mod common;
 use common::*;
 
-// Compiled in by path, as the `pipeline_config` fuzz target does: the module must stand on
-// its own and the sensor library (it once reached into the binary and the target stopped
-// building unnoticed).
-#[allow(dead_code, unused_imports)]
-#[path = "../sensor/src/config/mod.rs"]
-mod config;
+use sensor::config;
 
 fn check(config: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
     let mut c = sensor();

@@ -1,13 +1,11 @@
 //! `pipeline.json` loading (raw JSON → plugin maps → env overrides → typed configs → channel
-//! tree) on arbitrary text, with and without environment overrides. The `config` module
-//! lives in the sensor binary, so it is compiled in here by path.
+//! tree) on arbitrary text, with and without environment overrides, through the sensor
+//! library's `config` module.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../sensor/src/config/mod.rs"]
-mod config;
+use sensor::config;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -2,13 +2,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sensor::policy::parse::parse;
+use sysflow_policy::parse_condition;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(src) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(e) = parse(src) {
+    if let Err(e) = parse_condition(src) {
         // Diagnostics point inside the text (or at its end).
         assert!(
             e.at <= src.len(),

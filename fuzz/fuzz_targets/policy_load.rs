@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sensor::policy::{LoadOptions, Matches, Mode, PolicyEngine};
+use sysflow_policy::{LoadOptions, Matches, Mode, PolicyEngine};
 
 #[path = "common/records.rs"]
 mod records;

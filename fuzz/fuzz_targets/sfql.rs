@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sensor::policy::query::{Query, QueryScratch};
+use sysflow_policy::query::{Query, QueryScratch};
 use sensor::print::sfql::SFQL;
 
 #[path = "common/records.rs"]

@@ -67,7 +67,7 @@ impl Default for ExporterConfig {
         ExporterConfig {
             export: ExportKind::Terminal,
             records: RecordKind::Telemetry,
-            format: Format::Json,
+            format: ExportFormat::Json,
             flat: false,
             buffer: 0,
             file_path: FILE_PATH.into(),

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
+use super::channel::ChannelSpec;
 use super::raw::{RawEntry, RawValue};
 use super::ConfigError;
 
@@ -135,7 +136,7 @@ impl<'a> Keys<'a> {
     }
 
     /// Channel specs of `in` or `out` (a string or an array of strings).
-    pub fn channels(&self, key: &'a str) -> Result<Vec<super::tree::ChannelSpec>, ConfigError> {
+    pub fn channels(&self, key: &'a str) -> Result<Vec<ChannelSpec>, ConfigError> {
         let specs: Vec<&str> = match self.entry.keys.get(key) {
             None => return Ok(Vec::new()),
             Some(RawValue::Str(s)) => vec![s.as_str()],
@@ -149,7 +150,7 @@ impl<'a> Keys<'a> {
         };
         specs
             .into_iter()
-            .map(|s| super::tree::ChannelSpec::parse(s).map_err(|m| self.bad(key, m)))
+            .map(|s| ChannelSpec::parse(s).map_err(|m| self.bad(key, m)))
             .collect()
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! Loading goes raw JSON → per-plugin string maps ([`raw`]) → `<PLUGIN>_<KEY>` environment
 //! overrides ([`raw::apply_env`]) → typed configs ([`plugins`]) → a validated channel tree
-//! ([`tree`]). Every default lives in [`defaults`].
+//! ([`tree`]). Every default lives in [`defaults`]; the built-in pipeline and rules
+//! (`conf/`, compiled in) in [`builtin`].
 
+pub mod builtin;
+mod channel;
 pub mod defaults;
 mod keys;
 pub mod plugins;
@@ -11,8 +14,8 @@ pub mod raw;
 pub mod tree;
 
 pub use plugins::{
-    DriverConfig, DriverKind, EventsSetting, ExportKind, ExporterConfig, Format, PluginConfig,
-    PolicyConfig, PolicyMode, ReaderConfig, RecordKind, SocketOwner, SyslogProto,
+    DriverConfig, DriverKind, EventsSetting, ExportFormat, ExportKind, ExporterConfig,
+    PluginConfig, PolicyConfig, PolicyMode, ReaderConfig, RecordKind, SocketOwner, SyslogProto,
 };
 pub use tree::{Pipeline, Stage};
 

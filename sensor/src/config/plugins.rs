@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::keys::Keys;
 use super::ConfigError;
-use sensor::source::ebpf::{classes, filter::comm_keys};
+use crate::source::ebpf::{classes, filter::comm_keys};
 
 /// `sysflowreader` (handler `flattener`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,9 +64,12 @@ pub enum RecordKind {
     Telemetry,
 }
 
+/// The exporter's `format`: how each record is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Format {
+pub enum ExportFormat {
+    /// sf-processor's JSON (nested, or flat with `flat: true`).
     Json,
+    /// Elastic Common Schema.
     Ecs,
 }
 
@@ -82,7 +85,7 @@ pub enum SyslogProto {
 pub struct ExporterConfig {
     pub export: ExportKind,
     pub records: RecordKind,
-    pub format: Format,
+    pub format: ExportFormat,
     /// `flat: true`: one flat JSON object keyed by the full `sf.*` names.
     pub flat: bool,
     /// `buffer`: records per write; 0 = write each record at once. Batches flush after 1 s.
@@ -116,9 +119,12 @@ pub enum PluginConfig {
     Exporter(ExporterConfig),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where records come from: a driver entry's `driver`, and `sensor run --input`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 pub enum DriverKind {
+    /// A trace file or a directory of them (read once, in name order).
     File,
+    /// A Unix SOCK_SEQPACKET socket a collector connects to.
     Socket,
     /// The sensor's own eBPF probes (sf-collector's job, done in-process).
     Ebpf,
@@ -314,8 +320,8 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
     let format = match k.str("format", &[])? {
         None => d.format,
         Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
-            "json" => Format::Json,
-            "ecs" => Format::Ecs,
+            "json" => ExportFormat::Json,
+            "ecs" => ExportFormat::Ecs,
             "otel" | "occurrence" => {
                 return Err(k.bad(
                     key,

@@ -5,53 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::channel::{ChanType, ChannelSpec};
 use super::keys::Keys;
 use super::plugins::{parse_driver, parse_plugin, DriverConfig, PluginConfig};
 use super::raw::RawPipeline;
 use super::ConfigError;
-
-/// Channel types of the original; which ones a plugin accepts is checked in [`Pipeline::build`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum ChanType {
-    /// SysFlow records (driver → reader).
-    SysFlow,
-    /// Flat records (reader → policy engine).
-    Flattener,
-    /// Flat records with rule matches (policy engine → exporter).
-    Event,
-}
-
-/// `"<name> <type>"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChannelSpec {
-    pub name: String,
-    pub ty: ChanType,
-}
-
-impl ChannelSpec {
-    pub fn parse(s: &str) -> Result<ChannelSpec, String> {
-        let mut it = s.split_whitespace();
-        let (Some(name), Some(ty), None) = (it.next(), it.next(), it.next()) else {
-            return Err(format!(
-                "expected a channel spec \"<name> <type>\", got {s:?}"
-            ));
-        };
-        let ty = match ty.to_ascii_lowercase().as_str() {
-            "sysflowchan" => ChanType::SysFlow,
-            "flattenerchan" => ChanType::Flattener,
-            "eventchan" => ChanType::Event,
-            other => {
-                return Err(format!(
-                    "channel type {other:?} is not available in sysflow-sensor (available: sysflowchan, flattenerchan, eventchan)"
-                ))
-            }
-        };
-        Ok(ChannelSpec {
-            name: name.to_string(),
-            ty,
-        })
-    }
-}
 
 /// One plugin and the plugins fed by its output.
 #[derive(Debug, Clone, PartialEq, Serialize)]

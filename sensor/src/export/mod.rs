@@ -1,51 +1,37 @@
-//! The exporter plugin: an encoder ([`json`], [`ecs`]) and a transport ([`terminal`], [`file`],
-//! [`syslog`], null), with `buffer` batching bounded by time.
+//! The `exporter` stage: events are filtered by `type` (alerts or all telemetry), encoded
+//! ([`encode`]: JSON, ECS) and delivered ([`transport`]: terminal, file, syslog, null), with
+//! `buffer` batching bounded by time.
 
-mod attrs;
-pub mod ecs;
-pub mod file;
-pub mod json;
-mod jsonw;
-pub mod syslog;
-pub mod terminal;
+pub mod encode;
+pub mod transport;
 
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::config::{defaults, ExportKind, ExporterConfig, Format, RecordKind};
-use crate::run::event::Event;
-use crate::run::stats::StageStats;
+use crate::config::{defaults, ExportFormat, ExportKind, ExporterConfig, RecordKind};
+use crate::pipeline::{Event, EventBatch, StageStats};
+use encode::{ecs, json, Encoder};
+use transport::{file, syslog, terminal, NullTransport, Transport};
 
-/// Turns an event into one document (no trailing newline).
-pub trait Encoder: Send {
-    fn encode(&mut self, ev: &Event, out: &mut Vec<u8>);
-}
-
-/// Delivers documents.
-pub trait Transport: Send {
-    /// Queues or writes one document.
-    fn send(&mut self, doc: &[u8]) -> io::Result<()>;
-    /// Makes everything sent so far visible to the reader.
-    fn flush(&mut self) -> io::Result<()>;
-    /// Final flush at shutdown (a syslog transport waits for its backlog here).
-    fn close(&mut self) -> io::Result<()> {
-        self.flush()
+/// The stage's thread body: exports every arriving batch, and flushes a partial batch once
+/// it has waited [`defaults::BUFFER_FLUSH`], until the channel closes; then closes the
+/// transport (a syslog transport delivers its backlog here).
+pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
+    loop {
+        match rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(batch) => {
+                exp.export(&batch);
+                exp.tick();
+            }
+            Err(RecvTimeoutError::Timeout) => exp.tick(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
     }
-}
-
-/// Discards everything (`export: null`, for benchmarks).
-pub struct NullTransport;
-
-impl Transport for NullTransport {
-    fn send(&mut self, _doc: &[u8]) -> io::Result<()> {
-        Ok(())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    exp.finish();
 }
 
 /// One exporter: filters by `type`, encodes, batches and sends.
@@ -68,11 +54,11 @@ impl Exporter {
     /// Builds the encoder and opens the transport.
     pub fn build(cfg: &ExporterConfig, stats: Arc<StageStats>) -> anyhow::Result<Exporter> {
         let enc: Box<dyn Encoder> = match cfg.format {
-            Format::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
-            Format::Ecs => Box::new(ecs::EcsEncoder::new()),
+            ExportFormat::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
+            ExportFormat::Ecs => Box::new(ecs::EcsEncoder::new()),
         };
         let transport: Box<dyn Transport> = match cfg.export {
-            ExportKind::Terminal => Box::new(terminal::Terminal::new()),
+            ExportKind::Terminal => Box::new(terminal::Terminal::default()),
             ExportKind::File => Box::new(
                 file::FileTransport::open(&cfg.file_path, cfg.file_truncate).with_context(
                     || format!("{}: cannot open {}", stats.label, cfg.file_path.display()),

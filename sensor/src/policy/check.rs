@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::engine::{LoadOptions, PolicyEngine};
+use sysflow_policy::{LoadOptions, PolicyEngine};
 
 /// Arguments of `sensor policy check`.
 #[derive(clap::Args, Debug)]

@@ -1,33 +1,19 @@
-//! The policy engine (Falco-dialect rules over flat SysFlow records) and `sensor policy`.
+//! The `policyengine` stage: the rule engine (the `sysflow-policy` crate) applied to the
+//! pipeline's events, and the `sensor policy` command.
 //!
-//! Pipeline: [`load`] (files, YAML with positions) → [`items`] (rules, macros, lists,
-//! filters; append/override) → [`parse`] (conditions to [`ast`]) → [`compile`] (fields
-//! resolved, macros inlined, lists expanded) → [`eval`] (closure-free enum tree) →
-//! [`engine`] (index by record type and op flags, verdicts, batches).
-//! The language and every difference from Falco and the original is in
-//! `docs/policy-language.md`.
+//! - [`rules`]: a compiled rule set behind a trait, and its loader (a path or the built-in
+//!   rules), called at start and on every reload.
+//! - [`stage`]: the stage's thread: evaluates batches on `concurrency` workers and passes the
+//!   records on in input order.
+//! - [`reload`]: SIGHUP and file watching swap in recompiled rules.
+//! - [`adaptive`]: `events: auto`: the eBPF event classes the rules can use.
+//! - [`check`]: `sensor policy check PATH`.
 
-pub mod ast;
-mod check;
-pub mod compile;
-pub mod engine;
-pub mod error;
-pub mod eval;
-#[cfg(test)]
-mod eval_props;
-pub mod items;
-pub mod lexer;
-pub mod load;
-mod names;
-pub mod namespace;
-pub mod parse;
-pub mod query;
-pub mod rule;
-mod suggest;
-
-pub use engine::{BatchResult, LoadOptions, Matches, Mode, PolicyEngine, Summary, Verdict};
-pub use error::{DiagKind, Diagnostic, Loc, PolicyError};
-pub use rule::{Priority, Rule};
+pub mod adaptive;
+pub mod check;
+pub mod reload;
+pub mod rules;
+pub mod stage;
 
 /// Arguments of `sensor policy`.
 #[derive(clap::Args, Debug)]

@@ -6,6 +6,7 @@ use sysflow_model::record::{Process, Service, SysFlow};
 
 use super::fields::Key;
 use super::schema::SchemaTraits;
+use crate::time::Civil;
 
 /// One value of the flat map, as the Python object sysprint holds (rendered lazily).
 #[derive(Debug, Clone, Copy)]
@@ -363,10 +364,14 @@ pub fn write_iso_time(ns: i64, out: &mut Vec<u8>) {
     }
     let secs = int as i64;
     let us = us as u32;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, dd) = civil_from_days(days);
-    let (h, mi, s) = (sod / 3600, (sod / 60) % 60, sod % 60);
+    let Civil {
+        year: y,
+        month: m,
+        day: dd,
+        hour: h,
+        minute: mi,
+        second: s,
+    } = Civil::from_unix(secs);
     if y < 0 {
         out.push(b'-');
     }
@@ -404,20 +409,6 @@ fn push_num(out: &mut Vec<u8>, v: u64, width: usize) {
         out.push(b'0');
     }
     out.extend_from_slice(&buf[i..]);
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Appends an integer in decimal.

@@ -7,10 +7,8 @@ use std::path::PathBuf;
 use sysflow_model::flat::{Attr, Field, FlatRecord, Value};
 use sysflow_model::record::SysFlow;
 
-use crate::policy::eval::{FieldRef, Getter};
-use crate::policy::namespace::Namespace;
-use crate::policy::query::{Query, QueryScratch};
-use crate::policy::PolicyError;
+use sysflow_policy::query::{FieldRef, Getter, Namespace, Query, QueryScratch};
+use sysflow_policy::PolicyError;
 
 /// What an sfql name reads.
 enum Src {

@@ -3,6 +3,53 @@
 //! equivalent for fail with a clear message.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::config::{DriverKind, SocketOwner};
+
+/// Arguments of `sensor run`. The single-dash spellings of sf-processor (`-config`, `-input`,
+/// `-driver`, `-log`, `-version`, `-test`, …) are accepted too.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Pipeline description (sf-processor's pipeline.json). Default: the built-in pipeline,
+    /// which alerts with the built-in rules as JSON on stdout.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Input driver. Default: the pipeline's `drivers` entry, else `file`.
+    #[arg(long, value_enum)]
+    pub input: Option<DriverKind>,
+    /// Log level: trace, debug, info, warn, error, health (= info) or quiet. Logs go to stderr.
+    #[arg(long, default_value = "info", value_name = "LEVEL")]
+    pub log: String,
+    /// Mode of the socket file created by `--input socket` (octal).
+    #[arg(long, value_name = "OCTAL", value_parser = crate::config::plugins::parse_mode)]
+    pub socket_mode: Option<u32>,
+    /// Owner of the socket file, `UID[:GID]` (numeric), set before the socket listens.
+    /// Needs the privilege to chown (root or CAP_CHOWN).
+    #[arg(long, value_name = "UID[:GID]")]
+    pub socket_owner: Option<SocketOwner>,
+    /// Check the configuration, print the resolved pipeline as JSON and exit.
+    #[arg(long)]
+    pub check: bool,
+    /// Trace file or directory (`file`), or socket path (`socket`, default /sock/sysflow.sock).
+    pub path: Option<PathBuf>,
+    /// With `--input ebpf`: keep every capability after the probes are attached (for
+    /// debugging; by default all but what the collector still needs are dropped).
+    #[arg(long)]
+    pub keep_caps: bool,
+    #[arg(long, hide = true)]
+    pub plugdir: Option<String>,
+    #[arg(long, hide = true)]
+    pub driverdir: Option<String>,
+    #[arg(long, hide = true)]
+    pub cpuprofile: Option<String>,
+    #[arg(long, hide = true)]
+    pub memprofile: Option<String>,
+    #[arg(long, hide = true)]
+    pub traceprofile: Option<String>,
+    #[arg(long, hide = true)]
+    pub perflog: bool,
+}
 
 /// Single-dash spellings of the original and what they become.
 const RENAMES: &[(&str, &str)] = &[
@@ -58,7 +105,7 @@ pub fn rewrite(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 }
 
 /// Refuses the original's options that have no equivalent here.
-pub fn check_unsupported(a: &super::RunArgs) -> anyhow::Result<()> {
+pub fn check_unsupported(a: &RunArgs) -> anyhow::Result<()> {
     if a.plugdir.is_some() || a.driverdir.is_some() {
         anyhow::bail!(
             "-plugdir/-driverdir: dynamic plugin and driver libraries are not supported; every plugin is built in"

@@ -1,27 +1,24 @@
 //! Turns the configured plugin tree into threads joined by bounded channels.
 //!
 //! Each stage is one thread, so every branch keeps input order; channels carry batches of
-//! records and hold [`defaults::CHANNEL_BATCHES`] of them, so a slow exporter slows the reader
+//! records and hold [`crate::pipeline::CHANNEL_BATCHES`] of them, so a slow exporter slows the reader
 //! down instead of growing a queue. When a stage's input closes it passes the close on
 //! (dropping its senders) after handing over everything it holds: closing the driver's
 //! channel drains the whole tree.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::Context;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use sysflow_model::SysFlow;
+use crossbeam_channel::{bounded, Receiver, Sender};
 
-use super::event::Event;
-use super::flatten;
-use super::policy_stage::{self, PolicyStage};
-use super::reload::Reloadable;
-use super::rules::{self, RuleSource, Rules};
-use super::stats::{Registry, StageStats};
-use crate::config::{defaults, PluginConfig, PolicyConfig, PolicyMode, Stage};
-use crate::export::Exporter;
+use crate::config::{PluginConfig, PolicyConfig, PolicyMode, Stage};
+use crate::export::{self, Exporter};
+use crate::flatten;
+use crate::pipeline::{EventBatch, Fanout, RecordBatch, Registry, CHANNEL_BATCHES};
+use crate::policy::reload::Reloadable;
+use crate::policy::rules::{self, RuleSource, Rules};
+use crate::policy::stage::{self as policy_stage, PolicyStage};
 
 /// Where a policy stage receives reloaded rule sets.
 type SwapRx = Receiver<Rules>;
@@ -46,7 +43,7 @@ impl Running {
 
 /// Builds every stage (opening exporters and compiling rules, so configuration errors show
 /// before any input is read) and starts their threads. Returns the root's input.
-pub fn spawn(root: &Stage, registry: &Registry) -> anyhow::Result<(Sender<Vec<SysFlow>>, Running)> {
+pub fn spawn(root: &Stage, registry: &Registry) -> anyhow::Result<(Sender<RecordBatch>, Running)> {
     let mut running = Running {
         handles: Vec::new(),
         reloadables: Vec::new(),
@@ -56,41 +53,27 @@ pub fn spawn(root: &Stage, registry: &Registry) -> anyhow::Result<(Sender<Vec<Sy
     };
     let outs = children(root, registry, &mut running)?;
     let stats = registry.stage(&root.label);
-    let mut flat = flatten::build(cfg).with_context(|| root.label.clone())?;
-    let (tx, rx) = bounded::<Vec<SysFlow>>(defaults::CHANNEL_BATCHES);
-    let h = thread(&root.label, move || {
-        let mut outs = outs;
-        for batch in rx {
-            let n = batch.len();
-            let mut out = Vec::with_capacity(n);
-            for rec in batch {
-                if let Some(f) = flat.push(rec) {
-                    out.push(Event::new(f));
-                }
-            }
-            StageStats::add(&stats.input, n as u64);
-            StageStats::add(&stats.output, out.len() as u64);
-            outs.send(out, &stats);
-        }
-    })?;
+    let flat = flatten::build(cfg);
+    let (tx, rx) = bounded::<RecordBatch>(CHANNEL_BATCHES);
+    let h = thread(&root.label, move || flatten::run(flat, rx, outs, stats))?;
     running.handles.push((root.label.clone(), h));
     Ok((tx, running))
 }
 
-fn children(stage: &Stage, registry: &Registry, running: &mut Running) -> anyhow::Result<Outs> {
+fn children(stage: &Stage, registry: &Registry, running: &mut Running) -> anyhow::Result<Fanout> {
     let mut txs = Vec::new();
     for c in &stage.children {
         txs.push(spawn_event_stage(c, registry, running)?);
     }
-    Ok(Outs { txs })
+    Ok(Fanout::new(txs))
 }
 
 fn spawn_event_stage(
     stage: &Stage,
     registry: &Registry,
     running: &mut Running,
-) -> anyhow::Result<Sender<Vec<Event>>> {
-    let (tx, rx) = bounded::<Vec<Event>>(defaults::CHANNEL_BATCHES);
+) -> anyhow::Result<Sender<EventBatch>> {
+    let (tx, rx) = bounded::<EventBatch>(CHANNEL_BATCHES);
     match &stage.plugin {
         PluginConfig::Reader(_) => anyhow::bail!(
             "{}: a sysflowreader cannot follow another plugin",
@@ -99,7 +82,7 @@ fn spawn_event_stage(
         PluginConfig::Exporter(cfg) => {
             let stats = registry.stage(&stage.label);
             let exp = Exporter::build(cfg, stats)?;
-            let h = thread(&stage.label, move || export_loop(exp, rx))?;
+            let h = thread(&stage.label, move || export::run(exp, rx))?;
             running.handles.push((stage.label.clone(), h));
         }
         PluginConfig::Policy(cfg) => {
@@ -166,56 +149,6 @@ fn policy_rules(
         });
     }
     Ok((set, swap_rx))
-}
-
-fn export_loop(mut exp: Exporter, rx: Receiver<Vec<Event>>) {
-    loop {
-        match rx.recv_timeout(Duration::from_millis(250)) {
-            Ok(batch) => {
-                exp.export(&batch);
-                exp.tick();
-            }
-            Err(RecvTimeoutError::Timeout) => exp.tick(),
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    exp.finish();
-}
-
-/// A stage's consumers; a batch fans out to each of them (cloned for all but the last).
-pub struct Outs {
-    txs: Vec<Sender<Vec<Event>>>,
-}
-
-impl Outs {
-    /// Passes a batch on to every consumer (blocking while one is full).
-    pub fn send(&mut self, batch: Vec<Event>, stats: &StageStats) {
-        if batch.is_empty() {
-            return;
-        }
-        let n = batch.len() as u64;
-        let last = self.txs.len().saturating_sub(1);
-        let mut batch = Some(batch);
-        let mut dead = Vec::new();
-        for (i, tx) in self.txs.iter().enumerate() {
-            let b = if i == last {
-                batch.take().unwrap_or_default()
-            } else {
-                batch.as_ref().cloned().unwrap_or_default()
-            };
-            if tx.send(b).is_err() {
-                dead.push(i);
-            }
-        }
-        for i in dead.into_iter().rev() {
-            tracing::error!(
-                "{}: a consumer stopped; its records are dropped",
-                stats.label
-            );
-            StageStats::add(&stats.dropped, n);
-            self.txs.remove(i);
-        }
-    }
 }
 
 fn thread(label: &str, f: impl FnOnce() + Send + 'static) -> anyhow::Result<JoinHandle<()>> {

@@ -5,19 +5,12 @@
 //! its own thread with bounded channels in between ([`graph`]). SIGINT/SIGTERM stop intake,
 //! everything already read is drained and flushed, and the exit status is 0.
 
-mod adaptive;
 pub mod args;
-pub mod builtin;
-mod decay;
-pub mod event;
-pub mod flatten;
 pub mod graph;
 mod perms;
-pub mod policy_stage;
-pub mod reload;
-pub mod rules;
 pub mod signals;
-pub mod stats;
+
+pub use args::RunArgs;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -25,63 +18,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::{self, defaults, DriverKind, EventsSetting};
-use crate::source::{self, socket::SocketOptions, Sink};
-
-/// Where records come from.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Input {
-    /// A trace file or a directory of them (read once, in name order).
-    File,
-    /// A Unix SOCK_SEQPACKET socket a collector connects to.
-    Socket,
-    /// The sensor's own eBPF probes.
-    Ebpf,
-}
-
-/// Arguments of `sensor run`. The single-dash spellings of sf-processor (`-config`, `-input`,
-/// `-driver`, `-log`, `-version`, `-test`, …) are accepted too.
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {
-    /// Pipeline description (sf-processor's pipeline.json). Default: the built-in pipeline,
-    /// which alerts with the built-in rules as JSON on stdout.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Input driver. Default: the pipeline's `drivers` entry, else `file`.
-    #[arg(long, value_enum)]
-    pub input: Option<Input>,
-    /// Log level: trace, debug, info, warn, error, health (= info) or quiet. Logs go to stderr.
-    #[arg(long, default_value = "info", value_name = "LEVEL")]
-    pub log: String,
-    /// Mode of the socket file created by `--input socket` (octal).
-    #[arg(long, value_name = "OCTAL", value_parser = config::plugins::parse_mode)]
-    pub socket_mode: Option<u32>,
-    /// Owner of the socket file, `UID[:GID]` (numeric), set before the socket listens.
-    /// Needs the privilege to chown (root or CAP_CHOWN).
-    #[arg(long, value_name = "UID[:GID]")]
-    pub socket_owner: Option<config::SocketOwner>,
-    /// Check the configuration, print the resolved pipeline as JSON and exit.
-    #[arg(long)]
-    pub check: bool,
-    /// Trace file or directory (`file`), or socket path (`socket`, default /sock/sysflow.sock).
-    pub path: Option<PathBuf>,
-    /// With `--input ebpf`: keep every capability after the probes are attached (for
-    /// debugging; by default all but what the collector still needs are dropped).
-    #[arg(long)]
-    pub keep_caps: bool,
-    #[arg(long, hide = true)]
-    pub plugdir: Option<String>,
-    #[arg(long, hide = true)]
-    pub driverdir: Option<String>,
-    #[arg(long, hide = true)]
-    pub cpuprofile: Option<String>,
-    #[arg(long, hide = true)]
-    pub memprofile: Option<String>,
-    #[arg(long, hide = true)]
-    pub traceprofile: Option<String>,
-    #[arg(long, hide = true)]
-    pub perflog: bool,
-}
+use crate::config::{self, builtin, defaults, DriverKind, EventsSetting};
+use crate::pipeline::{Intake, Registry};
+use crate::policy::{adaptive, reload};
+use crate::source::ebpf::{classes, driver as ebpf_driver};
+use crate::source::{self, socket::SocketOptions};
 
 fn init_logging(level: &str) -> anyhow::Result<()> {
     let directive = match level.to_ascii_lowercase().as_str() {
@@ -125,44 +66,43 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     }
 
     let driver = pipeline.driver.as_ref();
-    let input = a.input.unwrap_or(match driver.map(|d| d.driver) {
-        Some(DriverKind::Socket) => Input::Socket,
-        Some(DriverKind::Ebpf) => Input::Ebpf,
-        _ => Input::File,
-    });
+    let input = a
+        .input
+        .or(driver.map(|d| d.driver))
+        .unwrap_or(DriverKind::File);
     let path = a
         .path
         .clone()
         .or_else(|| driver.and_then(|d| d.path.clone()));
     let path = match (input, path) {
         (_, Some(p)) => Some(p),
-        (Input::Socket, None) => Some(PathBuf::from(defaults::SOCKET_PATH)),
-        (Input::File, None) => anyhow::bail!(
+        (DriverKind::Socket, None) => Some(PathBuf::from(defaults::SOCKET_PATH)),
+        (DriverKind::File, None) => anyhow::bail!(
             "no input: give a trace file or directory (sensor run PATH), or use --input socket"
         ),
-        (Input::Ebpf, None) => None,
+        (DriverKind::Ebpf, None) => None,
     };
 
     // Probes are attached before the pipeline starts, so a missing privilege fails fast, and
     // before any thread is spawned: capabilities are per thread, and every thread started
     // later inherits the reduced set.
     let collector = match input {
-        Input::Ebpf => {
+        DriverKind::Ebpf => {
             let entry = driver.filter(|d| d.driver == DriverKind::Ebpf);
-            let mut opts = source::live::options(entry);
+            let mut opts = ebpf_driver::options(entry);
             if entry.and_then(|d| d.events) == Some(EventsSetting::Auto) {
                 opts.events = adaptive::needed(&pipeline.root)?;
                 adaptive::started_with(opts.events);
                 tracing::info!(
-                    events = %source::ebpf::classes::names(opts.events),
+                    events = %classes::names(opts.events),
                     "events: auto: syscall events the rules can use"
                 );
             }
-            Some(source::live::start(&opts, a.keep_caps)?)
+            Some(ebpf_driver::start(&opts, a.keep_caps)?)
         }
         _ => None,
     };
-    let registry = stats::Registry::default();
+    let registry = Registry::default();
     let stop = Arc::new(AtomicBool::new(false));
     let (hup_tx, hup_rx) = crossbeam_channel::bounded(1);
     signals::spawn(stop.clone(), hup_tx, registry.clone())
@@ -173,10 +113,10 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     reload::spawn(std::mem::take(&mut running.reloadables), hup_rx)
         .context("cannot start the policy watcher")?;
 
-    let mut sink = Sink::new(tx, src_stats);
+    let mut intake = Intake::new(tx, src_stats);
     let res = match (input, &path) {
-        (Input::File, Some(p)) => source::file::run(p, &mut sink, &stop),
-        (Input::Socket, Some(p)) => {
+        (DriverKind::File, Some(p)) => source::file::run(p, &mut intake, &stop),
+        (DriverKind::Socket, Some(p)) => {
             let opts = SocketOptions {
                 path: p.clone(),
                 // The command line wins over the pipeline's driver entry.
@@ -186,15 +126,15 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
                     .unwrap_or(defaults::SOCKET_MODE),
                 owner: a.socket_owner.or(driver.and_then(|d| d.owner)),
             };
-            source::socket::run(&opts, &mut sink, &stop).map(|()| true)
+            source::socket::run(&opts, &mut intake, &stop).map(|()| true)
         }
         _ => match collector {
-            Some(c) => source::live::run(c, &mut sink, &stop, &registry).map(|()| true),
+            Some(c) => ebpf_driver::run(c, &mut intake, &stop, &registry).map(|()| true),
             None => Ok(true),
         },
     };
     // Closing the first channel drains the pipeline stage by stage.
-    drop(sink);
+    drop(intake);
     running.join();
     registry.log("exit");
     match res {

@@ -23,7 +23,7 @@ pub fn policy_paths(stage: &Stage, out: &mut Vec<PathBuf>) {
 pub fn warn_if_writable(path: &Path, what: &str) -> usize {
     let mut paths = vec![path.to_path_buf()];
     if path.is_dir() {
-        if let Ok(files) = sensor::policy::load::policy_files(path) {
+        if let Ok(files) = sysflow_policy::policy_files(path) {
             paths.extend(files);
         }
     }

@@ -8,7 +8,7 @@ use crossbeam_channel::Sender;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
-use super::stats::Registry;
+use crate::pipeline::Registry;
 
 /// Starts the signal thread.
 pub fn spawn(stop: Arc<AtomicBool>, hup: Sender<()>, registry: Registry) -> anyhow::Result<()> {

@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use anyhow::Context;
 
-use super::{decode, Sink};
-use crate::config::defaults;
-use crate::run::stats::StageStats;
+use super::decode;
+use crate::pipeline::Intake;
+use crate::pipeline::StageStats;
 
-/// Reads `path` into the sink until done or `stop` is set. Returns whether every file was
+/// Reads `path` into the intake until done or `stop` is set. Returns whether every file was
 /// read without error (a bad file is logged and skipped, as by the original).
-pub fn run(path: &Path, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<bool> {
+pub fn run(path: &Path, intake: &mut Intake, stop: &AtomicBool) -> anyhow::Result<bool> {
     let files = list(path)?;
     let mut clean = true;
     for f in files {
@@ -24,7 +24,7 @@ pub fn run(path: &Path, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<bo
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("{}: {e:#}", f.display());
-                StageStats::add(&sink.stats.decode_errors, 1);
+                StageStats::add(&intake.stats.decode_errors, 1);
                 clean = false;
                 continue;
             }
@@ -35,17 +35,17 @@ pub fn run(path: &Path, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<bo
             match r {
                 Ok(rec) => {
                     read += 1;
-                    if read == defaults::BATCH as u64 {
-                        StageStats::add(&sink.stats.input, std::mem::take(&mut read));
+                    if read == crate::pipeline::BATCH as u64 {
+                        StageStats::add(&intake.stats.input, std::mem::take(&mut read));
                     }
-                    if sink.push(rec).is_err() {
-                        StageStats::add(&sink.stats.input, read);
+                    if intake.push(rec).is_err() {
+                        StageStats::add(&intake.stats.input, read);
                         return Ok(clean);
                     }
                 }
                 Err(e) => {
                     tracing::error!("{}: {e:#}; skipping the rest of this file", f.display());
-                    StageStats::add(&sink.stats.decode_errors, 1);
+                    StageStats::add(&intake.stats.decode_errors, 1);
                     clean = false;
                     break;
                 }
@@ -57,12 +57,12 @@ pub fn run(path: &Path, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<bo
                 break;
             }
         }
-        StageStats::add(&sink.stats.input, read);
-        if sink.flush().is_err() {
+        StageStats::add(&intake.stats.input, read);
+        if intake.flush().is_err() {
             return Ok(clean);
         }
     }
-    let _ = sink.flush();
+    let _ = intake.flush();
     Ok(clean)
 }
 

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use super::{decode, Sink};
+use super::decode;
 use crate::config::SocketOwner;
-use crate::run::stats::StageStats;
+use crate::pipeline::Intake;
+use crate::pipeline::StageStats;
 
 /// Largest message accepted; bigger ones are consumed, counted as undecodable and skipped.
 pub const MAX_MESSAGE: usize = 64 << 20;
@@ -284,7 +285,7 @@ const STALL: Duration = Duration::from_secs(2);
 /// their kernel queues; the first one to send becomes active when none is. A client that
 /// connects and sends nothing never becomes active, and an active one that stalls for
 /// [`STALL`] while another has data waiting loses its turn, so neither can lock the others out.
-pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::Result<()> {
+pub fn run(opts: &SocketOptions, intake: &mut Intake, stop: &AtomicBool) -> anyhow::Result<()> {
     let listener = Listener::bind(opts)?;
     tracing::info!("listening on {} (SOCK_SEQPACKET)", opts.path.display());
     let mut buf = vec![0u8; 64 * 1024];
@@ -342,7 +343,7 @@ pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::
                 active = Some(*no);
                 last_data = Instant::now();
             }
-            match serve(fd.as_raw_fd(), &mut buf, sink) {
+            match serve(fd.as_raw_fd(), &mut buf, intake) {
                 Ok(Served::Open(got)) => {
                     if got > 0 {
                         last_data = Instant::now();
@@ -381,11 +382,11 @@ pub fn run(opts: &SocketOptions, sink: &mut Sink, stop: &AtomicBool) -> anyhow::
             }
         }
         // Idle or between rounds: hand the partial batch on, so records are not held back.
-        if sink.flush().is_err() {
+        if intake.flush().is_err() {
             break;
         }
     }
-    let _ = sink.flush();
+    let _ = intake.flush();
     Ok(())
 }
 
@@ -407,30 +408,32 @@ enum Served {
 }
 
 /// Reads up to [`FAIR_SHARE`] queued messages of one connection without waiting.
-fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink) -> io::Result<Served> {
+fn serve(fd: RawFd, buf: &mut Vec<u8>, intake: &mut Intake) -> io::Result<Served> {
     for got in 0..FAIR_SHARE {
         match recv_msg(fd, buf)? {
             Msg::Data(n) => {
-                StageStats::add(&sink.stats.input, 1);
+                StageStats::add(&intake.stats.input, 1);
                 match decode::decode_datum(&buf[..n]) {
                     Ok(rec) => {
-                        if sink.push(rec).is_err() {
+                        if intake.push(rec).is_err() {
                             return Ok(Served::Stop);
                         }
                     }
-                    Err(e) => bad_message(sink, &format!("{n}-byte message not decodable: {e:#}")),
+                    Err(e) => {
+                        bad_message(intake, &format!("{n}-byte message not decodable: {e:#}"))
+                    }
                 }
             }
             Msg::TooLarge(n) => {
-                StageStats::add(&sink.stats.input, 1);
+                StageStats::add(&intake.stats.input, 1);
                 bad_message(
-                    sink,
+                    intake,
                     &format!("{n}-byte message exceeds the {MAX_MESSAGE}-byte limit"),
                 );
             }
             Msg::EmptyMessage => {
-                StageStats::add(&sink.stats.input, 1);
-                bad_message(sink, "empty message");
+                StageStats::add(&intake.stats.input, 1);
+                bad_message(intake, "empty message");
             }
             Msg::Closed => return Ok(Served::Closed),
             Msg::Empty => return Ok(Served::Open(got)),
@@ -439,8 +442,8 @@ fn serve(fd: RawFd, buf: &mut Vec<u8>, sink: &mut Sink) -> io::Result<Served> {
     Ok(Served::Open(FAIR_SHARE))
 }
 
-fn bad_message(sink: &Sink, what: &str) {
-    let n = sink.stats.decode_errors.fetch_add(1, Relaxed) + 1;
+fn bad_message(intake: &Intake, what: &str) {
+    let n = intake.stats.decode_errors.fetch_add(1, Relaxed) + 1;
     if n <= 10 || n.is_multiple_of(1000) {
         tracing::warn!("skipping {what} ({n} undecodable so far)");
     }

@@ -603,27 +603,12 @@ impl Field {
         let limit = (base.len() / 3).clamp(1, 4);
         Field::all_names()
             .iter()
-            .map(|n| (edit_distance(base, n), *n))
+            .map(|n| (strsim::levenshtein(base, n), *n))
             .filter(|(d, _)| *d <= limit)
             // On a tie prefer a name the input starts with (`sf.proc.username` → `sf.proc.user`).
             .min_by_key(|(d, n)| 2 * d + usize::from(!base.starts_with(n)))
             .map(|(_, n)| n)
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 /// Falco `evt.type` syscall names and the SysFlow operation names they correspond to.

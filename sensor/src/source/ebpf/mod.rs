@@ -8,10 +8,14 @@
 //! - [`btf`]: kernel struct offsets for the probes (run-time CO-RE).
 //! - [`procfs`]: processes that existed before the sensor, names, clocks.
 //! - [`privs`]: capabilities dropped once the probes are attached.
+//! - [`driver`]: the `ebpf` driver of `sensor run` (collector → pipeline).
 
 pub mod btf;
 pub mod builder;
+pub mod classes;
 pub mod collector;
+pub mod driver;
+pub mod filter;
 pub mod object;
 pub mod paths;
 pub mod privs;
@@ -22,5 +26,4 @@ pub mod stats;
 
 pub use builder::{Builder, BuilderConfig, BuilderStats, NetworkFlow6};
 pub use collector::{Collector, CollectorConfig, CollectorError};
-pub use sensor::source::ebpf::{classes, filter};
 pub use stats::Summary;

@@ -1,0 +1,16 @@
+//! Encoders: an event becomes one document. [`json`] (sf-processor's nested and flat JSON,
+//! written by the hand-rolled [`jsonw`] writer) and [`ecs`] (Elastic Common Schema); the
+//! attribute table both export is in [`attrs`].
+
+mod attrs;
+pub mod ecs;
+pub mod json;
+mod jsonw;
+
+use crate::pipeline::Event;
+
+/// Turns an event into one document (no trailing newline). Runs per record: implementations
+/// write into `out` and keep their scratch space between calls.
+pub trait Encoder: Send {
+    fn encode(&mut self, ev: &Event, out: &mut Vec<u8>);
+}

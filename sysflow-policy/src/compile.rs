@@ -1,0 +1,806 @@
+//! Conditions to [`Cond`] trees: names resolve to fields once, macros are inlined (cycles
+//! are errors), lists expand recursively, and `in`/`pmatch` lists become hash sets and
+//! Aho-Corasick automata.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use sysflow_model::flat::{falco_evt_type_ops, Attr};
+use sysflow_model::{OpFlags, OpenFlags, RecordType};
+
+use crate::ast::{Expr, Item, Op, Operand, Rhs, Span};
+use crate::error::{DiagKind, Diagnostic};
+use crate::eval::{Cond, FieldRef, Lit, NumOp, PairOp, StrSet, Test};
+use crate::items::{strip_quotes, CondSrc, Defs, ExValue, ExceptionDef};
+use crate::load::{Mark, Sources};
+use crate::namespace::{Namespace, POLICY};
+use crate::parse::{parse, ParseError};
+
+/// Why a condition did not compile.
+#[derive(Debug, Clone)]
+pub enum Problem {
+    /// A mistake: the policy does not load.
+    Fatal(Diagnostic),
+    /// A field SysFlow does not have: the rule is skipped with this warning.
+    Skip(Diagnostic),
+}
+
+/// Falco field classes: names in them that SysFlow lacks are "unsupported", not typos.
+const FALCO_CLASSES: &[&str] = &[
+    "evt",
+    "fd",
+    "proc",
+    "thread",
+    "user",
+    "group",
+    "container",
+    "k8s",
+    "ka",
+    "syscall",
+    "fs",
+    "mesos",
+    "marathon",
+    "span",
+    "evtin",
+    "jevt",
+    "k8smeta",
+    "fdlist",
+    "gvisor",
+    "plugin",
+];
+
+/// Inlines at most this many nested macros (a guard besides cycle detection).
+const MAX_DEPTH: usize = 64;
+
+/// Compiles conditions against the collected definitions.
+pub struct Compiler<'a> {
+    pub sources: &'a Sources,
+    pub defs: &'a Defs,
+    parsed: HashMap<String, Result<Expr, ParseError>>,
+    compiled: HashMap<String, Result<Cond, Problem>>,
+    stack: Vec<String>,
+    /// Non-fatal remarks (e.g. list names that look misspelt).
+    pub warnings: Vec<Diagnostic>,
+    /// All attribute names, for suggestions.
+    names: Vec<&'static str>,
+    /// Memo slot per shared sub-condition key (macro name, test text).
+    memo_ids: HashMap<String, u32>,
+    /// The field names conditions use.
+    ns: &'a Namespace,
+}
+
+impl<'a> Compiler<'a> {
+    /// A compiler of policy conditions (the attribute catalogue's names).
+    pub fn new(sources: &'a Sources, defs: &'a Defs) -> Self {
+        Self::with_namespace(sources, defs, &POLICY)
+    }
+
+    /// A compiler whose conditions use the field names of `ns`.
+    pub fn with_namespace(sources: &'a Sources, defs: &'a Defs, ns: &'a Namespace) -> Self {
+        let mut parsed = HashMap::new();
+        for (name, m) in &defs.macros {
+            parsed.insert(name.clone(), parse(&m.cond.text));
+        }
+        Compiler {
+            sources,
+            defs,
+            parsed,
+            compiled: HashMap::new(),
+            stack: Vec::new(),
+            warnings: Vec::new(),
+            names: (ns.names)(),
+            memo_ids: HashMap::new(),
+            ns,
+        }
+    }
+
+    /// Wraps `c` in a memo slot keyed by `key`: the same key anywhere gets the same slot,
+    /// so a sub-condition shared by many rules runs once per record. The engine later drops
+    /// slots used once and slots around cheap tests.
+    fn memo(&mut self, key: String, c: Cond) -> Cond {
+        if matches!(c, Cond::Const(_) | Cond::Type(_)) {
+            return c;
+        }
+        let n = self.memo_ids.len() as u32;
+        let id = *self.memo_ids.entry(key).or_insert(n);
+        Cond::Memo(id, Box::new(c))
+    }
+
+    /// Number of memo slots handed out.
+    pub fn memo_slots(&self) -> usize {
+        self.memo_ids.len()
+    }
+
+    /// Syntax errors of all macros, used or not.
+    pub fn macro_syntax_errors(&self) -> Vec<Diagnostic> {
+        let mut v: Vec<_> = self
+            .parsed
+            .iter()
+            .filter_map(|(n, r)| {
+                r.as_ref()
+                    .err()
+                    .map(|e| self.parse_diag(&self.defs.macros[n].cond, e))
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            (&a.loc.file, a.loc.line, a.loc.col).cmp(&(&b.loc.file, b.loc.line, b.loc.col))
+        });
+        v
+    }
+
+    fn parse_diag(&self, src: &CondSrc, e: &ParseError) -> Diagnostic {
+        self.sources.diag(
+            e.kind,
+            src.mark(self.sources, e.at),
+            e.message.clone(),
+            e.help.clone(),
+        )
+    }
+
+    fn diag(
+        &self,
+        kind: DiagKind,
+        src: &CondSrc,
+        span: Span,
+        msg: String,
+        help: Option<String>,
+    ) -> Diagnostic {
+        self.sources
+            .diag(kind, src.mark(self.sources, span.start), msg, help)
+    }
+
+    /// Compiles a rule's or filter's condition.
+    pub fn condition(&mut self, src: &CondSrc) -> Result<Cond, Problem> {
+        let e = parse(&src.text).map_err(|e| Problem::Fatal(self.parse_diag(src, &e)))?;
+        self.expr(&e, src)
+    }
+
+    fn expr(&mut self, e: &Expr, src: &CondSrc) -> Result<Cond, Problem> {
+        Ok(match e {
+            Expr::And(v) => Cond::And(
+                v.iter()
+                    .map(|x| self.expr(x, src))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into(),
+            ),
+            Expr::Or(v) => Cond::Or(
+                v.iter()
+                    .map(|x| self.expr(x, src))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into(),
+            ),
+            Expr::Not(x) => Cond::Not(Box::new(self.expr(x, src)?)),
+            Expr::Exists(o) => {
+                let c = Cond::Test(self.field(o, src)?, Test::Exists);
+                self.memo(format!("exists\0{}", o.text), c)
+            }
+            Expr::Macro { name, span } => self.macro_ref(name, *span, src)?,
+            Expr::Cmp {
+                lhs,
+                op,
+                op_span,
+                rhs,
+            } => {
+                let f = self.field(lhs, src)?;
+                match rhs {
+                    Rhs::Value(v)
+                        if self.ns.falco
+                            && is_evt_type(&lhs.text)
+                            && matches!(op, Op::Eq | Op::Ne)
+                            && falco_evt_type_ops(&v.text).is_some() =>
+                    {
+                        // Falco `evt.type = open`: the SysFlow operations of that syscall.
+                        let ops = falco_evt_type_ops(&v.text).unwrap_or_default();
+                        let c = list_test(
+                            f,
+                            Op::In,
+                            ops.iter().map(|s| s.to_string()).collect(),
+                            self.ns,
+                        );
+                        if *op == Op::Ne {
+                            Cond::Not(Box::new(c))
+                        } else {
+                            c
+                        }
+                    }
+                    Rhs::Value(v) => {
+                        let c = self.cmp_value(f, *op, *op_span, v, src)?;
+                        let key = format!(
+                            "{}\0{}\0{}\0{}{}",
+                            lhs.text,
+                            op.as_str(),
+                            v.text,
+                            v.quoted as u8,
+                            v.val as u8
+                        );
+                        self.memo(key, c)
+                    }
+                    Rhs::List(items) => {
+                        let mut out = Vec::new();
+                        let mut seen = Vec::new();
+                        self.expand(items, src, &mut out, &mut seen)?;
+                        if self.ns.falco && is_evt_type(&lhs.text) && *op != Op::Pmatch {
+                            out = out
+                                .into_iter()
+                                .flat_map(|s| match falco_evt_type_ops(&s) {
+                                    Some(ops) => ops.iter().map(|o| o.to_string()).collect(),
+                                    None => vec![s],
+                                })
+                                .collect();
+                        }
+                        let key = format!("{}\0{}\0({})", lhs.text, op.as_str(), out.join("\0"));
+                        let c = list_test(f, *op, out, self.ns);
+                        self.memo(key, c)
+                    }
+                }
+            }
+        })
+    }
+
+    fn macro_ref(&mut self, name: &str, span: Span, src: &CondSrc) -> Result<Cond, Problem> {
+        if let Some(c) = self.compiled.get(name) {
+            return c.clone();
+        }
+        let Some(parsed) = self.parsed.get(name).cloned() else {
+            let (msg, help) = if self.defs.lists.contains_key(name) {
+                (
+                    format!(
+                        "'{name}' is a list, not a macro: lists can only be used inside '(...)'"
+                    ),
+                    Some(format!("expected e.g. sf.proc.name in ({name})")),
+                )
+            } else {
+                let help =
+                    super::suggest::closest(name, self.defs.macros.keys().map(String::as_str))
+                        .map(|s| format!("did you mean macro '{s}'?"))
+                        .or_else(|| {
+                            Some(
+                        "expected a macro name, or a comparison such as 'sf.proc.name = bash'"
+                            .into(),
+                    )
+                        });
+                (format!("undefined macro '{name}'"), help)
+            };
+            return Err(Problem::Fatal(self.diag(
+                DiagKind::UndefinedMacro,
+                src,
+                span,
+                msg,
+                help,
+            )));
+        };
+        if self.stack.iter().any(|s| s == name) || self.stack.len() > MAX_DEPTH {
+            let chain = format!("{} -> {name}", self.stack.join(" -> "));
+            return Err(Problem::Fatal(self.diag(
+                DiagKind::Cycle,
+                src,
+                span,
+                format!("macro '{name}' refers to itself: {chain}"),
+                None,
+            )));
+        }
+        let Ok(expr) = parsed else {
+            // Its syntax error is reported once, for the macro itself.
+            let m = &self.defs.macros[name];
+            let e = parsed.err().unwrap_or_else(|| ParseError {
+                kind: DiagKind::Syntax,
+                at: 0,
+                message: String::new(),
+                help: None,
+            });
+            return Err(Problem::Fatal(self.parse_diag(&m.cond, &e)));
+        };
+        let msrc = self.defs.macros[name].cond.clone();
+        self.stack.push(name.to_string());
+        let res = self
+            .expr(&expr, &msrc)
+            .map(|c| self.memo(format!("macro\0{name}"), c));
+        self.stack.pop();
+        // Cache only results that do not depend on the current macro stack.
+        if self.stack.is_empty()
+            || !matches!(&res, Err(Problem::Fatal(d)) if d.kind == DiagKind::Cycle)
+        {
+            self.compiled.insert(name.to_string(), res.clone());
+        }
+        res
+    }
+
+    /// Resolves an operand that must be a field.
+    fn field(&self, o: &Operand, src: &CondSrc) -> Result<FieldRef, Problem> {
+        if let Some(f) = (self.ns.resolve)(&o.text) {
+            return Ok(f);
+        }
+        Err(self.unknown_field(&o.text, o.span, src))
+    }
+
+    fn unknown_field(&self, name: &str, span: Span, src: &CondSrc) -> Problem {
+        let base = name.split('[').next().unwrap_or(name);
+        let class = base.split('.').next().unwrap_or("");
+        let suggestion = super::suggest::closest(base, self.names.iter().copied())
+            .map(|s| format!("did you mean '{s}'?"));
+        if self.ns.falco && base.contains('.') && FALCO_CLASSES.contains(&class) {
+            Problem::Skip(self.diag(
+                DiagKind::UnsupportedField,
+                src,
+                span,
+                format!("field '{name}' is not supplied by SysFlow"),
+                suggestion.or_else(|| {
+                    Some("see docs/policy-language.md for the Falco fields SysFlow maps".into())
+                }),
+            ))
+        } else {
+            Problem::Skip(self.diag(
+                DiagKind::UnknownField,
+                src,
+                span,
+                format!("unknown field '{name}'"),
+                suggestion.or_else(|| Some(self.ns.expected.into())),
+            ))
+        }
+    }
+
+    fn cmp_value(
+        &self,
+        f: FieldRef,
+        op: Op,
+        op_span: Span,
+        v: &Operand,
+        src: &CondSrc,
+    ) -> Result<Cond, Problem> {
+        // A right-hand side naming a field compares two fields (as the original does);
+        // quotes force a literal, `val(x)` forces a field.
+        if !v.quoted {
+            if let Some(g) = (self.ns.resolve)(&v.text) {
+                let pop = match op {
+                    Op::Eq | Op::Ne => PairOp::Eq,
+                    Op::Contains => PairOp::Contains,
+                    Op::IContains => PairOp::IContains,
+                    Op::StartsWith => PairOp::StartsWith,
+                    Op::EndsWith => PairOp::EndsWith,
+                    Op::Lt => PairOp::Num(NumOp::Lt),
+                    Op::Le => PairOp::Num(NumOp::Le),
+                    Op::Gt => PairOp::Num(NumOp::Gt),
+                    Op::Ge => PairOp::Num(NumOp::Ge),
+                    _ => {
+                        return Err(Problem::Fatal(self.diag(DiagKind::BadOperator, src, op_span, format!("'{}' cannot compare two fields", op.as_str()), Some("expected =, !=, <, <=, >, >=, contains, icontains, startswith or endswith".into()))))
+                    }
+                };
+                let c = Cond::Pair(f, pop, g);
+                return Ok(if op == Op::Ne {
+                    Cond::Not(Box::new(c))
+                } else {
+                    c
+                });
+            } else if v.val {
+                return Err(self.unknown_field(&v.text, v.span, src));
+            }
+        }
+        let text = v.text.as_str();
+        let num = |nop| -> Result<Cond, Problem> {
+            match text.trim().parse::<i64>() {
+                Ok(n) => Ok(Cond::Test(f.clone(), Test::Num(nop, n))),
+                Err(_) => Err(Problem::Fatal(self.diag(
+                    DiagKind::BadValue,
+                    src,
+                    v.span,
+                    format!("'{}' needs a number, found '{text}'", op.as_str()),
+                    Some("expected an integer such as 0, 1024 or -1".into()),
+                ))),
+            }
+        };
+        Ok(match op {
+            Op::Eq | Op::Ne => {
+                let c = match flag_test(&f, &[text], self.ns) {
+                    Some(c) => c,
+                    None => Cond::Test(f, Test::Eq(Lit::new(text))),
+                };
+                if op == Op::Ne {
+                    Cond::Not(Box::new(c))
+                } else {
+                    c
+                }
+            }
+            Op::Lt => num(NumOp::Lt)?,
+            Op::Le => num(NumOp::Le)?,
+            Op::Gt => num(NumOp::Gt)?,
+            Op::Ge => num(NumOp::Ge)?,
+            Op::Contains => Cond::Test(f, Test::Contains(text.into())),
+            Op::IContains => Cond::Test(f, Test::IContains(text.to_ascii_lowercase().into())),
+            Op::StartsWith => Cond::Test(f, Test::StartsWith(text.into())),
+            Op::EndsWith => Cond::Test(f, Test::EndsWith(text.into())),
+            Op::Glob => Cond::Test(f, Test::Glob(text.into())),
+            Op::In | Op::Intersects | Op::Pmatch => {
+                list_test(f, op, vec![text.to_string()], self.ns)
+            }
+        })
+    }
+
+    /// Flattens list items: list names expand (recursively), nested lists merge.
+    fn expand(
+        &mut self,
+        items: &[Item],
+        src: &CondSrc,
+        out: &mut Vec<String>,
+        seen: &mut Vec<String>,
+    ) -> Result<(), Problem> {
+        for it in items {
+            match it {
+                Item::List(v) => self.expand(v, src, out, seen)?,
+                Item::Atom(o) if !o.quoted && self.defs.lists.contains_key(&o.text) => {
+                    self.expand_list(&o.text, o.span, src, out, seen)?;
+                }
+                Item::Atom(o) => {
+                    if !o.quoted && looks_like_list_name(&o.text) {
+                        if let Some(s) = super::suggest::closest(
+                            &o.text,
+                            self.defs.lists.keys().map(String::as_str),
+                        ) {
+                            let d = self.diag(
+                                DiagKind::UndefinedList,
+                                src,
+                                o.span,
+                                format!(
+                                    "'{}' is not a defined list and is taken as a literal",
+                                    o.text
+                                ),
+                                Some(format!("did you mean list '{s}'?")),
+                            );
+                            if !self.warnings.contains(&d) {
+                                self.warnings.push(d);
+                            }
+                        }
+                    }
+                    out.push(o.text.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn expand_list(
+        &mut self,
+        name: &str,
+        span: Span,
+        src: &CondSrc,
+        out: &mut Vec<String>,
+        seen: &mut Vec<String>,
+    ) -> Result<(), Problem> {
+        if seen.iter().any(|s| s == name) {
+            return Err(Problem::Fatal(self.diag(
+                DiagKind::Cycle,
+                src,
+                span,
+                format!(
+                    "list '{name}' contains itself: {} -> {name}",
+                    seen.join(" -> ")
+                ),
+                None,
+            )));
+        }
+        seen.push(name.to_string());
+        let items: Vec<String> = self.defs.lists[name]
+            .items
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect();
+        for it in items {
+            if self.defs.lists.contains_key(&it) {
+                self.expand_list(&it, span, src, out, seen)?;
+            } else {
+                out.push(it);
+            }
+        }
+        seen.pop();
+        Ok(())
+    }
+
+    /// `and not (...)` for a rule's exceptions.
+    pub fn exceptions(&mut self, ex: &[ExceptionDef]) -> Result<Option<Cond>, Problem> {
+        let mut alts = Vec::new();
+        for e in ex {
+            let mut fields = Vec::new();
+            for (name, mark) in &e.fields {
+                match (self.ns.resolve)(name) {
+                    Some(f) => fields.push(f),
+                    None => {
+                        let src = mark_src(*mark, name);
+                        return Err(self.unknown_field(
+                            name,
+                            Span {
+                                start: 0,
+                                end: name.len(),
+                            },
+                            &src,
+                        ));
+                    }
+                }
+            }
+            let mut ops = Vec::new();
+            for (c, mark) in &e.comps {
+                match Op::from_text(c.trim()) {
+                    Some(op) => ops.push(op),
+                    None => {
+                        return Err(Problem::Fatal(self.sources.diag(
+                            DiagKind::BadOperator,
+                            *mark,
+                            format!("exception '{}': unknown comparison '{c}'", e.name),
+                            Some(format!("expected one of: {}", super::ast::OPERATORS)),
+                        )));
+                    }
+                }
+            }
+            for tuple in &e.values {
+                let mut conj = Vec::new();
+                for (i, v) in tuple.iter().enumerate() {
+                    let (Some(f), Some(&op)) = (fields.get(i), ops.get(i)) else {
+                        continue;
+                    };
+                    let vals: Vec<String> = match v {
+                        ExValue::One(s, _) => vec![s.clone()],
+                        ExValue::Many(m) => m.iter().map(|(s, _)| s.clone()).collect(),
+                    };
+                    let mark = match v {
+                        ExValue::One(_, m) => *m,
+                        ExValue::Many(m) => m.first().map(|x| x.1).unwrap_or(e.mark),
+                    };
+                    let c = if op.takes_list() {
+                        // Names of lists expand, as in conditions.
+                        let mut out = Vec::new();
+                        for s in vals {
+                            if self.defs.lists.contains_key(&s) {
+                                let src = mark_src(mark, &s);
+                                self.expand_list(
+                                    &s,
+                                    Span::default(),
+                                    &src,
+                                    &mut out,
+                                    &mut Vec::new(),
+                                )?;
+                            } else {
+                                out.push(strip_quotes(&s).to_string());
+                            }
+                        }
+                        list_test(f.clone(), op, out, self.ns)
+                    } else {
+                        let val = vals.into_iter().next().unwrap_or_default();
+                        let src = mark_src(mark, &val);
+                        let o = Operand {
+                            text: strip_quotes(&val).to_string(),
+                            quoted: true,
+                            val: false,
+                            span: Span {
+                                start: 0,
+                                end: val.len(),
+                            },
+                        };
+                        self.cmp_value(f.clone(), op, Span::default(), &o, &src)?
+                    };
+                    conj.push(c);
+                }
+                alts.push(Cond::And(conj.into()));
+            }
+        }
+        Ok(if alts.is_empty() {
+            None
+        } else {
+            Some(Cond::Not(Box::new(Cond::Or(alts.into()))))
+        })
+    }
+}
+
+/// A one-segment condition source located at a mark (for values outside conditions).
+fn mark_src(mark: Mark, text: &str) -> CondSrc {
+    let node = super::load::Node {
+        mark,
+        val: super::load::Yaml::Scalar {
+            text: text.to_string(),
+            quoted: false,
+        },
+    };
+    CondSrc {
+        text: text.to_string(),
+        segs: vec![(0, node)],
+    }
+}
+
+/// Falco's `evt.type`: its syscall-name literals are rewritten to SysFlow operation names
+/// at compile time (`evt.type in (open, openat)` matches OPEN records).
+fn is_evt_type(name: &str) -> bool {
+    name == "evt.type"
+}
+
+fn looks_like_list_name(s: &str) -> bool {
+    s.contains('_') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `=`/`in` against names of bits, compiled to bit tests: `sf.type` (record type codes),
+/// `sf.opflags` (operation names, READ/WRITE vs RECV/SEND spelt per record type as the
+/// attribute does) and `sf.file.openflags`. `None` when the field is another one or an item
+/// is not such a name (the string test then keeps its meaning).
+fn flag_test(f: &FieldRef, items: &[&str], ns: &Namespace) -> Option<Cond> {
+    if f.custom.is_some() || f.field.index.is_some() || f.field.json_path.is_some() {
+        return None;
+    }
+    match f.field.attr {
+        Attr::Type => {
+            let mut mask = 0u16;
+            for it in items {
+                let t = RecordType::ALL.iter().find(|t| t.code() == *it)?;
+                mask |= 1 << (*t as u16);
+            }
+            Some(Cond::Type(mask))
+        }
+        Attr::OpFlags => {
+            let (mut any, mut net, mut other) = (0, 0, 0);
+            for it in items {
+                let b = OpFlags::bit_of(it)?;
+                match *it {
+                    _ if ns.opflags_any_direction => any |= b,
+                    "RECV" | "SEND" => net |= b,
+                    "READ" | "WRITE" => other |= b,
+                    _ => any |= b,
+                }
+            }
+            Some(Cond::Test(f.clone(), Test::OpMask { any, net, other }))
+        }
+        Attr::FileOpenFlags => {
+            let mut masks = Vec::new();
+            let mut none = false;
+            for it in items {
+                if *it == "NONE" {
+                    none = true;
+                } else {
+                    masks.push(open_flag_bits(it)?);
+                }
+            }
+            Some(Cond::Test(
+                f.clone(),
+                Test::OpenMask {
+                    masks: masks.into(),
+                    none,
+                },
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The bits an open-flag name stands for: the smallest value whose names include it
+/// (RDWR = 3, CREAT = 4, …), found through [`OpenFlags::names`] so the two never disagree.
+fn open_flag_bits(name: &str) -> Option<u32> {
+    std::iter::once(3)
+        .chain((0..32).map(|i| 1u32 << i))
+        .filter(|v| OpenFlags(*v).names().any(|n| n == name))
+        .min()
+}
+
+/// `in`/`intersects` (any part equals any item) and `pmatch` (any part contains any item).
+fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace) -> Cond {
+    if items.is_empty() {
+        return Cond::Const(false);
+    }
+    if op == Op::Pmatch {
+        // A DFA without prefilter: haystacks are short (names, paths), where a prefilter's
+        // setup costs more than it saves.
+        let ac = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
+            .build(&items);
+        return match ac {
+            Ok(ac) => Cond::Test(f, Test::Pmatch(ac)),
+            // Unreachable for string patterns; fall back to an OR of substring tests.
+            Err(_) => Cond::Or(
+                items
+                    .into_iter()
+                    .map(|s| Cond::Test(f.clone(), Test::Contains(s.into())))
+                    .collect(),
+            ),
+        };
+    }
+    if op != Op::Pmatch {
+        let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+        if let Some(c) = flag_test(&f, &refs, ns) {
+            return c;
+        }
+    }
+    if items.len() <= 8 {
+        Cond::Test(f, Test::InList(items.into_iter().map(Into::into).collect()))
+    } else {
+        let set: StrSet = items.into_iter().map(Into::into).collect();
+        Cond::Test(f, Test::InSet(set))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::test;
+    use proptest::prelude::*;
+    use sysflow_model::flat::{Field, Value};
+
+    fn field(name: &str) -> FieldRef {
+        FieldRef::new(Field::resolve(name).expect("field"))
+    }
+
+    proptest! {
+        /// Bit tests mean exactly what the string test on the rendered names means.
+        #[test]
+        fn opflag_bit_tests_match_names(bits in 0u32..(1 << 21), t in 0usize..12, n in 0usize..23) {
+            let names: Vec<&str> = OpFlags::ORDER.iter().map(|x| x.1).chain(["RECV", "SEND"]).collect();
+            let name = names[n];
+            let v = Value::OpFlags(OpFlags(bits), RecordType::ALL[t]);
+            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.opflags"), &[name], &POLICY) else {
+                panic!("no bit test for {name}");
+            };
+            prop_assert_eq!(test(&v, &bt), test(&v, &Test::Eq(Lit::new(name))), "{}", name);
+        }
+
+        #[test]
+        fn openflag_bit_tests_match_names(bits in 0u32..(1 << 14), a in 0usize..15, b in 0usize..15) {
+            let names = ["NONE", "RDONLY", "WRONLY", "RDWR", "CREAT", "EXCL", "TRUNC", "APPEND",
+                "NONBLOCK", "DSYNC", "DIRECT", "LARGEFILE", "DIRECTORY", "CLOEXEC", "SYNC"];
+            let items = [names[a], names[b]];
+            let v = Value::OpenFlags(OpenFlags(bits));
+            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.file.openflags"), &items, &POLICY) else {
+                panic!("no bit test for {items:?}");
+            };
+            let strings = Test::InList(items.iter().map(|s| (*s).into()).collect());
+            prop_assert_eq!(test(&v, &bt), test(&v, &strings), "{:?}", items);
+        }
+    }
+
+    #[test]
+    fn falco_evt_type_names_become_operations() {
+        use sysflow_model::flat::FlatRecord;
+        use sysflow_model::tables::{Flattener, TableConfig};
+        use sysflow_model::*;
+        let mut fl = Flattener::new(TableConfig::default());
+        let p = Process {
+            oid: Oid {
+                create_ts: 1,
+                hpid: 1,
+            },
+            exe: "/bin/cat".into(),
+            ..Process::default()
+        };
+        let oid = p.oid;
+        assert!(fl.push(SysFlow::Process(p)).is_none());
+        let ff: FlatRecord = fl
+            .push(SysFlow::FileFlow(FileFlow {
+                proc_oid: oid,
+                op_flags: OpFlags(OpFlags::OPEN | OpFlags::READ),
+                ..FileFlow::default()
+            }))
+            .expect("flat");
+        let text =
+            |cond: &str| format!("- rule: r\n  desc: d\n  condition: {cond}\n  priority: low\n");
+        let matches = |cond: &str| {
+            let (e, _) =
+                crate::PolicyEngine::from_str("t.yaml", &text(cond), crate::LoadOptions::default())
+                    .expect("load");
+            let mut m = crate::Matches::new();
+            e.process(&ff, &mut m);
+            !m.is_empty()
+        };
+        assert!(matches("evt.type in (open, openat)"));
+        assert!(matches("evt.type = openat"));
+        assert!(matches("evt.type = read"));
+        assert!(matches("evt.type = OPEN"));
+        assert!(!matches("evt.type = execve"));
+        assert!(matches("evt.type != execve"));
+        assert!(!matches("evt.type in (execve, connect)"));
+        // Only evt.type is rewritten: sf.opflags keeps SysFlow names.
+        assert!(!matches("sf.opflags = open"));
+    }
+
+    #[test]
+    fn unknown_flag_names_keep_the_string_test() {
+        assert!(flag_test(&field("sf.opflags"), &["OPEN", "BOGUS"], &POLICY).is_none());
+        assert!(flag_test(&field("sf.file.openflags"), &["O_CREAT"], &POLICY).is_none());
+        assert!(flag_test(&field("sf.type"), &["PE", "XX"], &POLICY).is_none());
+        assert!(matches!(
+            flag_test(&field("sf.type"), &["PE", "FF"], &POLICY),
+            Some(Cond::Type(_))
+        ));
+    }
+}
