@@ -1,6 +1,8 @@
 //! Conditions to [`Cond`] trees: names resolve to fields once, macros are inlined (cycles
 //! are errors), lists expand recursively, and `in`/`pmatch` lists become hash sets and
-//! Aho-Corasick automata.
+//! Aho-Corasick automata. A rule's exceptions are compiled in [`exceptions`].
+
+mod exceptions;
 
 use std::collections::HashMap;
 
@@ -11,8 +13,8 @@ use sysflow_model::{OpFlags, OpenFlags, RecordType};
 use crate::ast::{Expr, Item, Op, Operand, Rhs, Span};
 use crate::error::{DiagKind, Diagnostic};
 use crate::eval::{Cond, FieldRef, Lit, NumOp, PairOp, StrSet, Test};
-use crate::items::{strip_quotes, CondSrc, Defs, ExValue, ExceptionDef};
-use crate::load::{Mark, Sources};
+use crate::items::{CondSrc, Defs};
+use crate::load::Sources;
 use crate::namespace::{Namespace, POLICY};
 use crate::parse::{parse, ParseError};
 
@@ -493,114 +495,6 @@ impl<'a> Compiler<'a> {
         seen.pop();
         Ok(())
     }
-
-    /// `and not (...)` for a rule's exceptions.
-    pub fn exceptions(&mut self, ex: &[ExceptionDef]) -> Result<Option<Cond>, Problem> {
-        let mut alts = Vec::new();
-        for e in ex {
-            let mut fields = Vec::new();
-            for (name, mark) in &e.fields {
-                match (self.ns.resolve)(name) {
-                    Some(f) => fields.push(f),
-                    None => {
-                        let src = mark_src(*mark, name);
-                        return Err(self.unknown_field(
-                            name,
-                            Span {
-                                start: 0,
-                                end: name.len(),
-                            },
-                            &src,
-                        ));
-                    }
-                }
-            }
-            let mut ops = Vec::new();
-            for (c, mark) in &e.comps {
-                match Op::from_text(c.trim()) {
-                    Some(op) => ops.push(op),
-                    None => {
-                        return Err(Problem::Fatal(self.sources.diag(
-                            DiagKind::BadOperator,
-                            *mark,
-                            format!("exception '{}': unknown comparison '{c}'", e.name),
-                            Some(format!("expected one of: {}", super::ast::OPERATORS)),
-                        )));
-                    }
-                }
-            }
-            for tuple in &e.values {
-                let mut conj = Vec::new();
-                for (i, v) in tuple.iter().enumerate() {
-                    let (Some(f), Some(&op)) = (fields.get(i), ops.get(i)) else {
-                        continue;
-                    };
-                    let vals: Vec<String> = match v {
-                        ExValue::One(s, _) => vec![s.clone()],
-                        ExValue::Many(m) => m.iter().map(|(s, _)| s.clone()).collect(),
-                    };
-                    let mark = match v {
-                        ExValue::One(_, m) => *m,
-                        ExValue::Many(m) => m.first().map(|x| x.1).unwrap_or(e.mark),
-                    };
-                    let c = if op.takes_list() {
-                        // Names of lists expand, as in conditions.
-                        let mut out = Vec::new();
-                        for s in vals {
-                            if self.defs.lists.contains_key(&s) {
-                                let src = mark_src(mark, &s);
-                                self.expand_list(
-                                    &s,
-                                    Span::default(),
-                                    &src,
-                                    &mut out,
-                                    &mut Vec::new(),
-                                )?;
-                            } else {
-                                out.push(strip_quotes(&s).to_string());
-                            }
-                        }
-                        list_test(f.clone(), op, out, self.ns)
-                    } else {
-                        let val = vals.into_iter().next().unwrap_or_default();
-                        let src = mark_src(mark, &val);
-                        let o = Operand {
-                            text: strip_quotes(&val).to_string(),
-                            quoted: true,
-                            val: false,
-                            span: Span {
-                                start: 0,
-                                end: val.len(),
-                            },
-                        };
-                        self.cmp_value(f.clone(), op, Span::default(), &o, &src)?
-                    };
-                    conj.push(c);
-                }
-                alts.push(Cond::And(conj.into()));
-            }
-        }
-        Ok(if alts.is_empty() {
-            None
-        } else {
-            Some(Cond::Not(Box::new(Cond::Or(alts.into()))))
-        })
-    }
-}
-
-/// A one-segment condition source located at a mark (for values outside conditions).
-fn mark_src(mark: Mark, text: &str) -> CondSrc {
-    let node = super::load::Node {
-        mark,
-        val: super::load::Yaml::Scalar {
-            text: text.to_string(),
-            quoted: false,
-        },
-    };
-    CondSrc {
-        text: text.to_string(),
-        segs: vec![(0, node)],
-    }
 }
 
 /// Falco's `evt.type`: its syscall-name literals are rewritten to SysFlow operation names
@@ -712,95 +606,4 @@ fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace) -> Cond {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::eval::test;
-    use proptest::prelude::*;
-    use sysflow_model::flat::{Field, Value};
-
-    fn field(name: &str) -> FieldRef {
-        FieldRef::new(Field::resolve(name).expect("field"))
-    }
-
-    proptest! {
-        /// Bit tests mean exactly what the string test on the rendered names means.
-        #[test]
-        fn opflag_bit_tests_match_names(bits in 0u32..(1 << 21), t in 0usize..12, n in 0usize..23) {
-            let names: Vec<&str> = OpFlags::ORDER.iter().map(|x| x.1).chain(["RECV", "SEND"]).collect();
-            let name = names[n];
-            let v = Value::OpFlags(OpFlags(bits), RecordType::ALL[t]);
-            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.opflags"), &[name], &POLICY) else {
-                panic!("no bit test for {name}");
-            };
-            prop_assert_eq!(test(&v, &bt), test(&v, &Test::Eq(Lit::new(name))), "{}", name);
-        }
-
-        #[test]
-        fn openflag_bit_tests_match_names(bits in 0u32..(1 << 14), a in 0usize..15, b in 0usize..15) {
-            let names = ["NONE", "RDONLY", "WRONLY", "RDWR", "CREAT", "EXCL", "TRUNC", "APPEND",
-                "NONBLOCK", "DSYNC", "DIRECT", "LARGEFILE", "DIRECTORY", "CLOEXEC", "SYNC"];
-            let items = [names[a], names[b]];
-            let v = Value::OpenFlags(OpenFlags(bits));
-            let Some(Cond::Test(_, bt)) = flag_test(&field("sf.file.openflags"), &items, &POLICY) else {
-                panic!("no bit test for {items:?}");
-            };
-            let strings = Test::InList(items.iter().map(|s| (*s).into()).collect());
-            prop_assert_eq!(test(&v, &bt), test(&v, &strings), "{:?}", items);
-        }
-    }
-
-    #[test]
-    fn falco_evt_type_names_become_operations() {
-        use sysflow_model::flat::FlatRecord;
-        use sysflow_model::tables::{Flattener, TableConfig};
-        use sysflow_model::*;
-        let mut fl = Flattener::new(TableConfig::default());
-        let p = Process {
-            oid: Oid {
-                create_ts: 1,
-                hpid: 1,
-            },
-            exe: "/bin/cat".into(),
-            ..Process::default()
-        };
-        let oid = p.oid;
-        assert!(fl.push(SysFlow::Process(p)).is_none());
-        let ff: FlatRecord = fl
-            .push(SysFlow::FileFlow(FileFlow {
-                proc_oid: oid,
-                op_flags: OpFlags(OpFlags::OPEN | OpFlags::READ),
-                ..FileFlow::default()
-            }))
-            .expect("flat");
-        let text =
-            |cond: &str| format!("- rule: r\n  desc: d\n  condition: {cond}\n  priority: low\n");
-        let matches = |cond: &str| {
-            let (e, _) =
-                crate::PolicyEngine::from_str("t.yaml", &text(cond), crate::LoadOptions::default())
-                    .expect("load");
-            let mut m = crate::Matches::new();
-            e.process(&ff, &mut m);
-            !m.is_empty()
-        };
-        assert!(matches("evt.type in (open, openat)"));
-        assert!(matches("evt.type = openat"));
-        assert!(matches("evt.type = read"));
-        assert!(matches("evt.type = OPEN"));
-        assert!(!matches("evt.type = execve"));
-        assert!(matches("evt.type != execve"));
-        assert!(!matches("evt.type in (execve, connect)"));
-        // Only evt.type is rewritten: sf.opflags keeps SysFlow names.
-        assert!(!matches("sf.opflags = open"));
-    }
-
-    #[test]
-    fn unknown_flag_names_keep_the_string_test() {
-        assert!(flag_test(&field("sf.opflags"), &["OPEN", "BOGUS"], &POLICY).is_none());
-        assert!(flag_test(&field("sf.file.openflags"), &["O_CREAT"], &POLICY).is_none());
-        assert!(flag_test(&field("sf.type"), &["PE", "XX"], &POLICY).is_none());
-        assert!(matches!(
-            flag_test(&field("sf.type"), &["PE", "FF"], &POLICY),
-            Some(Cond::Type(_))
-        ));
-    }
-}
+mod tests;
