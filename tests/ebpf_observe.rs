@@ -154,3 +154,27 @@ fn ebpf_bad_ring_size_is_refused_with_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn ebpf_probe_log_names_the_failed_opens_the_probes_skip() {
+    let _g = lock();
+    // `start` sets RUST_LOG=warn: the flag alone must make the probes' debug lines visible.
+    let Some(rec) = start("probelog", &["--probe-log"]) else {
+        return;
+    };
+    let missing = rec.dir.join("missing");
+    for _ in 0..3 {
+        assert!(fs::File::open(&missing).is_err());
+    }
+    let (_, stderr) = rec.stop_full();
+    // std's File::open is openat(2); a failed open makes no event, only this debug line.
+    let want = format!(
+        "op {} failed with errno {}, not reported (pid {} tid ",
+        sensor_ebpf_common::Op::Openat as u16,
+        libc::ENOENT,
+        std::process::id()
+    );
+    let n = stderr.lines().filter(|l| l.contains(&want)).count();
+    assert!(n >= 3, "{n} lines with {want:?} in: {stderr}");
+    assert!(stderr.contains("sensor_probes::log"), "target: {stderr}");
+}

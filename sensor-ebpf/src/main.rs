@@ -14,6 +14,7 @@
 #![no_main]
 
 mod kernel;
+mod log;
 mod maps;
 mod probes;
 

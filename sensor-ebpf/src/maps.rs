@@ -7,8 +7,8 @@ use aya_ebpf::{
     maps::{ring_buf::RingBufEntry, HashMap, PerCpuArray, RingBuf},
 };
 use sensor_ebpf_common::{
-    classes, DropClass, KernelOffsets, COMM_LEN, DROP_CLASSES, FILTER_CLASSES, MAX_EXCLUDE_COMMS,
-    MAX_RINGS, RING_SIZE,
+    classes, DropClass, KernelOffsets, Op, COMM_LEN, DROP_CLASSES, FILTER_CLASSES,
+    MAX_EXCLUDE_COMMS, MAX_RINGS, RING_SIZE,
 };
 
 // One ring per group of `CPUS_PER_RING` CPUs (Falco's `cpus_for_each_buffer`): CPUs of a
@@ -199,10 +199,11 @@ pub fn wakeup_flags() -> u64 {
     }
 }
 
-/// Count one lost event of `class`.
+/// Count one lost event of `op` (in its class) of thread `pid_tgid`; logged at debug.
 #[inline(always)]
-pub fn count_drop(class: DropClass) {
-    if let Some(p) = DROPS.get_ptr_mut(class as u32) {
+pub fn count_drop(op: Op, pid_tgid: u64) {
+    crate::log::ring_full(op, pid_tgid);
+    if let Some(p) = DROPS.get_ptr_mut(op.class() as u32) {
         // Per-CPU slot: no other writer, a plain add is enough.
         unsafe { *p += 1 };
     }

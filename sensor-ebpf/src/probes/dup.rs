@@ -7,6 +7,7 @@ use sensor_ebpf_common::{DupEvent, EventKind, Op};
 use super::{filtered, header};
 use crate::{
     kernel::{file_mode, sys_arg, Args, Task},
+    log::failed,
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -21,7 +22,11 @@ pub(crate) unsafe fn dup_exit(regs: Args, ret: i64, op: Op) {
         return;
     }
     let pt = task.pid_tgid();
-    if is_self(pt) || ret < 0 {
+    if is_self(pt) {
+        return;
+    }
+    if ret < 0 {
+        failed(op, pt, ret);
         return;
     }
     let cloexec = match op {
@@ -44,7 +49,7 @@ pub(crate) unsafe fn dup_exit(regs: Args, ret: i64, op: Op) {
         None => 0,
     };
     let Some(mut e) = EVENTS.reserve::<DupEvent>(0) else {
-        count_drop(op.class());
+        count_drop(op, pt);
         return;
     };
     e.write(DupEvent {

@@ -7,6 +7,7 @@ use sensor_ebpf_common::{EventKind, Op, OpenEvent, PathEvent, AT_FDCWD};
 use super::{filtered, header};
 use crate::{
     kernel::{file_mode, sys_arg, sys_args, uread, user_str, Args, Task},
+    log::failed,
     maps::{count_drop, is_self, wakeup_flags, EVENTS},
 };
 
@@ -25,6 +26,7 @@ pub(crate) unsafe fn open_exit(regs: Args, ret: i64, op: Op) {
     }
     if ret < 0 {
         // A failed open creates no flow; library-path probing would flood the ring.
+        failed(op, pt, ret);
         return;
     }
     let (dirfd, path, flags) = unsafe {
@@ -48,7 +50,7 @@ pub(crate) unsafe fn open_exit(regs: Args, ret: i64, op: Op) {
         None => 0,
     };
     let Some(mut e) = EVENTS.reserve::<OpenEvent>(0) else {
-        count_drop(op.class());
+        count_drop(op, pt);
         return;
     };
     let p = e.as_mut_ptr();
@@ -99,13 +101,14 @@ pub(crate) unsafe fn path_exit(regs: Args, ret: i64, op: Op) {
         return;
     }
     if (op == Op::Chdir || op == Op::Fchdir) && ret < 0 {
+        failed(op, pt, ret);
         return;
     }
     let (d1, p1, d2, p2, fl) = layout(op);
     let args = unsafe { sys_args(regs) };
     let arg = |i: Option<usize>| i.and_then(|i| args.get(i).copied());
     let Some(mut e) = EVENTS.reserve::<PathEvent>(0) else {
-        count_drop(op.class());
+        count_drop(op, pt);
         return;
     };
     let p = e.as_mut_ptr();

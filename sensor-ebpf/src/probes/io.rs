@@ -11,6 +11,7 @@ use crate::{
     kernel::{
         file_mode, is_reported_mode, sock_tuple, sockaddr_remote, sys_arg, user_ptr, Args, Task,
     },
+    log::{failed, no_file},
     maps::{count_drop, is_self, reports, wakeup_flags, EVENTS},
 };
 
@@ -30,17 +31,26 @@ pub(crate) unsafe fn io_exit(regs: Args, ret: i64, op: Op) {
     match op {
         Op::Mmap => {
             fd = unsafe { sys_arg(regs, 4) } as i32 as i64;
-            if fd < 0 || ret < 0 {
+            if fd < 0 {
+                // Anonymous mapping: no file.
+                return;
+            }
+            if ret < 0 {
+                failed(op, pt, ret);
                 return;
             }
         }
         Op::Accept | Op::Accept4 => {
             if ret < 0 {
+                failed(op, pt, ret);
                 return;
             }
             fd = ret;
         }
-        Op::Close if ret < 0 => return,
+        Op::Close if ret < 0 => {
+            failed(op, pt, ret);
+            return;
+        }
         _ => {}
     }
     unsafe { report_fd(task, pt, regs, ret, op, fd) };
@@ -84,6 +94,7 @@ unsafe fn report_fd(task: Task, pt: u64, regs: Args, ret: i64, op: Op, fd: i64) 
     let mut sock = SockTuple::default();
     if op != Op::Close {
         let Some(file) = (unsafe { task.file_of_fd(fd) }) else {
+            no_file(op, pt, fd, ret);
             return;
         };
         i_mode = unsafe { file_mode(file) };
@@ -125,7 +136,7 @@ unsafe fn report_fd(task: Task, pt: u64, regs: Args, ret: i64, op: Op, fd: i64) 
         }
     }
     let Some(mut e) = EVENTS.reserve::<IoEvent>(0) else {
-        count_drop(op.class());
+        count_drop(op, pt);
         return;
     };
     e.write(IoEvent {

@@ -25,7 +25,7 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let bprm: u64 = ctx.arg(2);
     let o = offsets();
     let Some(mut e) = EVENTS.reserve::<ExecEvent>(0) else {
-        count_drop(Op::Exec.class());
+        count_drop(Op::Exec, pt);
         return 0;
     };
     let p = e.as_mut_ptr();
@@ -91,7 +91,7 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
         }
     }
     let Some(mut e) = EVENTS.reserve::<ForkEvent>(0) else {
-        count_drop(Op::Fork.class());
+        count_drop(Op::Fork, pt);
         return 0;
     };
     e.write(ForkEvent {
@@ -128,7 +128,7 @@ pub fn sched_process_exit(_ctx: BtfTracePointContext) -> i32 {
         dead = ((pt >> 32) as u32 == pt as u32) as u32;
     }
     let Some(mut e) = EVENTS.reserve::<ExitEvent>(0) else {
-        count_drop(Op::Exit.class());
+        count_drop(Op::Exit, pt);
         return 0;
     };
     e.write(ExitEvent {
@@ -154,7 +154,7 @@ pub(crate) unsafe fn cred_exit(regs: Args, ret: i64, op: Op) {
         }
     } as u32;
     let Some(mut e) = EVENTS.reserve::<CredEvent>(0) else {
-        count_drop(op.class());
+        count_drop(op, pt);
         return;
     };
     let hdr = header(task, pt, EventKind::Cred, op, ret);

@@ -18,7 +18,8 @@ use sysflow_model::{
 };
 
 use crate::source::ebpf::{
-    filter::comm_key, privs, procfs::Clocks, BuilderConfig, Collector, CollectorConfig,
+    collector::PROBE_LOG_TARGET, filter::comm_key, privs, procfs::Clocks, BuilderConfig, Collector,
+    CollectorConfig,
 };
 
 /// Arguments of `sensor record`.
@@ -61,6 +62,10 @@ pub struct RecordArgs {
     /// what the collector still needs are dropped).
     #[arg(long)]
     pub keep_caps: bool,
+    /// Print the probes' debug logs (events lost to a full ring, failed syscalls the probes
+    /// skip, descriptors they cannot resolve) on stderr; off by default, when they cost nothing.
+    #[arg(long)]
+    pub probe_log: bool,
 }
 
 /// A name `--exclude-comm` can match (checked here so the error names the value).
@@ -154,11 +159,13 @@ fn write_all(col: &mut Collector, out: &mut Output) -> Result<()> {
 
 /// Entry point of `sensor record`; returns the process exit code.
 pub fn main(args: RecordArgs) -> Result<u8> {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if args.probe_log {
+        filter = filter.add_directive(format!("{PROBE_LOG_TARGET}=debug").parse()?);
+    }
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
     let mut cfg = CollectorConfig {
@@ -168,6 +175,7 @@ pub fn main(args: RecordArgs) -> Result<u8> {
         },
         exclude_comms: args.exclude_comm.clone(),
         events: args.events,
+        probe_log: args.probe_log,
         ..Default::default()
     };
     if let Some(r) = args.ring_size {

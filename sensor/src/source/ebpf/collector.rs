@@ -11,6 +11,7 @@ use aya::{
     programs::BtfTracePoint,
     Btf as AyaBtf, Ebpf, EbpfLoader,
 };
+use aya_log::EbpfLogger;
 use sensor_ebpf_common::{
     classes, Op, COMM_LEN, CPUS_PER_RING, DROP_CLASSES, DROP_CLASS_NAMES, FILTER_CLASSES,
     MAX_RINGS, RING_SIZE,
@@ -44,7 +45,13 @@ pub struct CollectorConfig {
     /// bits; default all). With none, the `sys_exit` program is not attached: syscalls keep
     /// the kernel's fast path.
     pub events: u32,
+    /// Print the probes' debug logs (aya-log) through `tracing`, target [`PROBE_LOG_TARGET`]
+    /// at debug (default off; then the probes' log calls are removed at load and cost nothing).
+    pub probe_log: bool,
 }
+
+/// `tracing` target of the probes' debug logs (their crate name, as aya-log reports it).
+pub const PROBE_LOG_TARGET: &str = "sensor_probes";
 
 impl Default for CollectorConfig {
     fn default() -> Self {
@@ -54,6 +61,7 @@ impl Default for CollectorConfig {
             cpus_per_ring: CPUS_PER_RING,
             exclude_comms: Vec::new(),
             events: classes::ALL,
+            probe_log: false,
         }
     }
 }
@@ -96,6 +104,8 @@ pub enum CollectorError {
     Cpus(String),
     #[error("waiting for events: {0}")]
     Poll(#[source] std::io::Error),
+    #[error("reading the probes' debug logs: {0}")]
+    ProbeLog(#[source] aya_log::Error),
 }
 
 /// Running probes plus the record builder.
@@ -122,6 +132,8 @@ pub struct Collector {
     drops_checked: Instant,
     attached: usize,
     events_by_class: [u64; DROP_CLASSES as usize],
+    /// Reader of the probes' debug logs (`probe_log`).
+    probe_log: Option<EbpfLogger<&'static dyn log::Log>>,
     /// Events consumed in the current one-second window, its start, and the best window.
     window_events: u64,
     window_start: Instant,
@@ -179,6 +191,11 @@ impl Collector {
         // reader finds the events on its next poll timeout (at most POLL_INTERVAL later).
         let wakeup: u64 = cfg.ring_size as u64 / 8;
         let names: Vec<String> = (0..MAX_RINGS).map(|i| format!("EVENTS{i}")).collect();
+        let log_level: u8 = if cfg.probe_log {
+            aya_log::Level::Debug as u8
+        } else {
+            0
+        };
         let mut loader = EbpfLoader::new();
         loader
             .btf(Some(&kbtf))
@@ -187,7 +204,13 @@ impl Collector {
             .override_global("WAKEUP_BYTES", &wakeup, true)
             .override_global("CPUS_PER_RING", &per_ring, true)
             .override_global("EXCLUDE_ACTIVE", &exclude_active, true)
-            .override_global("EVENT_CLASSES", &cfg.events, true);
+            .override_global("EVENT_CLASSES", &cfg.events, true)
+            // Always written: aya-log-ebpf's default (0xff) enables every log call; with 0 in
+            // this frozen global the verifier removes them.
+            .override_global(aya_log::LEVEL, &log_level, true);
+        if !cfg.probe_log {
+            loader.map_max_entries("AYA_LOGS", page);
+        }
         for (i, name) in names.iter().enumerate() {
             // Rings no CPU writes to get the smallest size the kernel accepts.
             let size = if (i as u32) < nrings {
@@ -209,6 +232,12 @@ impl Collector {
                 comms.insert(k, 1, 0).map_err(CollectorError::ExcludeMap)?;
             }
         }
+        // Before the attach, so the first records are read.
+        let probe_log = if cfg.probe_log {
+            Some(EbpfLogger::init(&mut ebpf).map_err(CollectorError::ProbeLog)?)
+        } else {
+            None
+        };
         let mut attached = 0;
         for &name in TP_PROGRAMS {
             if name == "sys_exit" && cfg.events == 0 {
@@ -273,6 +302,7 @@ impl Collector {
             drops_checked: Instant::now(),
             attached,
             events_by_class: [0; DROP_CLASSES as usize],
+            probe_log,
             window_events: 0,
             window_start: Instant::now(),
             peak_rate: 0,
@@ -307,6 +337,9 @@ impl Collector {
             n = self.drain();
         }
         self.builder.tick(Clocks::wall_now());
+        if let Some(l) = &mut self.probe_log {
+            l.flush();
+        }
         // Reading the per-CPU counters is one bpf(2) call per class: once per poll it was
         // most of the reader's CPU when it keeps up and each poll finds a few events.
         if self.drops_checked.elapsed() >= POLL_INTERVAL {
@@ -402,6 +435,9 @@ impl Collector {
         }
         self.release(u64::MAX);
         self.builder.tick(Clocks::wall_now());
+        if let Some(l) = &mut self.probe_log {
+            l.flush();
+        }
         n
     }
 
