@@ -37,6 +37,11 @@ pub struct RunArgs {
     /// debugging; by default all but what the collector still needs are dropped).
     #[arg(long)]
     pub keep_caps: bool,
+    /// With `--input ebpf`: log the probes' debug messages (events lost to a full ring,
+    /// failed syscalls the probes skip, descriptors they cannot resolve) on stderr; off by
+    /// default, when they cost nothing.
+    #[arg(long)]
+    pub probe_log: bool,
     #[arg(long, hide = true)]
     pub plugdir: Option<String>,
     #[arg(long, hide = true)]

@@ -21,10 +21,10 @@ use anyhow::Context;
 use crate::config::{self, builtin, defaults, DriverKind, EventsSetting};
 use crate::pipeline::{Intake, Registry};
 use crate::policy::{adaptive, reload};
-use crate::source::ebpf::{classes, driver as ebpf_driver};
+use crate::source::ebpf::{classes, collector::PROBE_LOG_TARGET, driver as ebpf_driver};
 use crate::source::{self, socket::SocketOptions};
 
-fn init_logging(level: &str) -> anyhow::Result<()> {
+fn init_logging(level: &str, probe_log: bool) -> anyhow::Result<()> {
     let directive = match level.to_ascii_lowercase().as_str() {
         "trace" | "debug" | "info" | "warn" | "error" => level.to_ascii_lowercase(),
         "health" => "info".into(),
@@ -33,8 +33,11 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
             "--log: expected trace, debug, info, warn, error, health or quiet, got {other:?}"
         ),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directive));
+    if probe_log {
+        filter = filter.add_directive(format!("{PROBE_LOG_TARGET}=debug").parse()?);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -47,7 +50,7 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
 /// Entry point of `sensor run`; returns the process exit code.
 pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     args::check_unsupported(&a)?;
-    init_logging(&a.log)?;
+    init_logging(&a.log, a.probe_log)?;
     let pipeline = match &a.config {
         Some(p) => config::load_file(p)?,
         None => builtin::pipeline()?,
@@ -90,6 +93,7 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         DriverKind::Ebpf => {
             let entry = driver.filter(|d| d.driver == DriverKind::Ebpf);
             let mut opts = ebpf_driver::options(entry);
+            opts.probe_log = a.probe_log;
             if entry.and_then(|d| d.events) == Some(EventsSetting::Auto) {
                 opts.events = adaptive::needed(&pipeline.root)?;
                 adaptive::started_with(opts.events);
