@@ -5,6 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// TODO(lead): sensor::config — replace this include with `use sensor::config;` once public.
 #[allow(dead_code, unused_imports)]
 #[path = "../../sensor/src/config/mod.rs"]
 mod config;
