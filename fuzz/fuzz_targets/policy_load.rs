@@ -4,10 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sysflow_policy::{LoadOptions, Matches, Mode, PolicyEngine};
-
-#[path = "common/records.rs"]
-mod records;
-use records::records;
+use testkit::flat::records;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

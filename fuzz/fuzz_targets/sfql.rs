@@ -9,10 +9,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use sysflow_policy::query::{Query, QueryScratch};
 use sensor::print::sfql::SFQL;
-
-#[path = "common/records.rs"]
-mod records;
-use records::records;
+use testkit::flat::records;
 
 /// One definitions file per fuzzing process, rewritten for each input.
 fn defs_path() -> &'static PathBuf {

@@ -1,6 +1,7 @@
-//! `cargo xtask fuzz --minutes N [--target NAME]`: writes seed corpora generated from the
-//! shared trace/rule generator, then runs each cargo-fuzz target in turn for N minutes
-//! (one process each; the machine is shared). Needs the nightly toolchain and cargo-fuzz.
+//! `cargo xtask fuzz --minutes N [--target NAME] [--parallel]`: writes seed corpora generated
+//! from the shared trace/rule generator (`testkit::traces`), then runs each cargo-fuzz target
+//! in turn for N minutes (one process each; the machine is shared). Needs the nightly
+//! toolchain and cargo-fuzz.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,9 +9,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use sysflow_model::avro::datum::encode_datum;
 use sysflow_model::avro::Codec;
-
-#[path = "../../tests/reliability_common/traces.rs"]
-mod traces;
+use testkit::traces;
 
 /// Fuzz targets in run order, with their dictionary (under `fuzz/dict/`).
 pub const TARGETS: &[(&str, Option<&str>)] = &[

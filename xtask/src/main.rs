@@ -1,120 +1,87 @@
-//! Developer tasks. `cargo xtask build-ebpf [--release]` builds the probe object with nightly
-//! and bpf-linker and copies it to `target/sensor-ebpf/sensor-probes.o`, where the sensor's
-//! build script picks it up. `cargo xtask fuzz --minutes N [--target NAME] [--parallel]` runs the fuzz
-//! targets (see `fuzz.rs`). `cargo xtask soak [--records N] [--rate R]` runs the soak test at
-//! full size in release (see `soak.rs`).
+//! Developer tasks (`cargo xtask <task>`, an alias in `.cargo/config.toml`): the command line
+//! here, one file per task.
 
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
 
+mod build_ebpf;
 mod fuzz;
 mod soak;
 
+/// Developer tasks of sysflow-sensor.
+#[derive(Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask", about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the eBPF probe object (nightly + bpf-linker) into target/sensor-ebpf/, where the
+    /// sensor's build script embeds it.
+    BuildEbpf {
+        /// Build the probes with the release profile (what CI and the tests use).
+        #[arg(long)]
+        release: bool,
+    },
+    /// Write seed corpora, then run the cargo-fuzz targets (nightly + cargo-fuzz), each for
+    /// the given time; crash inputs land in fuzz/artifacts/.
+    Fuzz {
+        /// Minutes per target.
+        #[arg(long, default_value_t = 5.0, value_parser = positive_minutes)]
+        minutes: f64,
+        /// Run only this target.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            fuzz::TARGETS.iter().map(|t| t.0)
+        ))]
+        target: Option<String>,
+        /// Run all targets at once under `nice 19`, each logging to fuzz/logs/<target>.log.
+        #[arg(long)]
+        parallel: bool,
+    },
+    /// Run the soak test (tests/reliability/soak.rs) at full size in a release build and
+    /// print its figures with the machine they came from, for BENCHMARKS.md.
+    Soak {
+        /// Records streamed through the pipeline (`_` separators allowed).
+        #[arg(long, default_value = "10_000_000", value_parser = whole_number)]
+        records: u64,
+        /// Lines per second the slow reader drains (0: as fast as it can).
+        #[arg(long, value_name = "LINES_PER_S", default_value = "50_000", value_parser = whole_number)]
+        rate: u64,
+    },
+}
+
+/// A whole number, `_` separators allowed (`10_000_000`).
+fn whole_number(s: &str) -> Result<u64, String> {
+    s.replace('_', "")
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))
+}
+
+/// A positive number of minutes (fractions allowed).
+fn positive_minutes(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(m) if m > 0.0 && m.is_finite() => Ok(m),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
+}
+
+/// The repository's root.
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn build_ebpf(release: bool) -> Result<()> {
-    let dir = root().join("sensor-ebpf");
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(&dir)
-        // The probe crate pins its own toolchain (rust-toolchain.toml); do not let the
-        // workspace's stable toolchain leak in through the environment.
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("RUSTC")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("CARGO_TARGET_DIR")
-        .args([
-            "+nightly",
-            "build",
-            "-Z",
-            "build-std=core",
-            "--target",
-            "bpfel-unknown-none",
-        ]);
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd
-        .status()
-        .context("running cargo +nightly (is rustup installed?)")?;
-    if !status.success() {
-        bail!(
-            "building sensor-ebpf failed; it needs `rustup component add rust-src --toolchain nightly` \
-             and `cargo install bpf-linker` (see docs/ebpf.md)"
-        );
-    }
-    let profile = if release { "release" } else { "debug" };
-    let obj = dir
-        .join("target/bpfel-unknown-none")
-        .join(profile)
-        .join("sensor-probes");
-    let out_dir = root().join("target/sensor-ebpf");
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let out = out_dir.join("sensor-probes.o");
-    std::fs::copy(&obj, &out)
-        .with_context(|| format!("copying {} to {}", obj.display(), out.display()))?;
-    println!("probe object: {}", out.display());
-    Ok(())
-}
-
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("build-ebpf") => {
-            let release = args[1..].iter().any(|a| a == "--release");
-            if let Some(bad) = args[1..].iter().find(|a| *a != "--release") {
-                bail!("build-ebpf: unknown argument {bad:?} (only --release)");
-            }
-            build_ebpf(release)
-        }
-        Some("fuzz") => {
-            let mut minutes = 5.0;
-            let mut target = None;
-            let mut parallel = false;
-            let mut it = args[1..].iter();
-            while let Some(a) = it.next() {
-                match a.as_str() {
-                    "--minutes" => {
-                        minutes = it
-                            .next()
-                            .and_then(|m| m.parse::<f64>().ok())
-                            .filter(|m| *m > 0.0)
-                            .context("--minutes needs a positive number")?;
-                    }
-                    "--target" => target = Some(it.next().context("--target needs a name")?),
-                    "--parallel" => parallel = true,
-                    bad => bail!(
-                        "fuzz: unknown argument {bad:?} (--minutes N, --target NAME, --parallel)"
-                    ),
-                }
-            }
-            fuzz::run(&root(), minutes, target.map(String::as_str), parallel)
-        }
-        Some("soak") => {
-            let mut records = 10_000_000u64;
-            let mut rate = 50_000u64;
-            let mut it = args[1..].iter();
-            while let Some(a) = it.next() {
-                let mut num = |what: &str| {
-                    it.next()
-                        .and_then(|v| v.replace('_', "").parse::<u64>().ok())
-                        .with_context(|| format!("{what} needs a whole number"))
-                };
-                match a.as_str() {
-                    "--records" => records = num("--records")?.max(1),
-                    "--rate" => rate = num("--rate")?,
-                    bad => bail!("soak: unknown argument {bad:?} (--records N, --rate R)"),
-                }
-            }
-            soak::run(&root(), records, rate)
-        }
-        _ => {
-            bail!(
-                "usage: cargo xtask build-ebpf [--release] | fuzz [--minutes N] [--target NAME] [--parallel] \
-                 | soak [--records N] [--rate LINES_PER_S]"
-            )
-        }
+    match Cli::parse().task {
+        Task::BuildEbpf { release } => build_ebpf::run(&root(), release),
+        Task::Fuzz {
+            minutes,
+            target,
+            parallel,
+        } => fuzz::run(&root(), minutes, target.as_deref(), parallel),
+        Task::Soak { records, rate } => soak::run(&root(), records.max(1), rate),
     }
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask soak [--records N] [--rate R]`: the soak test (`tests/reliability_soak.rs`) at
+//! `cargo xtask soak [--records N] [--rate R]`: the soak test (`tests/reliability/soak.rs`) at
 //! full size, in a release build: N records (default 10 000 000) through
 //! `socket → policy engine → file exporter` into a FIFO read at R lines/s (default 50 000;
 //! 0 = as fast as the test can read). Prints the test's figures (records/s, peak RSS of the
@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
+
+/// The soak test in the `reliability` test binary.
+const SOAK_TEST: &str = "soak::slow_exporter_backpressure_reaches_the_socket_and_memory_stays_flat";
 
 /// Runs the soak test in release with `records` and `rate`.
 pub fn run(root: &Path, records: u64, rate: u64) -> Result<()> {
@@ -28,8 +31,10 @@ pub fn run(root: &Path, records: u64, rate: u64) -> Result<()> {
             "-p",
             "sensor",
             "--test",
-            "reliability_soak",
+            "reliability",
             "--",
+            "--exact",
+            SOAK_TEST,
             "--nocapture",
             "--test-threads=1",
         ])

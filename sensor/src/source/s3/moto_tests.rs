@@ -7,10 +7,7 @@ use sysflow_model::SysFlow;
 
 use super::*;
 
-#[path = "../../../../tests/s3_common/mod.rs"]
-mod common;
-
-use common::{expected_keys, moto, Creds, Moto, TraceSpec};
+use testkit::s3::{expected_keys, moto, Creds, Moto, TraceSpec};
 
 fn source(m: &Moto, c: &Creds) -> S3Source {
     let port = m.port.to_string();

@@ -1,0 +1,25 @@
+//! Helpers shared by the sysflow-sensor tests, benches, fuzz targets and `xtask`: where the
+//! peers and reference data are ([`locate`]), generated traces ([`traces`], [`flat`]),
+//! running and measuring child processes ([`run`], [`reliability`]), the eBPF recording
+//! harness ([`ebpf`], [`ia32`]), the sysprint comparisons ([`print`]), a real S3 server
+//! ([`s3`]) and what keeps tests of one binary from disturbing each other ([`isolate`]).
+//!
+//! Dev only (`publish = false`). Nothing here knows the path of the binaries under test:
+//! `env!("CARGO_BIN_EXE_sensor")` exists only in the test crate itself, so helpers that run
+//! `sensor` or `sysprint` take the path (or a ready [`std::process::Command`]) as an argument.
+//! A helper that finds a peer missing prints `SKIPPED: <why>` and returns `None`; the test
+//! then returns.
+
+pub mod ebpf;
+pub mod flat;
+#[cfg(target_arch = "x86_64")]
+pub mod ia32;
+pub mod isolate;
+pub mod locate;
+pub mod print;
+pub mod reliability;
+pub mod run;
+pub mod s3;
+pub mod traces;
+
+pub use locate::{analytics_tool, repo_root, shared_dir, sysprint, sysprint_or_skip, traces_dir};

@@ -1,0 +1,168 @@
+//! Running the daemon and talking to it: its output as text and JSON lines, the rule names of
+//! an alert, a collector-side socket client, a child whose output lines arrive on a channel,
+//! the records of a trace file.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A child's stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A child's stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Parses every stdout line as JSON; panics with the line when one is not.
+pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                let head: String = l.chars().take(300).collect();
+                panic!("not JSON ({e}): {head}…")
+            })
+        })
+        .collect()
+}
+
+/// Rule names of an exported record's `policies`.
+pub fn rule_ids(v: &serde_json::Value) -> Vec<String> {
+    v["policies"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A collector-side SOCK_SEQPACKET connection, as sf-collector makes it: one bare SysFlow datum
+/// per message.
+pub struct Client(pub std::os::fd::OwnedFd);
+
+impl Client {
+    /// Connects to the sensor's socket, retrying while the daemon starts (20 s at most).
+    pub fn connect(path: &Path) -> Client {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::time::{Duration, Instant};
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            // SAFETY: plain socket calls on a fresh fd.
+            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0) };
+            assert!(fd >= 0);
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (d, s) in addr
+                .sun_path
+                .iter_mut()
+                .zip(path.as_os_str().as_encoded_bytes())
+            {
+                *d = *s as libc::c_char;
+            }
+            let rc = unsafe {
+                libc::connect(
+                    fd.as_raw_fd(),
+                    (&addr as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                )
+            };
+            if rc == 0 {
+                return Client(fd);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cannot connect to {}",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends one message; the whole message must go.
+    pub fn send(&self, msg: &[u8]) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: valid fd and buffer.
+        let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        assert_eq!(
+            n,
+            msg.len() as isize,
+            "send: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Sends one record as a bare v5 datum.
+    pub fn send_rec(&self, r: &sysflow_model::SysFlow) {
+        let mut b = Vec::new();
+        sysflow_model::avro::datum::encode_datum(r, &mut b);
+        self.send(&b);
+    }
+
+    /// Sends every record, one bare v5 datum per message.
+    pub fn send_all(&self, recs: &[sysflow_model::SysFlow]) {
+        let mut b = Vec::new();
+        for r in recs {
+            b.clear();
+            sysflow_model::avro::datum::encode_datum(r, &mut b);
+            self.send(&b);
+        }
+    }
+}
+
+/// Spawns `cmd` with stdout and stderr piped; their lines arrive on the channel, tagged
+/// `true` for stdout and `false` for stderr.
+pub fn spawn_lines(
+    cmd: &mut Command,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<(bool, String)>,
+) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn child");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().expect("stdout");
+    let err = child.stderr.take().expect("stderr");
+    let t2 = tx.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = t2.send((true, l));
+        }
+    });
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send((false, l));
+        }
+    });
+    (child, rx)
+}
+
+/// Every record of a trace file (the test's own fixture; a read error fails the test).
+pub fn records(trace: &Path) -> Vec<sysflow_model::SysFlow> {
+    let f = std::fs::File::open(trace).unwrap();
+    sysflow_model::avro::Reader::new(std::io::BufReader::new(f))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// The record types the pipeline exports by default (PE, FF, FE, NF).
+pub fn is_event(r: &sysflow_model::SysFlow) -> bool {
+    use sysflow_model::RecordType;
+    matches!(
+        r.record_type(),
+        RecordType::ProcessEvent
+            | RecordType::FileFlow
+            | RecordType::FileEvent
+            | RecordType::NetworkFlow
+    )
+}

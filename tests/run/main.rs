@@ -1,0 +1,21 @@
+//! `sensor run`, the daemon: configuration, end to end on the shared traces, the collector
+//! socket, syslog exporters against a real rsyslogd, signals and reloads, the pipeline's
+//! stages and counters, and `sensor policy check`. One module per topic; helpers in `testkit::run`. (`sensor run
+//! --input ebpf` is tested in the `ebpf` binary, with the other tests that load probes.)
+//!
+//! Tests that need a missing peer (../shared, rsyslogd) print `SKIPPED: ...` and return.
+
+use std::process::Command;
+
+mod config;
+mod e2e;
+mod lifecycle;
+mod pipeline;
+mod policy_check;
+mod socket;
+mod syslog;
+
+/// The sensor binary under test.
+fn sensor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sensor"))
+}
