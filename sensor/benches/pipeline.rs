@@ -27,11 +27,9 @@ use std::time::{Duration, Instant};
 use sysflow_model::avro::{datum, Codec, Reader, Writer};
 use sysflow_model::SysFlow;
 
+/// `../shared` (`testkit` prints SKIPPED when it is absent).
 fn shared() -> Option<PathBuf> {
-    let base = std::env::var_os("SYSFLOW_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
-    base.is_dir().then_some(base)
+    testkit::shared_dir()
 }
 
 /// The real traces' header and body records.

@@ -25,12 +25,9 @@ struct Cli {
     args: PrintArgs,
 }
 
+/// The shared traces (`testkit` prints SKIPPED when they are absent).
 fn shared() -> Option<PathBuf> {
-    let base = std::env::var_os("SYSFLOW_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
-    let d = base.join("traces");
-    d.is_dir().then_some(d)
+    testkit::traces_dir()
 }
 
 /// Records of the real traces (v4 k8s and v3), header first, replicated up to `target`

@@ -35,16 +35,10 @@ fn real_traces(shared: &Path) -> Vec<FlatRecord> {
 }
 
 fn main() {
-    let shared = std::env::var_os("SYSFLOW_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")).to_path_buf()
-        });
-    let dir = &shared.join("policies/runtimeintegrity");
-    if !dir.is_dir() {
-        println!("SKIPPED: ../shared not found");
+    let Some(shared) = testkit::shared_dir() else {
         return;
-    }
+    };
+    let dir = &shared.join("policies/runtimeintegrity");
     let (engine, _) = match PolicyEngine::load(dir, Mode::Alert) {
         Ok(x) => x,
         Err(e) => {

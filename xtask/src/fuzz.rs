@@ -11,18 +11,58 @@ use sysflow_model::avro::datum::encode_datum;
 use sysflow_model::avro::Codec;
 use testkit::traces;
 
-/// Fuzz targets in run order, with their dictionary (under `fuzz/dict/`).
-pub const TARGETS: &[(&str, Option<&str>)] = &[
-    ("ocf_reader", None),
-    ("datum", None),
-    ("policy_expr", Some("policy.dict")),
-    ("policy_load", Some("policy.dict")),
-    ("pipeline_config", Some("pipeline.dict")),
-    ("sfql", Some("policy.dict")),
+/// The engine's fuzz crate (its targets move with the crate); the others are in `fuzz/`.
+const POLICY_FUZZ: &str = "sysflow-policy/fuzz";
+/// The dictionary of policy conditions, shared by the engine's targets and sfql.
+const POLICY_DICT: &str = "sysflow-policy/fuzz/dict/policy.dict";
+
+/// A fuzz target: its name, its cargo-fuzz crate and its dictionary (paths from the root).
+pub struct Target {
+    pub name: &'static str,
+    pub dir: &'static str,
+    pub dict: Option<&'static str>,
+}
+
+/// Fuzz targets in run order.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "ocf_reader",
+        dir: "fuzz",
+        dict: None,
+    },
+    Target {
+        name: "datum",
+        dir: "fuzz",
+        dict: None,
+    },
+    Target {
+        name: "policy_expr",
+        dir: POLICY_FUZZ,
+        dict: Some(POLICY_DICT),
+    },
+    Target {
+        name: "policy_load",
+        dir: POLICY_FUZZ,
+        dict: Some(POLICY_DICT),
+    },
+    Target {
+        name: "pipeline_config",
+        dir: "fuzz",
+        dict: Some("fuzz/dict/pipeline.dict"),
+    },
+    Target {
+        name: "sfql",
+        dir: "fuzz",
+        dict: Some(POLICY_DICT),
+    },
 ];
 
-/// Writes the seed files of every target into `fuzz/corpus/<target>/seed-*`.
-pub fn write_seeds(fuzz_dir: &Path) -> Result<()> {
+fn target(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+/// Writes the seed files of every target into `<its fuzz crate>/corpus/<target>/seed-*`.
+pub fn write_seeds(root: &Path) -> Result<()> {
     let mut seeds: Vec<(&str, String, Vec<u8>)> = Vec::new();
     let recs = traces::records(14);
     for (codec, name) in [
@@ -73,8 +113,11 @@ pub fn write_seeds(fuzz_dir: &Path) -> Result<()> {
             p.as_bytes().to_vec(),
         ));
     }
-    for (target, name, bytes) in seeds {
-        let dir = fuzz_dir.join("corpus").join(target);
+    for (name_of_target, name, bytes) in seeds {
+        let Some(t) = target(name_of_target) else {
+            bail!("seed for unknown fuzz target {name_of_target}");
+        };
+        let dir = root.join(t.dir).join("corpus").join(t.name);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let p = dir.join(name);
         std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
@@ -86,17 +129,20 @@ pub fn write_seeds(fuzz_dir: &Path) -> Result<()> {
 /// `parallel` all at once under `nice 19` (so they take only the CPU nothing else wants),
 /// each writing to `fuzz/logs/<target>.log`.
 pub fn run(root: &Path, minutes: f64, only: Option<&str>, parallel: bool) -> Result<()> {
-    let fuzz_dir = root.join("fuzz");
-    write_seeds(&fuzz_dir)?;
-    let targets: Vec<_> = TARGETS
+    write_seeds(root)?;
+    let targets: Vec<&Target> = TARGETS
         .iter()
-        .filter(|(t, _)| only.is_none_or(|o| o == *t))
+        .filter(|t| only.is_none_or(|o| o == t.name))
         .collect();
     if targets.is_empty() {
         bail!(
             "unknown fuzz target {:?} (targets: {})",
             only.unwrap_or_default(),
-            TARGETS.iter().map(|t| t.0).collect::<Vec<_>>().join(", ")
+            TARGETS
+                .iter()
+                .map(|t| t.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let secs = (minutes * 60.0).round().max(1.0) as u64;
@@ -104,32 +150,40 @@ pub fn run(root: &Path, minutes: f64, only: Option<&str>, parallel: bool) -> Res
     if parallel {
         // Build once first: concurrent `cargo fuzz run`s would fight over the build lock
         // and the first one's timer would include everyone's compile.
-        let status = Command::new("cargo")
-            .current_dir(&fuzz_dir)
-            .env_remove("RUSTUP_TOOLCHAIN")
-            .env_remove("CARGO_TARGET_DIR")
-            .args(["+nightly", "fuzz", "build"])
-            .status()
-            .context("running cargo +nightly fuzz build (install it: cargo install cargo-fuzz)")?;
-        if !status.success() {
-            bail!("cargo fuzz build failed");
+        let mut dirs: Vec<&str> = targets.iter().map(|t| t.dir).collect();
+        dirs.dedup();
+        for d in dirs {
+            let status = Command::new("cargo")
+                .current_dir(root.join(d))
+                .env_remove("RUSTUP_TOOLCHAIN")
+                .env_remove("CARGO_TARGET_DIR")
+                .args(["+nightly", "fuzz", "build"])
+                .status()
+                .context(
+                    "running cargo +nightly fuzz build (install it: cargo install cargo-fuzz)",
+                )?;
+            if !status.success() {
+                bail!("cargo fuzz build failed in {d}");
+            }
         }
-        let logs = fuzz_dir.join("logs");
-        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
         let mut children = Vec::new();
-        for (target, dict) in &targets {
+        for t in &targets {
+            let logs = root.join(t.dir).join("logs");
+            std::fs::create_dir_all(&logs)
+                .with_context(|| format!("creating {}", logs.display()))?;
+            let target = t.name;
             let log_path = logs.join(format!("{target}.log"));
             let log = std::fs::File::create(&log_path)
                 .with_context(|| format!("creating {}", log_path.display()))?;
             let mut cmd = Command::new("nice");
             cmd.args(["-n", "19", "cargo"]);
-            fuzz_args(&mut cmd, &fuzz_dir, target, *dict, secs);
+            fuzz_args(&mut cmd, root, t, secs);
             cmd.stdout(log.try_clone()?).stderr(log);
             println!(
                 "== fuzz {target} for {secs} s, log in {}",
                 log_path.display()
             );
-            children.push((*target, cmd.spawn().context("spawning nice cargo fuzz")?));
+            children.push((target, cmd.spawn().context("spawning nice cargo fuzz")?));
         }
         for (target, mut child) in children {
             if !child.wait().context("waiting for cargo fuzz")?.success() {
@@ -137,21 +191,22 @@ pub fn run(root: &Path, minutes: f64, only: Option<&str>, parallel: bool) -> Res
             }
         }
     } else {
-        for (target, dict) in targets {
+        for t in targets {
+            let target = t.name;
             println!("== fuzz {target} for {secs} s");
             let mut cmd = Command::new("cargo");
-            fuzz_args(&mut cmd, &fuzz_dir, target, *dict, secs);
+            fuzz_args(&mut cmd, root, t, secs);
             let status = cmd
                 .status()
                 .context("running cargo +nightly fuzz (install it: cargo install cargo-fuzz)")?;
             if !status.success() {
-                failed.push(*target);
+                failed.push(target);
             }
         }
     }
     if !failed.is_empty() {
         bail!(
-            "fuzz targets failed: {} (crash inputs in fuzz/artifacts/)",
+            "fuzz targets failed: {} (crash inputs in <fuzz crate>/artifacts/)",
             failed.join(", ")
         );
     }
@@ -160,8 +215,9 @@ pub fn run(root: &Path, minutes: f64, only: Option<&str>, parallel: bool) -> Res
 }
 
 /// The `cargo +nightly fuzz run` arguments of one target.
-fn fuzz_args(cmd: &mut Command, fuzz_dir: &Path, target: &str, dict: Option<&str>, secs: u64) {
-    cmd.current_dir(fuzz_dir)
+fn fuzz_args(cmd: &mut Command, root: &Path, t: &Target, secs: u64) {
+    let target = t.name;
+    cmd.current_dir(root.join(t.dir))
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("CARGO_TARGET_DIR")
         .args(["+nightly", "fuzz", "run", target])
@@ -176,7 +232,7 @@ fn fuzz_args(cmd: &mut Command, fuzz_dir: &Path, target: &str, dict: Option<&str
             "-max_len=65536",
             "-print_final_stats=1",
         ]);
-    if let Some(d) = dict {
-        cmd.arg(format!("-dict=dict/{d}"));
+    if let Some(d) = t.dict {
+        cmd.arg(format!("-dict={}", root.join(d).display()));
     }
 }

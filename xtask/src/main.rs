@@ -28,17 +28,18 @@ enum Task {
         release: bool,
     },
     /// Write seed corpora, then run the cargo-fuzz targets (nightly + cargo-fuzz), each for
-    /// the given time; crash inputs land in fuzz/artifacts/.
+    /// the given time; crash inputs land in <fuzz crate>/artifacts/ (fuzz/ or
+    /// sysflow-policy/fuzz/).
     Fuzz {
         /// Minutes per target.
         #[arg(long, default_value_t = 5.0, value_parser = positive_minutes)]
         minutes: f64,
         /// Run only this target.
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
-            fuzz::TARGETS.iter().map(|t| t.0)
+            fuzz::TARGETS.iter().map(|t| t.name)
         ))]
         target: Option<String>,
-        /// Run all targets at once under `nice 19`, each logging to fuzz/logs/<target>.log.
+        /// Run all targets at once under `nice 19`, each logging to <fuzz crate>/logs/<target>.log.
         #[arg(long)]
         parallel: bool,
     },

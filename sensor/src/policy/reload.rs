@@ -98,12 +98,15 @@ pub fn spawn(items: Vec<Reloadable>, hup: Receiver<()>) -> anyhow::Result<Option
                 for (r, _) in items.iter().zip(&targets).filter(|(_, t)| **t) {
                     match (r.loader)() {
                         Ok(set) => {
+                            let missing = super::adaptive::missing(&set);
+                            // Swap first, log after: whoever waits for the log line (an
+                            // operator, a test) may rely on the new rules being in force.
+                            let _ = r.swap.send(set);
                             tracing::info!(
                                 "{}: rules from {} recompiled",
                                 r.label,
                                 r.path.display()
                             );
-                            let missing = super::adaptive::missing(&set);
                             if missing != 0 {
                                 tracing::warn!(
                                     "{}: the reloaded rules can also match {} events, which the eBPF probes were started without (events: auto); restart the sensor to report them",
@@ -111,7 +114,6 @@ pub fn spawn(items: Vec<Reloadable>, hup: Receiver<()>) -> anyhow::Result<Option
                                     crate::source::ebpf::classes::names(missing)
                                 );
                             }
-                            let _ = r.swap.send(set);
                         }
                         Err(e) => tracing::error!(
                             "{}: rules in {} do not compile; keeping the previous rules: {e:#}",

@@ -1,25 +1,15 @@
 //! Policy loading: the real rule files compile; each class of mistake gives an actionable
 //! error at the right line and column.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sysflow_policy::{
     DiagKind, Diagnostic, LoadOptions, Mode, PolicyEngine, PolicyError, Priority,
 };
 
+/// `../shared` (`testkit` prints SKIPPED when it is absent).
 fn shared() -> Option<PathBuf> {
-    // SYSFLOW_SHARED overrides the location (worktrees not beside ../shared).
-    let p = std::env::var_os("SYSFLOW_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")).to_path_buf()
-        });
-    if p.join("policies").is_dir() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: ../shared not found");
-        None
-    }
+    testkit::shared_dir()
 }
 
 fn load(text: &str) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {

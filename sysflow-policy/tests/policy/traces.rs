@@ -14,19 +14,9 @@ use sysflow_model::flat::FlatRecord;
 use sysflow_model::tables::{Flattener, TableConfig};
 use sysflow_policy::{Matches, Mode, PolicyEngine};
 
+/// `../shared` (`testkit` prints SKIPPED when it is absent).
 fn shared() -> Option<PathBuf> {
-    // SYSFLOW_SHARED overrides the location (worktrees not beside ../shared).
-    let p = std::env::var_os("SYSFLOW_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")).to_path_buf()
-        });
-    if p.join("traces").is_dir() && p.join("policies").is_dir() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: ../shared not found");
-        None
-    }
+    testkit::shared_dir()
 }
 
 /// Every trace of `shared/traces`, flattened: (file name, flat records).
