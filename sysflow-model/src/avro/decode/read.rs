@@ -147,28 +147,17 @@ impl Program {
     }
 
     pub(super) fn str_array(&self, c: &mut Cur, w: Wire) -> Result<Vec<String>, DatumError> {
-        if !matches!(w, Wire::StrArray) {
-            return Err(mismatch(c));
-        }
-        let mut v = Vec::new();
-        loop {
-            let n = c.block_count()?;
-            if n == 0 {
-                return Ok(v);
-            }
-            // Counts are bounded by the bytes left; the reservation by a small constant too.
-            v.reserve(n.min(1024));
-            for _ in 0..n {
-                v.push(c.string()?);
-            }
+        match w {
+            Wire::StrArray => blocks(c, 1024, |c| c.string()),
+            _ => Err(mismatch(c)),
         }
     }
 
     pub(super) fn long_array(&self, c: &mut Cur, w: Wire) -> Result<Vec<i64>, DatumError> {
-        if !matches!(w, Wire::LongArray) {
-            return Err(mismatch(c));
+        match w {
+            Wire::LongArray => blocks(c, 1024, |c| c.long()),
+            _ => Err(mismatch(c)),
         }
-        read_longs(c)
     }
 
     pub(super) fn str_map(
@@ -176,20 +165,9 @@ impl Program {
         c: &mut Cur,
         w: Wire,
     ) -> Result<Vec<(String, String)>, DatumError> {
-        if !matches!(w, Wire::StrMap) {
-            return Err(mismatch(c));
-        }
-        let mut v = Vec::new();
-        loop {
-            let n = c.block_count()?;
-            if n == 0 {
-                return Ok(v);
-            }
-            v.reserve(n.min(1024));
-            for _ in 0..n {
-                let k = c.string()?;
-                v.push((k, c.string()?));
-            }
+        match w {
+            Wire::StrMap => blocks(c, 1024, |c| Ok((c.string()?, c.string()?))),
+            _ => Err(mismatch(c)),
         }
     }
 
@@ -197,43 +175,23 @@ impl Program {
         if !matches!(w, Wire::Services) {
             return Err(mismatch(c));
         }
-        let mut v = Vec::new();
-        loop {
-            let n = c.block_count()?;
-            if n == 0 {
-                return Ok(v);
-            }
-            v.reserve(n.min(64));
-            for _ in 0..n {
-                let name = c.string()?;
-                let id = c.string()?;
-                let namespace = c.string()?;
-                let mut port_list = Vec::new();
-                loop {
-                    let m = c.block_count()?;
-                    if m == 0 {
-                        break;
-                    }
-                    port_list.reserve(m.min(64));
-                    for _ in 0..m {
-                        port_list.push(Port {
-                            port: c.int()?,
-                            target_port: c.int()?,
-                            node_port: c.int()?,
-                            proto: c.string()?,
-                        });
-                    }
-                }
-                let cluster_ip = read_longs(c)?;
-                v.push(Service {
-                    name,
-                    id,
-                    namespace,
-                    port_list,
-                    cluster_ip,
-                });
-            }
-        }
+        // Struct fields are evaluated in the order written, which is the wire order.
+        blocks(c, 64, |c| {
+            Ok(Service {
+                name: c.string()?,
+                id: c.string()?,
+                namespace: c.string()?,
+                port_list: blocks(c, 64, |c| {
+                    Ok(Port {
+                        port: c.int()?,
+                        target_port: c.int()?,
+                        node_port: c.int()?,
+                        proto: c.string()?,
+                    })
+                })?,
+                cluster_ip: blocks(c, 1024, |c| c.long())?,
+            })
+        })
     }
 
     #[inline]
@@ -248,16 +206,22 @@ impl Program {
     }
 }
 
-fn read_longs(c: &mut Cur) -> Result<Vec<i64>, DatumError> {
+/// An Avro array or map: blocks of items, each block led by its count, until a zero count.
+/// Counts are bounded by the bytes left; the reservation by `cap` too.
+fn blocks<T>(
+    c: &mut Cur,
+    cap: usize,
+    mut item: impl FnMut(&mut Cur) -> Result<T, DatumError>,
+) -> Result<Vec<T>, DatumError> {
     let mut v = Vec::new();
     loop {
         let n = c.block_count()?;
         if n == 0 {
             return Ok(v);
         }
-        v.reserve(n.min(1024));
+        v.reserve(n.min(cap));
         for _ in 0..n {
-            v.push(c.long()?);
+            v.push(item(c)?);
         }
     }
 }
