@@ -137,6 +137,7 @@ macro_rules! layouts {
 
         /// One `t` record, read by its compiled steps (one per writer field, in writer order);
         /// fields the writer lacks keep their defaults.
+        #[inline]
         pub(super) fn decode_record(
             p: &$crate::avro::decode::program::Program,
             t: $crate::record::RecordType,
