@@ -1,7 +1,7 @@
 //! Operation flags (`opFlags`) and open flags (`openFlags`, falco `PPM_O_*` bits) as bit sets
 //! with their SysFlow names.
 
-use crate::record::RecordType;
+use crate::record_type::RecordType;
 
 /// `opFlags` bit set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -10,6 +10,7 @@ pub mod avro;
 pub mod flags;
 pub mod flat;
 pub mod record;
+mod record_type;
 pub mod tables;
 
 #[cfg(test)]

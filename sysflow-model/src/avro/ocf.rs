@@ -552,9 +552,9 @@ pub const DEFLATE_LEVEL: u32 = 2;
 
 /// Writes SysFlow records to an Avro object container file with [`SYSFLOW_V5_SCHEMA`].
 ///
-/// Deflate runs at [`DEFLATE_LEVEL`]. Records are buffered and written as a block once it reaches ~80,000 bytes, on
-/// [`Writer::flush`] and on [`Writer::finish`]. Dropping the writer flushes too, but only
-/// `finish` reports errors.
+/// Deflate runs at `DEFLATE_LEVEL` (this module). Records are buffered and written as a block
+/// once it reaches ~80,000 bytes, on [`Writer::flush`] and on [`Writer::finish`]. Dropping the
+/// writer flushes too, but only `finish` reports errors.
 pub struct Writer<W: Write> {
     out: Option<W>,
     codec: Codec,

@@ -684,7 +684,7 @@ const FALCO_SYSCALLS: &[(&str, &[&str])] = &[
     ("renameat2", &["RENAME"]),
 ];
 
-/// SysFlow operation names matching a Falco `evt.type` syscall name (see [`FALCO_SYSCALLS`]).
+/// SysFlow operation names matching a Falco `evt.type` syscall name (the table `FALCO_SYSCALLS` above).
 pub fn falco_evt_type_ops(syscall: &str) -> Option<&'static [&'static str]> {
     FALCO_SYSCALLS
         .iter()

@@ -1,11 +1,11 @@
 //! Container files: round trips through Writer/Reader, interoperability with apache-avro,
 //! every error case with its offset, and a corruption fuzz that must never panic.
 
-mod common;
-
 use sysflow_model::avro::datum::encode_datum;
 use sysflow_model::avro::{Codec, ReadError, Reader, Writer, SYSFLOW_V5_SCHEMA};
 use sysflow_model::*;
+
+use crate::common;
 
 fn write(records: &[SysFlow], codec: Codec, flush_every: usize) -> Vec<u8> {
     let mut w = Writer::new(Vec::new(), codec).unwrap();

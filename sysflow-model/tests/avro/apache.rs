@@ -1,7 +1,5 @@
 //! Our schema and datum encoding agree with the apache-avro crate and the official schema.
 
-mod common;
-
 use std::collections::HashMap;
 
 use apache_avro::types::Value;
@@ -9,6 +7,8 @@ use apache_avro::Schema;
 use sysflow_model::avro::datum::{decode_datum, encode_datum};
 use sysflow_model::avro::SYSFLOW_V5_SCHEMA;
 use sysflow_model::*;
+
+use crate::common;
 
 fn official() -> Option<Schema> {
     let dir = common::shared()?;

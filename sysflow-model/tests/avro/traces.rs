@@ -1,12 +1,12 @@
 //! Every real trace in ../shared/traces reads completely, with the record counts and header
 //! versions of the reference (§1.4, §9).
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use sysflow_model::avro::Reader;
 use sysflow_model::{OpFlags, RecordType, SysFlow};
+
+use crate::common;
 
 struct Read {
     version: i64,
