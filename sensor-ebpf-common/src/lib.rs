@@ -11,8 +11,20 @@
 pub const PATH_LEN: usize = 512;
 /// Bytes reserved for the exe path of an exec event.
 pub const EXE_LEN: usize = 256;
-/// Bytes reserved for the NUL-separated argument vector of an exec event.
-pub const ARGS_LEN: usize = 512;
+/// Bytes reserved for the NUL-separated argument vector of an exec event: 4 KiB, as the
+/// kernel's own view of a command line in `/proc/<pid>/cmdline` reads one page per call.
+pub const ARGS_LEN: usize = 4096;
+/// Most dentries and mount crossings the exe walk follows before giving up (path truncated).
+pub const EXE_PATH_STEPS: usize = 24;
+/// Bytes of one name of the exe walk (a longer name makes the walk incomplete).
+pub const NAME_SLOT: usize = 64;
+/// Bytes reserved for the executed file's path as the probe walks it: one slot per step,
+/// leaf first, each a NUL-terminated dentry name (empty for a mount crossing).
+pub const EXE_PATH_LEN: usize = EXE_PATH_STEPS * NAME_SLOT;
+/// Bytes reserved for one cgroup (kernfs) name; longer names are cut.
+pub const CGROUP_NAME_LEN: usize = 96;
+/// Levels of the cgroup hierarchy an event carries: the task's cgroup and its ancestors.
+pub const CGROUP_LEVELS: usize = 4;
 /// Default size of each ring buffer the probes write into (bytes, power of two).
 pub const RING_SIZE: u32 = 16 << 20;
 /// Most ring buffers the probes have (`EVENTS0` .. `EVENTS15`).
@@ -42,6 +54,8 @@ pub enum EventKind {
     Path = 7,
     /// [`DupEvent`]: dup/dup2/dup3/fcntl(F_DUPFD*) on exit.
     Dup = 8,
+    /// [`CgroupEvent`]: `cgroup_attach_task` (a process moved to another cgroup).
+    Cgroup = 9,
 }
 
 impl EventKind {
@@ -56,6 +70,7 @@ impl EventKind {
             6 => EventKind::Io,
             7 => EventKind::Path,
             8 => EventKind::Dup,
+            9 => EventKind::Cgroup,
             _ => return None,
         })
     }
@@ -129,10 +144,12 @@ pub enum Op {
     CopyFileRangeIn,
     /// The `fd_out` side of copy_file_range(2).
     CopyFileRangeOut,
+    /// A process moved to another cgroup (`cgroup_attach_task`).
+    CgroupAttach,
 }
 
 impl Op {
-    const ALL: [Op; 56] = [
+    const ALL: [Op; 57] = [
         Op::Read,
         Op::Write,
         Op::Pread64,
@@ -189,6 +206,7 @@ impl Op {
         Op::SpliceOut,
         Op::CopyFileRangeIn,
         Op::CopyFileRangeOut,
+        Op::CgroupAttach,
     ];
 
     /// The op for a raw header value.
@@ -235,9 +253,13 @@ impl Op {
     /// The drop-counter class events of this op are counted in when the ring is full.
     pub fn class(self) -> DropClass {
         match self {
-            Op::Exec | Op::Fork | Op::Exit | Op::Setuid | Op::Setreuid | Op::Setresuid => {
-                DropClass::Proc
-            }
+            Op::Exec
+            | Op::Fork
+            | Op::Exit
+            | Op::Setuid
+            | Op::Setreuid
+            | Op::Setresuid
+            | Op::CgroupAttach => DropClass::Proc,
             Op::Open
             | Op::Openat
             | Op::Openat2
@@ -337,14 +359,36 @@ impl EventHeader {
     }
 }
 
+/// The cgroup a task is in, in the hierarchy user space chose (`OFFSETS.cgroup_css`): the
+/// cgroup v2 hierarchy on a pure v2 host, one v1 controller's otherwise. Container runtimes
+/// name a container's cgroup after its id (`docker-<id>.scope`, `/docker/<id>`,
+/// `cri-containerd-<id>.scope`, `crio-<id>.scope`, `libpod-<id>.scope`, `.../pod<uid>/<id>`),
+/// so the names of the cgroup and a few ancestors tell which container the task is in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CgroupNames {
+    /// kernfs node id of the cgroup (the cgroup id; 0 when it could not be read).
+    pub id: u64,
+    /// Names of the cgroup and its ancestors, leaf first, each NUL-terminated; empty names
+    /// after the hierarchy's root.
+    pub names: [[u8; CGROUP_NAME_LEN]; CGROUP_LEVELS],
+}
+
+impl Default for CgroupNames {
+    fn default() -> Self {
+        CgroupNames {
+            id: 0,
+            names: [[0; CGROUP_NAME_LEN]; CGROUP_LEVELS],
+        }
+    }
+}
+
 /// A process image replaced by exec (`sched_process_exec`; successful execs only).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct ExecEvent {
     /// Common header.
     pub hdr: EventHeader,
-    /// cgroup v2 id of the task.
-    pub cgroup_id: u64,
     /// 1 if the task has a controlling terminal.
     pub tty: u32,
     /// Bytes used in `exe` (without NUL).
@@ -353,10 +397,22 @@ pub struct ExecEvent {
     pub args_len: u32,
     /// 1 if the argument vector was longer than [`ARGS_LEN`].
     pub args_truncated: u32,
-    /// `bprm->filename` as passed to exec.
+    /// Slots used in `exe_path` (steps of the walk); 0 when the walk failed.
+    pub exe_path_len: u32,
+    /// 1 when the walk reached the process's root (or the namespace's); 0 when it gave up
+    /// (too deep, unreadable), so `exe_path` is only the tail of the path.
+    pub exe_path_complete: u32,
+    /// `bprm->filename` as passed to exec (what the caller named: may be relative, a
+    /// symlink, or `/proc/self/exe`, `/dev/fd/N`).
     pub exe: [u8; EXE_LEN],
+    /// The file the kernel executed (`bprm->executable` for a script, else `bprm->file`):
+    /// its dentry names up to the process's root, leaf first, one per [`NAME_SLOT`] slot
+    /// (see [`EXE_PATH_LEN`]).
+    pub exe_path: [u8; EXE_PATH_LEN],
     /// argv, each argument NUL-terminated.
     pub args: [u8; ARGS_LEN],
+    /// The task's cgroup after the exec.
+    pub cgroup: CgroupNames,
 }
 
 /// A task created by clone/fork/vfork (`sched_process_fork`; the header is the parent).
@@ -371,6 +427,21 @@ pub struct ForkEvent {
     pub child_tgid: u32,
     /// Child `start_time` (CLOCK_MONOTONIC ns).
     pub child_start_ns: u64,
+    /// The child's cgroup, read from the child (it differs from the parent's with
+    /// `CLONE_INTO_CGROUP`, as crun and systemd start processes).
+    pub cgroup: CgroupNames,
+}
+
+/// A process moved to another cgroup (`cgroup_attach_task`, in the tracked hierarchy only):
+/// how runc puts a container's init process, cloned on the host, into the container.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CgroupEvent {
+    /// Common header of the moved task (pid/tgid and ids are the moved task's, not the
+    /// writer's).
+    pub hdr: EventHeader,
+    /// The task's cgroup after the move.
+    pub cgroup: CgroupNames,
 }
 
 /// A task exited (`sched_process_exit`, once per thread).
@@ -529,6 +600,39 @@ pub struct KernelOffsets {
     pub cred_gid: u32,
     /// `task_struct.comm` (`char[TASK_COMM_LEN]`), for the comm exclusion filter.
     pub task_comm: u32,
+    /// 1 when the cgroup offsets below were resolved (else events carry no cgroup).
+    pub cgroup_valid: u32,
+    pub task_cgroups: u32,
+    /// Offset in `struct css_set` of the pointer to follow to the tracked hierarchy:
+    /// `subsys[i]` of a v1 controller (a `cgroup_subsys_state *`, then `css->cgroup`) or
+    /// `dfl_cgrp` (a `cgroup *`) for cgroup v2; which one is `cgroup_via_css`.
+    pub cgroup_css: u32,
+    /// 1: `cgroup_css` points at a `cgroup_subsys_state`; 0: at a `cgroup`.
+    pub cgroup_via_css: u32,
+    pub css_cgroup: u32,
+    pub cgroup_kn: u32,
+    pub kn_name: u32,
+    /// `kernfs_node.__parent` (`parent` before Linux 6.15).
+    pub kn_parent: u32,
+    pub kn_id: u32,
+    /// 1 when the exe-walk offsets below were resolved (else `exe_path` stays empty).
+    pub exe_walk_valid: u32,
+    pub bprm_file: u32,
+    /// `linux_binprm.executable` (the script when an interpreter runs it); 0 when absent.
+    pub bprm_executable: u32,
+    pub file_f_path: u32,
+    pub path_mnt: u32,
+    pub path_dentry: u32,
+    pub dentry_parent: u32,
+    /// `dentry.d_name.name`.
+    pub dentry_name: u32,
+    pub vfsmount_root: u32,
+    /// Offset of the `vfsmount` inside `struct mount` (`container_of`).
+    pub mount_mnt: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    pub task_fs: u32,
+    pub fs_root: u32,
 }
 
 /// Bytes of `task_struct.comm` (`TASK_COMM_LEN`): at most 15 name bytes, NUL-padded.
@@ -574,6 +678,19 @@ mod user {
     // SAFETY: plain-old-data `#[repr(C)]` structs of integers and byte arrays, no padding holes
     // the kernel leaves uninitialised that user space would read as anything but bytes.
     unsafe impl aya::Pod for super::KernelOffsets {}
+
+    impl super::CgroupNames {
+        /// The used names, leaf first (up to the first empty one), as bytes.
+        pub fn names(&self) -> impl Iterator<Item = &[u8]> {
+            self.names
+                .iter()
+                .map(|n| {
+                    let end = n.iter().position(|&c| c == 0).unwrap_or(n.len());
+                    &n[..end]
+                })
+                .take_while(|n| !n.is_empty())
+        }
+    }
 }
 
 #[cfg(test)]

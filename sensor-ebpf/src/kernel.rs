@@ -229,10 +229,15 @@ pub unsafe fn kernel_str<const N: usize>(src: u64, dst: *mut [u8; N]) -> u32 {
     }
 }
 
-/// Copy exactly `N` user bytes into `dst`; false on fault.
+/// Copy `len` user bytes (at most `N`, at least 1) into `dst`; false on fault.
 #[inline(always)]
-pub unsafe fn user_bytes<const N: usize>(src: u64, dst: *mut [u8; N]) -> bool {
-    unsafe { bpf_probe_read_user(dst.cast(), N as u32, src as *const _) == 0 }
+pub unsafe fn user_bytes<const N: usize>(src: u64, dst: *mut [u8; N], len: u64) -> bool {
+    // Bounds the verifier can follow: 1 ..= N.
+    let n = if len > N as u64 { N as u32 } else { len as u32 };
+    if n == 0 {
+        return false;
+    }
+    unsafe { bpf_probe_read_user(dst.cast(), n, src as *const _) == 0 }
 }
 
 /// The current `task_struct`.
@@ -252,6 +257,19 @@ impl Task {
     #[inline(always)]
     pub fn current() -> Task {
         Task(unsafe { bpf_get_current_task_btf() } as u64)
+    }
+
+    /// A task passed to a `tp_btf` program as a `struct task_struct *` argument (BTF-typed,
+    /// so the same typed loads work on it).
+    #[inline(always)]
+    pub fn from_arg(ptr: u64) -> Task {
+        Task(ptr)
+    }
+
+    /// The `task_struct` pointer.
+    #[inline(always)]
+    pub fn ptr(self) -> u64 {
+        self.0
     }
 
     /// `tgid << 32 | tid`, as `bpf_get_current_pid_tgid` returns it.

@@ -319,8 +319,8 @@ fn ebpf_events_none_records_the_process_life_cycle_only() {
     let Some((banner, k)) = events_run("evnone", "none") else {
         return;
     };
-    // exec, fork and exit; no sys_exit program.
-    assert!(banner.contains("(3 probes attached"), "{banner}");
+    // exec, fork, exit and cgroup attach; no sys_exit program.
+    assert!(banner.contains("(4 probes attached"), "{banner}");
     assert_eq!(k, want(false, false, false, false));
 }
 
@@ -330,7 +330,7 @@ fn ebpf_events_select_files_sockets_and_setuid_separately() {
     let Some((banner, net)) = events_run("evnet", "net") else {
         return;
     };
-    assert!(banner.contains("(4 probes attached"), "{banner}");
+    assert!(banner.contains("(5 probes attached"), "{banner}");
     assert_eq!(net, want(false, false, true, false));
     let Some((_, file)) = events_run("evfile", "file,setuid") else {
         return;

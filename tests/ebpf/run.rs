@@ -270,7 +270,7 @@ fn ebpf_events_auto_follows_the_rules() {
     };
     let attached = d.log.last().cloned().unwrap_or_default();
     assert!(
-        attached.contains("programs=3") && attached.contains("events=none"),
+        attached.contains("programs=4") && attached.contains("events=none"),
         "{attached}"
     );
     let alert = d

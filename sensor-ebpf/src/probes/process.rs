@@ -1,15 +1,16 @@
-//! Process life cycle: exec, fork/clone (processes and threads), exit (every thread), and
-//! the setuid family.
+//! Process life cycle: exec, fork/clone (processes and threads), exit (every thread), a
+//! process moving to another cgroup (into a container), and the setuid family.
 
-use aya_ebpf::{
-    helpers::generated::bpf_get_current_cgroup_id, macros::btf_tracepoint,
-    programs::BtfTracePointContext,
+use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use sensor_ebpf_common::{
+    CgroupEvent, CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, Op, ARGS_LEN,
 };
-use sensor_ebpf_common::{CredEvent, EventKind, ExecEvent, ExitEvent, ForkEvent, Op, ARGS_LEN};
 
 use super::header;
 use crate::{
-    kernel::{current_task, kernel_str, kread, sys_arg, user_bytes, user_str, Args, Task},
+    cgroup::{clear_cgroup, kn_names, task_cgroup, task_cgroup_kn},
+    dpath::exe_path,
+    kernel::{current_task, kernel_str, kread, sys_arg, tload, user_bytes, user_str, Args, Task},
     maps::{count_drop, is_self, offsets, wakeup_flags, EVENTS},
 };
 
@@ -31,7 +32,6 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let p = e.as_mut_ptr();
     unsafe {
         (*p).hdr = header(task, pt, EventKind::Exec, Op::Exec, 0);
-        (*p).cgroup_id = bpf_get_current_cgroup_id();
         (*p).tty = 0;
         (*p).exe_len = 0;
         (*p).args_len = 0;
@@ -51,9 +51,10 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
                 let start = kread::<u64>(mm + o.mm_arg_start as u64).unwrap_or(0);
                 let end = kread::<u64>(mm + o.mm_arg_end as u64).unwrap_or(0);
                 let len = end.saturating_sub(start);
-                // Fixed-size read keeps the verifier happy; the env block follows argv, so
-                // reading past `end` stays in the mapping. Fall back to argv[0] on a fault.
-                if user_bytes(start, &raw mut (*p).args) {
+                // Exactly the argument bytes (at most ARGS_LEN): a fixed-size read past
+                // `arg_end` fails when argv and the environment are short and end near the
+                // top of the stack mapping, as a container entrypoint's often are.
+                if user_bytes(start, &raw mut (*p).args, len) {
                     (*p).args_len = if len > ARGS_LEN as u64 {
                         ARGS_LEN as u32
                     } else {
@@ -66,6 +67,12 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
                 }
             }
         }
+        // The two walks last, each in a function of its own: the verifier follows every way
+        // out of a loop into whatever comes after it, so little may come after.
+        task_cgroup(task, &raw mut (*p).cgroup);
+        let (n, complete) = exe_path(bprm, &raw mut (*p).exe_path);
+        (*p).exe_path_len = n;
+        (*p).exe_path_complete = complete as u32;
     }
     e.submit(wakeup_flags());
     0
@@ -80,26 +87,71 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     if is_self(pt) {
         return 0;
     }
-    let child: u64 = ctx.arg(1);
+    let child_ptr: u64 = ctx.arg(1);
+    let child = Task::from_arg(child_ptr);
     let o = offsets();
     let (mut cpid, mut ctgid, mut cstart) = (0u32, 0u32, 0u64);
     if o.valid != 0 {
         unsafe {
-            cpid = kread::<u32>(child + o.task_pid as u64).unwrap_or(0);
-            ctgid = kread::<u32>(child + o.task_tgid as u64).unwrap_or(0);
-            cstart = kread::<u64>(child + o.task_start_time as u64).unwrap_or(0);
+            cpid = kread::<u32>(child_ptr + o.task_pid as u64).unwrap_or(0);
+            ctgid = kread::<u32>(child_ptr + o.task_tgid as u64).unwrap_or(0);
+            cstart = kread::<u64>(child_ptr + o.task_start_time as u64).unwrap_or(0);
         }
     }
     let Some(mut e) = EVENTS.reserve::<ForkEvent>(0) else {
         count_drop(Op::Fork, pt);
         return 0;
     };
-    e.write(ForkEvent {
-        hdr: header(task, pt, EventKind::Fork, Op::Fork, cpid as i64),
-        child_pid: cpid,
-        child_tgid: ctgid,
-        child_start_ns: cstart,
-    });
+    let p = e.as_mut_ptr();
+    unsafe {
+        (*p).hdr = header(task, pt, EventKind::Fork, Op::Fork, cpid as i64);
+        (*p).child_pid = cpid;
+        (*p).child_tgid = ctgid;
+        (*p).child_start_ns = cstart;
+        // Threads share their process's container: only new processes need the names.
+        if cpid == ctgid {
+            task_cgroup(child, &raw mut (*p).cgroup);
+        } else {
+            clear_cgroup(&raw mut (*p).cgroup);
+        }
+    }
+    e.submit(wakeup_flags());
+    0
+}
+
+/// `cgroup_attach_task(struct cgroup *dst_cgrp, const char *path, struct task_struct *task,
+/// bool threadgroup)`; runs in the writer of `cgroup.procs` (runc, systemd, containerd) once
+/// per hierarchy the task moves in. Only a move in the tracked hierarchy of a group leader
+/// (the process) is reported.
+#[btf_tracepoint(function = "cgroup_attach_task")]
+pub fn cgroup_attach_task(ctx: BtfTracePointContext) -> i32 {
+    let o = offsets();
+    if o.valid == 0 || o.cgroup_valid == 0 {
+        return 0;
+    }
+    let dst: u64 = ctx.arg(0);
+    let task = Task::from_arg(ctx.arg(2));
+    let pt = task.pid_tgid();
+    if pt as u32 != (pt >> 32) as u32 || is_self(pt) {
+        return 0;
+    }
+    // The task's cgroup in the tracked hierarchy is `dst` only when this move is in it (the
+    // task already belongs to `dst` when the tracepoint fires).
+    let kn = unsafe { task_cgroup_kn(task) };
+    let dst_kn: u64 = unsafe { tload(dst, o.cgroup_kn as u64) };
+    if kn == 0 || kn != dst_kn {
+        return 0;
+    }
+    let Some(mut e) = EVENTS.reserve::<CgroupEvent>(0) else {
+        count_drop(Op::CgroupAttach, pt);
+        return 0;
+    };
+    let p = e.as_mut_ptr();
+    unsafe {
+        (*p).hdr = header(task, pt, EventKind::Cgroup, Op::CgroupAttach, 0);
+        clear_cgroup(&raw mut (*p).cgroup);
+        kn_names(kn, &raw mut (*p).cgroup);
+    }
     e.submit(wakeup_flags());
     0
 }

@@ -20,6 +20,7 @@ pub enum BtfError {
 }
 
 const KIND_STRUCT: u32 = 4;
+const KIND_ENUM: u32 = 6;
 const KIND_UNION: u32 = 5;
 const KIND_TYPEDEF: u32 = 8;
 const KIND_VOLATILE: u32 = 9;
@@ -40,6 +41,8 @@ struct Type {
     /// Referenced type for modifiers and typedefs.
     ty: u32,
     members: Vec<Member>,
+    /// Enumerators of an enum: (name, value).
+    values: Vec<(u32, i32)>,
 }
 
 /// Parsed struct/union layout of a BTF blob.
@@ -79,6 +82,7 @@ impl Btf {
             kind: 0,
             ty: 0,
             members: Vec::new(),
+            values: Vec::new(),
         }];
         let mut p = 0;
         while p < tsec.len() {
@@ -90,6 +94,7 @@ impl Btf {
             let kind = (info >> 24) & 0x1f;
             let kflag = info >> 31 == 1;
             let mut members = Vec::new();
+            let mut values = Vec::new();
             let extra = match kind {
                 1 | 14 | 17 => 4,
                 3 => 12,
@@ -111,7 +116,14 @@ impl Btf {
                     }
                     vlen * 12
                 }
-                6 | 13 => vlen * 8,
+                KIND_ENUM => {
+                    for i in 0..vlen {
+                        let v = p + i * 8;
+                        values.push((u32_at(tsec, v)?, u32_at(tsec, v + 4)? as i32));
+                    }
+                    vlen * 8
+                }
+                13 => vlen * 8,
                 15 | 19 => vlen * 12,
                 2 | 7 | 8 | 9 | 10 | 11 | 12 | 16 | 18 => 0,
                 _ => return Err(BtfError::Malformed("unknown type kind")),
@@ -122,6 +134,7 @@ impl Btf {
                 kind,
                 ty: size_or_type,
                 members,
+                values,
             });
         }
         let mut btf = Btf {
@@ -191,6 +204,84 @@ impl Btf {
         }
     }
 
+    /// Value of enumerator `variant` of `enum name`.
+    pub fn enum_value(&self, name: &str, variant: &str) -> Option<i32> {
+        self.types
+            .iter()
+            .filter(|t| t.kind == KIND_ENUM && self.str_at(t.name) == name)
+            .flat_map(|t| &t.values)
+            .find(|(n, _)| self.str_at(*n) == variant)
+            .map(|&(_, v)| v)
+    }
+
+    /// Offsets of the cgroup walk (`cgroup.rs` of the probes) for the hierarchy `h`; `None`
+    /// when the kernel lacks a member (then events carry no cgroup).
+    fn cgroup_offsets(&self, h: Hierarchy, o: &mut KernelOffsets) -> Option<()> {
+        o.task_cgroups = self.offset("task_struct", "cgroups").ok()?;
+        match h {
+            Hierarchy::V2 => {
+                o.cgroup_css = self.offset("css_set", "dfl_cgrp").ok()?;
+                o.cgroup_via_css = 0;
+            }
+            Hierarchy::V1(controller) => {
+                let id = self.enum_value("cgroup_subsys_id", &format!("{controller}_cgrp_id"))?;
+                let id = u32::try_from(id).ok()?;
+                o.cgroup_css = self.offset("css_set", "subsys").ok()? + 8 * id;
+                o.cgroup_via_css = 1;
+            }
+        }
+        o.css_cgroup = self.offset("cgroup_subsys_state", "cgroup").ok()?;
+        o.cgroup_kn = self.offset("cgroup", "kn").ok()?;
+        o.kn_name = self.offset("kernfs_node", "name").ok()?;
+        // Renamed when it became RCU-protected (Linux 6.15).
+        o.kn_parent = self
+            .offset("kernfs_node", "__parent")
+            .or_else(|_| self.offset("kernfs_node", "parent"))
+            .ok()?;
+        o.kn_id = self.offset("kernfs_node", "id").ok()?;
+        o.cgroup_valid = 1;
+        Some(())
+    }
+
+    /// Offsets of the exe path walk (`dpath.rs` of the probes); `None` when one is missing.
+    fn exe_walk_offsets(&self, o: &mut KernelOffsets) -> Option<()> {
+        o.bprm_file = self.offset("linux_binprm", "file").ok()?;
+        // Since Linux 5.8; 0 makes the probe take `file`, which before was the script.
+        o.bprm_executable = self.offset("linux_binprm", "executable").unwrap_or(0);
+        o.file_f_path = self.offset("file", "f_path").ok()?;
+        o.path_mnt = self.offset("path", "mnt").ok()?;
+        o.path_dentry = self.offset("path", "dentry").ok()?;
+        o.dentry_parent = self.offset("dentry", "d_parent").ok()?;
+        o.dentry_name = self.offset("dentry", "d_name").ok()? + self.offset("qstr", "name").ok()?;
+        o.vfsmount_root = self.offset("vfsmount", "mnt_root").ok()?;
+        o.mount_mnt = self.offset("mount", "mnt").ok()?;
+        o.mount_parent = self.offset("mount", "mnt_parent").ok()?;
+        o.mount_mountpoint = self.offset("mount", "mnt_mountpoint").ok()?;
+        o.task_fs = self.offset("task_struct", "fs").ok()?;
+        o.fs_root = self.offset("fs_struct", "root").ok()?;
+        o.exe_walk_valid = 1;
+        Some(())
+    }
+
+    /// Every offset the probes need, with the cgroup walk reading hierarchy `h`.
+    pub fn probe_offsets(&self, h: Hierarchy) -> Result<KernelOffsets, BtfError> {
+        let mut o = self.kernel_offsets()?;
+        if self.cgroup_offsets(h, &mut o).is_none() {
+            tracing::warn!(
+                hierarchy = %h,
+                "kernel BTF lacks a cgroup member: processes are not attributed to containers"
+            );
+            o.cgroup_valid = 0;
+        }
+        if self.exe_walk_offsets(&mut o).is_none() {
+            tracing::warn!(
+                "kernel BTF lacks a dentry/mount member: exe paths are as exec named them"
+            );
+            o.exe_walk_valid = 0;
+        }
+        Ok(o)
+    }
+
     /// Every offset the probes need.
     pub fn kernel_offsets(&self) -> Result<KernelOffsets, BtfError> {
         let sk_common = self.offset("sock", "__sk_common")?;
@@ -235,13 +326,96 @@ impl Btf {
             // Optional: 0 (never a real offset, thread_info comes first) makes the probe use
             // `bpf_get_current_comm` instead of the typed load.
             task_comm: self.offset("task_struct", "comm").unwrap_or(0),
+            ..KernelOffsets::default()
         })
+    }
+}
+
+/// The cgroup hierarchy whose names tell a task's container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hierarchy {
+    /// The cgroup v2 (default) hierarchy: a host with cgroup v2 only.
+    V2,
+    /// The v1 hierarchy of this controller: a host with v1 controllers (legacy or hybrid),
+    /// where runtimes put each container in every v1 hierarchy and not always in v2.
+    V1(&'static str),
+}
+
+impl std::fmt::Display for Hierarchy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hierarchy::V2 => f.write_str("cgroup v2"),
+            Hierarchy::V1(c) => write!(f, "cgroup v1 {c}"),
+        }
+    }
+}
+
+/// Controllers a container runtime always puts a container in, in order of preference.
+const V1_CONTROLLERS: [&str; 6] = ["pids", "memory", "cpu", "cpuacct", "devices", "freezer"];
+
+impl Hierarchy {
+    /// The hierarchy to read on this host, from `/proc/cgroups` (kernel-wide, the same in a
+    /// container): a controller with a non-zero hierarchy id is mounted as cgroup v1.
+    pub fn of_host(proc_cgroups: &str) -> Hierarchy {
+        let mounted: Vec<&str> = proc_cgroups
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() >= 4 && f[1] != "0" && f[3] == "1").then_some(f[0])
+            })
+            .collect();
+        V1_CONTROLLERS
+            .iter()
+            .find(|c| mounted.contains(c))
+            .map_or(Hierarchy::V2, |c| Hierarchy::V1(c))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hierarchy_is_v2_unless_a_v1_controller_is_mounted() {
+        let hybrid = "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t3\t2\t1\n\
+                      cpu\t1\t2\t1\nmemory\t4\t18\t1\npids\t8\t2\t1\n";
+        assert_eq!(Hierarchy::of_host(hybrid), Hierarchy::V1("pids"));
+        let no_pids = "cpu\t1\t2\t1\nmemory\t4\t18\t1\npids\t0\t2\t1\n";
+        assert_eq!(Hierarchy::of_host(no_pids), Hierarchy::V1("memory"));
+        let v2 = "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpu\t0\t90\t1\n\
+                  memory\t0\t90\t1\npids\t0\t90\t1\n";
+        assert_eq!(Hierarchy::of_host(v2), Hierarchy::V2);
+        assert_eq!(Hierarchy::of_host(""), Hierarchy::V2);
+    }
+
+    #[test]
+    fn resolves_cgroup_and_exe_walk_offsets_of_running_kernel() {
+        let Ok(data) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+            eprintln!("SKIPPED: /sys/kernel/btf/vmlinux not readable");
+            return;
+        };
+        let btf = Btf::parse(&data).expect("parse vmlinux BTF");
+        // The controller ids are the kernel's build-time order; cpuset is always first.
+        assert_eq!(
+            btf.enum_value("cgroup_subsys_id", "cpuset_cgrp_id"),
+            Some(0)
+        );
+        let v1 = btf.probe_offsets(Hierarchy::V1("pids")).expect("offsets");
+        let v2 = btf.probe_offsets(Hierarchy::V2).expect("offsets");
+        assert_eq!((v1.cgroup_valid, v2.cgroup_valid), (1, 1));
+        assert_eq!((v1.cgroup_via_css, v2.cgroup_via_css), (1, 0));
+        let subsys = btf.offset("css_set", "subsys").expect("subsys");
+        let pids = btf
+            .enum_value("cgroup_subsys_id", "pids_cgrp_id")
+            .expect("pids");
+        assert_eq!(v1.cgroup_css, subsys + 8 * pids as u32);
+        assert_eq!(v1.exe_walk_valid, 1);
+        // `struct path` is {mnt, dentry}; `mnt` sits inside `struct mount` after its hash
+        // node and parent pointers.
+        assert_eq!((v1.path_mnt, v1.path_dentry), (0, 8));
+        assert!(v1.mount_mnt > v1.mount_parent, "{v1:?}");
+    }
 
     /// Reads the offsets of the running kernel; skipped where the kernel has no BTF.
     #[test]

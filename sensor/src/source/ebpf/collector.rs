@@ -18,8 +18,9 @@ use sensor_ebpf_common::{
 };
 
 use super::{
-    btf::Btf,
+    btf::{Btf, Hierarchy},
     builder::{Builder, BuilderConfig},
+    containers::{RuntimeConfig, Runtimes},
     filter::{comm_keys, CommError},
     object,
     procfs::{Clocks, Names},
@@ -48,6 +49,9 @@ pub struct CollectorConfig {
     /// Print the probes' debug logs (aya-log) through `tracing`, target [`PROBE_LOG_TARGET`]
     /// at debug (default off; then the probes' log calls are removed at load and cost nothing).
     pub probe_log: bool,
+    /// Where to ask container runtimes for names and images (default: Docker's and podman's
+    /// sockets, containerd's and CRI-O's state directories).
+    pub runtimes: RuntimeConfig,
 }
 
 /// `tracing` target of the probes' debug logs (their crate name, as aya-log reports it).
@@ -62,6 +66,7 @@ impl Default for CollectorConfig {
             exclude_comms: Vec::new(),
             events: classes::ALL,
             probe_log: false,
+            runtimes: RuntimeConfig::default(),
         }
     }
 }
@@ -123,6 +128,9 @@ pub struct Collector {
     drops: PerCpuArray<MapData, u64>,
     filtered: PerCpuArray<MapData, u64>,
     builder: Builder,
+    /// The runtime lookups, started at the first poll: after the capabilities were dropped
+    /// (they are per thread, and a thread started before would keep them all).
+    runtimes: Option<RuntimeConfig>,
     /// Aligned copy for an event the ring or the reorder arena holds misaligned.
     scratch: Box<Scratch>,
     decode_errors: u64,
@@ -158,6 +166,7 @@ const TP_PROGRAMS: &[&str] = &[
     "sched_process_exec",
     "sched_process_fork",
     "sched_process_exit",
+    "cgroup_attach_task",
 ];
 
 impl Collector {
@@ -184,7 +193,9 @@ impl Collector {
         let (per_ring, nrings) = ring_groups(cpus, cfg.cpus_per_ring);
         let raw_btf = std::fs::read("/sys/kernel/btf/vmlinux")
             .map_err(|e| CollectorError::KernelBtf(e.to_string()))?;
-        let offsets = Btf::parse(&raw_btf)?.kernel_offsets()?;
+        let hierarchy =
+            Hierarchy::of_host(&std::fs::read_to_string("/proc/cgroups").unwrap_or_default());
+        let offsets = Btf::parse(&raw_btf)?.probe_offsets(hierarchy)?;
         let kbtf = AyaBtf::from_sys_fs().map_err(|e| CollectorError::KernelBtf(e.to_string()))?;
         let me = std::process::id();
         // Commits wake the reader only once an eighth of the ring is waiting; below that the
@@ -284,6 +295,7 @@ impl Collector {
             cpus_per_ring = per_ring,
             excluded_comms = excluded.len(),
             events = %super::classes::names(cfg.events),
+            cgroups = %hierarchy,
             "eBPF probes attached"
         );
         Ok(Collector {
@@ -295,6 +307,7 @@ impl Collector {
             drops,
             filtered,
             builder,
+            runtimes: Some(cfg.runtimes),
             scratch: Box::default(),
             decode_errors: 0,
             started: Instant::now(),
@@ -317,6 +330,9 @@ impl Collector {
     /// Wait up to `timeout` for events, feed every available event to the builder, run the
     /// periodic flow work. Returns the number of events consumed.
     pub fn poll(&mut self, timeout: Duration) -> Result<usize, CollectorError> {
+        if let Some(cfg) = self.runtimes.take() {
+            self.builder.set_runtimes(Runtimes::start(cfg));
+        }
         let timeout = timeout.min(POLL_INTERVAL);
         let mut n = self.drain();
         if n == 0 {

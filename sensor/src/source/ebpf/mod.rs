@@ -3,6 +3,8 @@
 //!
 //! - [`collector`]: load/attach, ring-buffer reading, drop counters.
 //! - [`builder`]: raw events → SysFlow records (entities, flows, events).
+//! - [`containers`]: which container a process is in (cgroup names from the probes) and
+//!   what its runtime says about it (Docker API, containerd/CRI-O bundles).
 //! - [`filter`]: process names excluded in the kernel.
 //! - [`classes`]: which syscall events the probes report (`--events`).
 //! - [`btf`]: kernel struct offsets for the probes (run-time CO-RE).
@@ -14,6 +16,7 @@ pub mod btf;
 pub mod builder;
 pub mod classes;
 pub mod collector;
+pub mod containers;
 pub mod driver;
 pub mod filter;
 pub mod object;

@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, fs, path::Path};
 
-use sysflow_model::ContainerType;
+use super::containers::{container_of_proc_cgroup, CgroupContainer};
 
 /// A process as read from `/proc/<pid>`.
 #[derive(Debug, Clone, Default)]
@@ -18,7 +18,7 @@ pub struct ProcInfo {
     pub gid: u32,
     pub tty: bool,
     pub cwd: String,
-    pub container: Option<(String, ContainerType)>,
+    pub container: Option<CgroupContainer>,
 }
 
 /// Offsets between the kernel clocks and the wall clock.
@@ -111,7 +111,7 @@ pub fn read_proc(root: &Path, pid: u32, clocks: &Clocks) -> Option<ProcInfo> {
         .unwrap_or_default();
     info.container = fs::read_to_string(dir.join("cgroup"))
         .ok()
-        .and_then(|c| container_of_cgroup(&c));
+        .and_then(|c| container_of_proc_cgroup(&c));
     Some(info)
 }
 
@@ -148,32 +148,6 @@ pub fn pids(root: &Path) -> Vec<u32> {
     };
     rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect()
-}
-
-/// Container id (12 hex chars, as the collector uses) and runtime from a `/proc/<pid>/cgroup`
-/// text: docker, containerd/CRI, CRI-O and podman cgroup naming schemes.
-pub fn container_of_cgroup(cgroup: &str) -> Option<(String, ContainerType)> {
-    const SCHEMES: [(&str, ContainerType); 6] = [
-        ("docker-", ContainerType::Docker),
-        ("/docker/", ContainerType::Docker),
-        ("cri-containerd-", ContainerType::Containerd),
-        ("crio-", ContainerType::Crio),
-        ("libpod-", ContainerType::Custom),
-        ("/lxc/", ContainerType::Lxc),
-    ];
-    for line in cgroup.lines() {
-        let path = line.splitn(3, ':').nth(2).unwrap_or("");
-        for (prefix, ty) in SCHEMES {
-            if let Some(i) = path.rfind(prefix) {
-                let rest = &path[i + prefix.len()..];
-                let id: String = rest.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
-                if id.len() >= 12 {
-                    return Some((id[..12].to_string(), ty));
-                }
-            }
-        }
-    }
-    None
 }
 
 /// uid → user name and gid → group name from `/etc/passwd` and `/etc/group`.
@@ -215,24 +189,6 @@ impl Names {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn container_ids_from_cgroup_schemes() {
-        let d = "0::/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope\n";
-        assert_eq!(
-            container_of_cgroup(d),
-            Some(("0123456789ab".to_string(), ContainerType::Docker))
-        );
-        let c = "0::/kubepods/burstable/pod1/cri-containerd-fedcba9876543210fedcba.scope";
-        assert_eq!(
-            container_of_cgroup(c).map(|x| x.1),
-            Some(ContainerType::Containerd)
-        );
-        assert_eq!(
-            container_of_cgroup("0::/user.slice/user-0.slice/session-3.scope"),
-            None
-        );
-    }
 
     #[test]
     fn args_skip_argv0() {

@@ -2,8 +2,8 @@
 //! `sensor-ebpf-common`).
 
 use sensor_ebpf_common::{
-    CredEvent, DupEvent, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent, IoEvent,
-    OpenEvent, PathEvent,
+    CgroupEvent, CredEvent, DupEvent, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent,
+    IoEvent, OpenEvent, PathEvent,
 };
 
 /// One event from the probes, borrowed from the ring buffer where it lies (or from a
@@ -20,6 +20,7 @@ pub enum RawEvent<'a> {
     Io(&'a IoEvent),
     Path(&'a PathEvent),
     Dup(&'a DupEvent),
+    Cgroup(&'a CgroupEvent),
 }
 
 /// Why an event could not be decoded (counted by the caller, never silent).
@@ -48,8 +49,11 @@ const MAX_EVENT: usize = max(
         max(size_of::<ExitEvent>(), size_of::<CredEvent>()),
     ),
     max(
-        max(size_of::<OpenEvent>(), size_of::<IoEvent>()),
-        max(size_of::<PathEvent>(), size_of::<DupEvent>()),
+        max(
+            max(size_of::<OpenEvent>(), size_of::<IoEvent>()),
+            max(size_of::<PathEvent>(), size_of::<DupEvent>()),
+        ),
+        size_of::<CgroupEvent>(),
     ),
 );
 
@@ -65,6 +69,7 @@ const _: () = assert!(
         && align_of::<IoEvent>() <= ALIGN
         && align_of::<PathEvent>() <= ALIGN
         && align_of::<DupEvent>() <= ALIGN
+        && align_of::<CgroupEvent>() <= ALIGN
 );
 
 /// An aligned buffer for the rare event whose bytes are not aligned (one per reader, reused).
@@ -111,6 +116,7 @@ impl<'a> RawEvent<'a> {
             RawEvent::Io(e) => &e.hdr,
             RawEvent::Path(e) => &e.hdr,
             RawEvent::Dup(e) => &e.hdr,
+            RawEvent::Cgroup(e) => &e.hdr,
         }
     }
 
@@ -133,6 +139,7 @@ impl<'a> RawEvent<'a> {
             EventKind::Io => RawEvent::Io(view(b, scratch, kind)?),
             EventKind::Path => RawEvent::Path(view(b, scratch, kind)?),
             EventKind::Dup => RawEvent::Dup(view(b, scratch, kind)?),
+            EventKind::Cgroup => RawEvent::Cgroup(view(b, scratch, kind)?),
         })
     }
 }
@@ -164,6 +171,7 @@ mod tests {
             child_pid: 12,
             child_tgid: 12,
             child_start_ns: 7,
+            ..Default::default()
         };
         let bytes = unsafe {
             std::slice::from_raw_parts(

@@ -1,8 +1,8 @@
-//! The entity tables (processes, containers, files) and their emission: an entity is
-//! written lazily, right before the first record that refers to it, after whatever it
-//! depends on (container → ancestors, root first → process → file).
+//! The entity tables (processes, files) and their emission: an entity is written lazily,
+//! right before the first record that refers to it, after whatever it depends on
+//! (container → ancestors, root first → process → file; containers in `containers`).
 
-use sysflow_model::{Container, ContainerType, File, Foid, ObjectState, Oid, Process, SysFlow};
+use sysflow_model::{File, Foid, ObjectState, Oid, Process, SysFlow};
 
 use super::{Builder, FileEnt, Proc};
 use crate::source::ebpf::procfs::{self, ProcInfo};
@@ -10,7 +10,7 @@ use crate::source::ebpf::procfs::{self, ProcInfo};
 const MAX_ANCESTRY: usize = 64;
 
 impl Builder {
-    fn proc_from_info(&self, pid: u32, info: ProcInfo) -> Proc {
+    fn proc_from_info(&self, pid: u32, info: ProcInfo, container: Option<String>) -> Proc {
         let poid = self.procs.get(&info.ppid).map(|p| p.oid);
         Proc {
             oid: Oid {
@@ -25,7 +25,7 @@ impl Builder {
             gid: info.gid,
             tty: info.tty,
             cwd: info.cwd,
-            container: info.container.map(|(id, _)| id),
+            container,
             written: false,
             exited: false,
         }
@@ -48,10 +48,8 @@ impl Builder {
         }
         // Insert root first so every child finds its parent's OID.
         for (p, info) in chain.into_iter().rev() {
-            if let Some((id, ty)) = &info.container {
-                self.containers.entry(id.clone()).or_insert((*ty, false));
-            }
-            let proc = self.proc_from_info(p, info);
+            let container = info.container.as_ref().map(|c| self.note_container(c));
+            let proc = self.proc_from_info(p, info, container);
             self.procs.insert(p, proc);
         }
         self.procs.contains_key(&pid)
@@ -82,30 +80,6 @@ impl Builder {
         self.out.push(r);
     }
 
-    fn ensure_container(&mut self, id: &Option<String>) {
-        let Some(id) = id else { return };
-        let entry = self
-            .containers
-            .entry(id.clone())
-            .or_insert((ContainerType::Docker, false));
-        if entry.1 {
-            return;
-        }
-        entry.1 = true;
-        let ty = entry.0;
-        // No runtime query: the collector's placeholders for missing runtime metadata.
-        self.emit(SysFlow::Container(Container {
-            id: id.clone(),
-            name: "incomplete".into(),
-            image: "incomplete:incomplete".into(),
-            imageid: "incomplete".into(),
-            r#type: ty,
-            privileged: false,
-            pod_id: None,
-            imagerepo: None,
-        }));
-    }
-
     /// Write the process (and its container and ancestors) if not yet written this epoch.
     pub(super) fn ensure_proc(&mut self, pid: u32, ts: i64) -> Option<Oid> {
         if !self.load_proc(pid) {
@@ -131,7 +105,7 @@ impl Builder {
         };
         for p in todo.into_iter().rev() {
             let cont = self.procs.get(&p).and_then(|x| x.container.clone());
-            self.ensure_container(&cont);
+            self.ensure_container(&cont, ts);
             let Some(proc) = self.procs.get(&p) else {
                 continue;
             };
@@ -189,7 +163,7 @@ impl Builder {
             container_id: f.container.clone(),
         };
         let cont = f.container.clone();
-        self.ensure_container(&cont);
+        self.ensure_container(&cont, ts);
         self.emit(SysFlow::File(rec));
     }
 }

@@ -9,19 +9,23 @@
 //!   truncates that thread's flows, process exit all of them, then writes PE EXIT;
 //! - long-running flows are written every 30 s and reset; idle ones expire silently;
 //! - read-only file flows under /proc, /dev, /sys and the library dirs are not written;
-//! - CLONE is written from both sides; EXEC and SETUID re-emit the process as MODIFIED;
+//! - CLONE is written from both sides; EXEC, SETUID and a move to another container re-emit
+//!   the process as MODIFIED;
 //! - processes the probes did not see start are read from /proc so their events join;
 //! - IPv6 flows, which the v5 NetworkFlow cannot carry, go to a separate queue and are counted.
 //!
 //! This module holds the [`Builder`] type, its tables and the dispatch of a raw event; the
 //! work is split along what it handles:
 //!
-//! - `entities`: the process, container and file tables and their lazy emission;
+//! - `containers`: the container of each process (cgroup names from the probes), Container
+//!   and Pod entities with the runtime's metadata, written again when it arrives;
+//! - `entities`: the process and file tables and their lazy emission;
 //! - `process`: clone, exec, exit and setuid → process events;
 //! - `files`: path resolution, opens, descriptor duplication and file events;
 //! - `flows`: the file and network flow table, I/O accounting and flow records;
 //! - `time`: the kernel clock, periodic export and expiry of flows, the final flush.
 
+mod containers;
 mod entities;
 mod files;
 mod flows;
@@ -37,6 +41,7 @@ use sensor_ebpf_common::SockTuple;
 use sysflow_model::{ContainerType, Foid, NetworkFlow, Oid, SysFlow};
 
 use super::{
+    containers::{CgroupContainer, ContainerMeta, Runtimes},
     procfs::{self, Clocks, Names},
     raw::RawEvent,
 };
@@ -106,6 +111,16 @@ struct Proc {
     exited: bool,
 }
 
+/// A container met in this run: its runtime type (from the cgroup naming scheme) and what
+/// the runtime said of it.
+struct ContEnt {
+    ty: ContainerType,
+    /// The runtime's full id (bundle directories are named by it).
+    full_id: String,
+    written: bool,
+    meta: Option<std::sync::Arc<ContainerMeta>>,
+}
+
 struct FileEnt {
     path: String,
     restype: u8,
@@ -171,7 +186,13 @@ pub struct Builder {
     clocks: Clocks,
     names: Names,
     procs: FastMap<u32, Proc>,
-    containers: FastMap<String, (ContainerType, bool)>,
+    containers: FastMap<String, ContEnt>,
+    /// Pods written this epoch: uid → (name, namespace).
+    pods: FastMap<String, (String, String)>,
+    /// cgroup kernfs id → the container it names (None: the host).
+    cgroups: FastMap<u64, Option<CgroupContainer>>,
+    /// The runtime lookups (None: ids only).
+    runtimes: Option<Runtimes>,
     files: FastMap<Foid, FileEnt>,
     fds: FastMap<(u32, i32), FdInfo>,
     flows: FastMap<FlowKey, Flow>,
@@ -194,6 +215,9 @@ impl Builder {
             names,
             procs: FastMap::default(),
             containers: FastMap::default(),
+            pods: FastMap::default(),
+            cgroups: FastMap::default(),
+            runtimes: None,
             files: FastMap::default(),
             fds: FastMap::default(),
             flows: FastMap::default(),
@@ -204,6 +228,21 @@ impl Builder {
             stats: BuilderStats::default(),
             last_tick: 0,
         }
+    }
+
+    /// Ask the container runtimes for the metadata of the containers met (without: the
+    /// Container records carry the id and type only).
+    pub fn set_runtimes(&mut self, mut r: Runtimes) {
+        // The containers of processes read from /proc before the lookups started.
+        for c in self.containers.values() {
+            if c.meta.as_ref().is_none_or(|m| !m.complete) {
+                r.request(&CgroupContainer {
+                    full_id: c.full_id.clone(),
+                    ty: c.ty,
+                });
+            }
+        }
+        self.runtimes = Some(r);
     }
 
     /// Records produced so far (drained).
@@ -237,9 +276,6 @@ impl Builder {
         for p in self.procs.values_mut() {
             p.written = false;
         }
-        for c in self.containers.values_mut() {
-            c.1 = false;
-        }
         let live: HashSet<Foid> = self
             .flows
             .values()
@@ -256,6 +292,19 @@ impl Builder {
         for f in self.files.values_mut() {
             f.written = false;
         }
+        // Containers no live process or file refers to are forgotten (a host starts and
+        // removes containers all day).
+        let used: HashSet<&String> = self
+            .procs
+            .values()
+            .filter_map(|p| p.container.as_ref())
+            .chain(self.files.values().filter_map(|f| f.container.as_ref()))
+            .collect();
+        self.containers.retain(|k, _| used.contains(k));
+        for c in self.containers.values_mut() {
+            c.written = false;
+        }
+        self.pods.clear();
     }
     /// Feed one event. Hot path for I/O events: no allocation once the flow exists.
     pub fn handle(&mut self, ev: &RawEvent) {
@@ -269,6 +318,7 @@ impl Builder {
             RawEvent::Io(e) => self.on_io(e),
             RawEvent::Path(e) => self.on_path(e),
             RawEvent::Dup(e) => self.on_dup(e),
+            RawEvent::Cgroup(e) => self.on_cgroup(e),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Process events: CLONE (written from both sides), EXEC and SETUID (which re-emit the
 //! process as MODIFIED) and EXIT (which ends the thread's or the process's flows first).
 
-use sensor_ebpf_common::{CredEvent, ExecEvent, ExitEvent, ForkEvent};
+use sensor_ebpf_common::{CredEvent, ExecEvent, ExitEvent, ForkEvent, NAME_SLOT};
 use sysflow_model::{Oid, OpFlags, ProcessEvent, SysFlow};
 
 use super::{Builder, FdInfo, FlowKey, Proc, O_CLOEXEC};
@@ -31,6 +31,9 @@ impl Builder {
         }
         let ts = self.epoch_ns(e.hdr.ts_ns);
         self.load_proc(ptgid);
+        // The child's own cgroup: with CLONE_INTO_CGROUP (crun, systemd) it starts in
+        // another cgroup than its parent's.
+        let placement = self.placement(&e.cgroup);
         let child = match self.procs.get(&ptgid) {
             Some(p) => Proc {
                 oid: Oid {
@@ -48,7 +51,7 @@ impl Builder {
                 gid: e.hdr.gid(),
                 tty: p.tty,
                 cwd: p.cwd.clone(),
-                container: p.container.clone(),
+                container: placement.apply(&p.container),
                 written: false,
                 exited: false,
             },
@@ -65,7 +68,7 @@ impl Builder {
                 gid: e.hdr.gid(),
                 tty: false,
                 cwd: String::new(),
-                container: None,
+                container: placement.apply(&None),
                 written: false,
                 exited: false,
             },
@@ -86,28 +89,21 @@ impl Builder {
         let pid = e.hdr.tgid();
         let ts = self.epoch_ns(e.hdr.ts_ns);
         self.load_proc(pid);
-        let exe_raw = String::from_utf8_lossy(cstr(&e.exe, e.exe_len as usize)).into_owned();
+        let named = String::from_utf8_lossy(cstr(&e.exe, e.exe_len as usize)).into_owned();
+        let walked = (e.exe_path_complete != 0)
+            .then(|| walked_path(&e.exe_path, e.exe_path_len as usize))
+            .flatten();
         let args = procfs::join_args(cstr_args(&e.args, e.args_len as usize));
-        let names_container =
-            procfs::read_proc(&self.cfg.proc_root, pid, &self.clocks).and_then(|i| i.container);
+        let placement = self.placement(&e.cgroup);
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };
-        p.exe = if exe_raw.starts_with('/') || p.cwd.is_empty() {
-            exe_raw
-        } else {
-            paths::absolute(&p.cwd, &exe_raw)
-        };
+        p.exe = exe_of(named, walked, &p.cwd);
         p.args = args;
         p.uid = e.hdr.uid();
         p.gid = e.hdr.gid();
         p.tty = e.tty != 0;
-        if let Some((id, ty)) = names_container {
-            self.containers.entry(id.clone()).or_insert((ty, false));
-            if let Some(p) = self.procs.get_mut(&pid) {
-                p.container = Some(id);
-            }
-        }
+        p.container = placement.apply(&p.container);
         // Descriptors opened with O_CLOEXEC are gone in the new image.
         let cloexec: Vec<i32> = self
             .fds
@@ -185,7 +181,81 @@ impl Builder {
     }
 }
 
+/// The path the exe walk of the probe found in its first `steps` slots: names leaf first,
+/// one per slot, empty slots for mount crossings; `None` when there are none.
+fn walked_path(buf: &[u8], steps: usize) -> Option<String> {
+    let names: Vec<&[u8]> = buf
+        .chunks(NAME_SLOT)
+        .take(steps)
+        .map(|slot| cstr(slot, NAME_SLOT))
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let mut path = String::new();
+    for n in names.iter().rev() {
+        path.push('/');
+        path.push_str(&String::from_utf8_lossy(n));
+    }
+    Some(path)
+}
+
+/// The exe of a process: the path exec was given when it names the file (the collector's
+/// `exe`, which keeps a symlink's name: `/bin/sh`, not `/usr/bin/dash`), the file the kernel
+/// executed when the name does not say which file it is: `/proc/self/exe` (busybox applets,
+/// runc's re-exec), `/dev/fd/N` (fexecve), a relative path. Without a walked path a relative
+/// name is made absolute against the working directory.
+fn exe_of(named: String, walked: Option<String>, cwd: &str) -> String {
+    let opaque = named.starts_with("/proc/") || named.starts_with("/dev/fd/");
+    if named.starts_with('/') && !opaque {
+        return named;
+    }
+    match walked {
+        Some(w) => w,
+        None if named.starts_with('/') || cwd.is_empty() => named,
+        None => paths::absolute(cwd, &named),
+    }
+}
+
 /// The used part of the argv buffer (NUL bytes are separators, not terminators).
 fn cstr_args(buf: &[u8], len: usize) -> &[u8] {
     &buf[..len.min(buf.len())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walked_names_come_leaf_first() {
+        let slots = |names: &[&str]| {
+            let mut b = vec![0u8; names.len() * NAME_SLOT];
+            for (i, n) in names.iter().enumerate() {
+                b[i * NAME_SLOT..i * NAME_SLOT + n.len()].copy_from_slice(n.as_bytes());
+            }
+            b
+        };
+        // A mount crossing (empty slot) between `bin` and `usr`; the slot after the last
+        // step is not read.
+        let b = slots(&["true", "bin", "", "usr", "stale"]);
+        assert_eq!(walked_path(&b, 4), Some("/usr/bin/true".into()));
+        assert_eq!(
+            walked_path(&slots(&["busybox", "bin"]), 2),
+            Some("/bin/busybox".into())
+        );
+        assert_eq!(walked_path(&slots(&["", ""]), 2), None);
+        assert_eq!(walked_path(&b, 0), None);
+    }
+
+    #[test]
+    fn the_exe_is_the_named_path_unless_it_hides_the_file() {
+        let w = || Some("/bin/busybox".to_string());
+        assert_eq!(exe_of("/bin/sh".into(), w(), "/"), "/bin/sh");
+        assert_eq!(exe_of("/proc/self/exe".into(), w(), "/"), "/bin/busybox");
+        assert_eq!(exe_of("/dev/fd/3".into(), w(), "/"), "/bin/busybox");
+        assert_eq!(exe_of("./tool".into(), w(), "/tmp"), "/bin/busybox");
+        assert_eq!(exe_of("./tool".into(), None, "/tmp"), "/tmp/tool");
+        assert_eq!(exe_of("/proc/self/exe".into(), None, "/"), "/proc/self/exe");
+    }
 }

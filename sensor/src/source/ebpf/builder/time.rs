@@ -10,9 +10,11 @@ impl Builder {
         ktime as i64 + self.clocks.mono_to_epoch
     }
 
-    /// Periodic work (call about once a second with the wall clock): write long-running
-    /// flows every export interval, expire idle ones, forget exited processes.
+    /// Periodic work (call on every poll with the wall clock): write the containers whose
+    /// metadata arrived; once a second, write long-running flows every export interval and
+    /// expire idle ones.
     pub fn tick(&mut self, now: i64) {
+        self.refresh_containers(now);
         if now - self.last_tick < 1_000_000_000 {
             return;
         }
