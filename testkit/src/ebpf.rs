@@ -52,9 +52,19 @@ pub fn possible_cpus() -> usize {
 
 /// Start `sensor record` (the binary at `sensor`) writing to a fresh directory named after
 /// `name`, with `extra` arguments; `None` (after printing why) when eBPF is not available here.
+pub fn start(sensor: &Path, name: &str, extra: &[&str]) -> Option<Recording> {
+    start_with_env(sensor, name, extra, &[])
+}
+
+/// [`start`] with `env` added to the sensor's environment (e.g. `DOCKER_HOST`).
 // The child is waited for on every path (here when it fails, in `stop` otherwise).
 #[allow(clippy::zombie_processes)]
-pub fn start(sensor: &Path, name: &str, extra: &[&str]) -> Option<Recording> {
+pub fn start_with_env(
+    sensor: &Path,
+    name: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Option<Recording> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED: {name}: loading eBPF probes needs root");
@@ -69,6 +79,7 @@ pub fn start(sensor: &Path, name: &str, extra: &[&str]) -> Option<Recording> {
         .arg(dir.join("trace.sf"))
         .args(extra)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn sensor");
@@ -146,6 +157,17 @@ impl Recording {
             })
             .collect();
         (out, rest)
+    }
+}
+
+impl Drop for Recording {
+    /// A test that panics before [`Recording::stop`] must not leave its sensor running
+    /// (attached to every syscall of the host, writing a trace, for ever).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Helpers shared by the sysflow-sensor tests, benches, fuzz targets and `xtask`: where the
 //! peers and reference data are ([`locate`]), generated traces ([`traces`], [`flat`]),
 //! running and measuring child processes ([`run`], [`reliability`]), the eBPF recording
-//! harness ([`ebpf`], [`ia32`]), the sysprint comparisons ([`print`]), a real S3 server
+//! harness ([`ebpf`], [`ia32`]), a Docker daemon and a local image ([`docker`]), the
+//! sysprint comparisons ([`print`]), a real S3 server
 //! ([`s3`]) and what keeps tests of one binary from disturbing each other ([`isolate`]).
 //!
 //! Dev only (`publish = false`). Nothing here knows the path of the binaries under test:
@@ -10,6 +11,7 @@
 //! A helper that finds a peer missing prints `SKIPPED: <why>` and returns `None`; the test
 //! then returns.
 
+pub mod docker;
 pub mod ebpf;
 pub mod flat;
 #[cfg(target_arch = "x86_64")]

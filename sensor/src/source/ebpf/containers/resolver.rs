@@ -90,16 +90,18 @@ fn lookup(s: &Shared, r: &Request) {
     if !files_first && from_bundles(s, &r.full_id, &mut reachable) {
         return;
     }
-    if reachable.is_empty() {
-        if !s.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                tried = %errors.join("; "),
-                "no container runtime reachable: containers are reported by id only \
-                 (mount the runtime's socket; see docs/container.md)"
-            );
-        }
+    // Once: a host whose runtime cannot be reached (or does not know its containers) would
+    // otherwise warn for every container.
+    if !s.warned.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            container = %short,
+            asked = %reachable.join(", "),
+            unreachable = %errors.join("; "),
+            "no container runtime reachable that knows this container: containers are \
+             reported by id only (mount the runtime's socket; see docs/container.md)"
+        );
     } else {
-        tracing::debug!(container = %short, runtimes = %reachable.join(", "), "container unknown to the runtimes");
+        tracing::debug!(container = %short, asked = %reachable.join(", "), "container unknown to the runtimes");
     }
 }
 
@@ -112,7 +114,8 @@ fn from_bundles(s: &Shared, id: &str, reachable: &mut Vec<String>) -> bool {
         .map(|d| (d, oci::containerd_bundle(d, id)))
         .chain(s.cfg.crio_dirs.iter().map(|d| (d, oci::crio_bundle(d, id))));
     for (dir, bundle) in dirs {
-        if dir.is_dir() {
+        // Where the runtime keeps bundles, not merely its run directory.
+        if bundle_dir_exists(dir) {
             reachable.push(dir.display().to_string());
         }
         if let Some(meta) = bundle
@@ -124,6 +127,16 @@ fn from_bundles(s: &Shared, id: &str, reachable: &mut Vec<String>) -> bool {
         }
     }
     false
+}
+
+fn bundle_dir_exists(dir: &Path) -> bool {
+    [
+        "io.containerd.runtime.v2.task",
+        "io.containerd.runtime.v1.linux",
+        "overlay-containers",
+    ]
+    .iter()
+    .any(|d| dir.join(d).is_dir())
 }
 
 /// From a Docker daemon: the list entry first (answered even while the container is being
