@@ -72,6 +72,10 @@ unsafe fn walk_inner(bprm: u64, out: *mut [u8; EXE_PATH_LEN]) -> (u32, bool) {
         // offset is the step's, a constant per iteration, so the verifier keeps one state
         // per step. (A running offset made the states multiply with the steps and the
         // offsets: over a million instructions.)
+        // A file bind-mounted and then detached (runc's copy of itself, executed through a
+        // descriptor) is the root of a mount with no parent: its path is then its dentries'
+        // within their filesystem.
+        let mut detached = false;
         for i in 0..EXE_PATH_STEPS {
             let slot = out.cast::<u8>().add(i * NAME_SLOT);
             if dentry == root_dentry && mnt == root_mnt {
@@ -83,22 +87,28 @@ unsafe fn walk_inner(bprm: u64, out: *mut [u8; EXE_PATH_LEN]) -> (u32, bool) {
             if parent == 0 {
                 return (i as u32, false);
             }
-            // A dentry that is its own parent without being its mount's root is a pseudo
-            // file's (a memfd, as runc executes a copy of itself): its name is the path,
-            // as `d_path` shows it.
-            let pseudo = dentry == parent && dentry != mnt_root;
-            if dentry == mnt_root {
+            if detached && dentry == parent {
+                return (i as u32, true);
+            }
+            if dentry == mnt_root && !detached {
                 // The root of a mount: continue at its mountpoint in the parent mount, or
                 // stop at the root of the mount tree (a mount that is its own parent).
                 let mount = mnt - o.mount_mnt as u64;
                 let mparent = kread::<u64>(mount + o.mount_parent as u64).unwrap_or(0);
-                if mparent == mount || mparent == 0 {
+                if mparent != mount && mparent != 0 {
+                    dentry = kread::<u64>(mount + o.mount_mountpoint as u64).unwrap_or(0);
+                    mnt = mparent + o.mount_mnt as u64;
+                    continue;
+                }
+                if i != 0 || dentry == parent {
                     return (i as u32, true);
                 }
-                dentry = kread::<u64>(mount + o.mount_mountpoint as u64).unwrap_or(0);
-                mnt = mparent + o.mount_mnt as u64;
-                continue;
+                detached = true;
             }
+            // A dentry that is its own parent without being its mount's root is a pseudo
+            // file's (a memfd, as runc may execute a copy of itself): its name is the path,
+            // as `d_path` shows it.
+            let pseudo = dentry == parent;
             let name = kread::<u64>(dentry + o.dentry_name as u64).unwrap_or(0);
             let n = bpf_probe_read_kernel_str(slot.cast(), NAME_SLOT as u32, name as *const _);
             // A name that fills its slot may have been cut: the path is not the file's.
