@@ -8,8 +8,13 @@
 //! - [`Dockerd::busybox_image`]: `local/<name>:1`, a rootfs of Debian's static busybox (the
 //!   binary and its applets as symlinks) made with `docker import`; the guard removes it.
 //!
-//! Both print `SKIPPED: <why>` and return `None` when this machine cannot (not root, no
-//! `dockerd`/`docker`, no busybox, a daemon that does not come up).
+//! - [`Containerd::start_or_find`]: containerd at its default socket and state directory
+//!   (`/run/containerd`), found running or started with a private root, for the CRI-style
+//!   containers `ctr` runs (OCI annotations and cgroup paths as the kubelet's CRI requests make
+//!   them); [`Containerd::import`] copies a Docker image into it.
+//!
+//! All print `SKIPPED: <why>` and return `None` when this machine cannot (not root, no
+//! `dockerd`/`docker`/`containerd`/`ctr`, no busybox, a daemon that does not come up).
 
 use std::{
     fs,
@@ -28,6 +33,73 @@ pub struct Dockerd {
     socket: PathBuf,
     /// The daemon this guard started, and its directories.
     own: Option<(Child, Vec<PathBuf>)>,
+}
+
+/// Start `cmd` with its stderr in `log`; wait until `ready()` (at most [`START_TIMEOUT`]).
+/// `None`, after printing why, when it exits or does not get ready.
+fn start_daemon(
+    name: &str,
+    what: &str,
+    cmd: &mut Command,
+    log: &Path,
+    ready: &dyn Fn() -> bool,
+) -> Option<Child> {
+    let log_file = fs::File::create(log).ok()?;
+    let mut child = match cmd.stdout(Stdio::null()).stderr(log_file).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("SKIPPED: {name}: cannot start {what}: {e}");
+            return None;
+        }
+    };
+    let t0 = Instant::now();
+    while !ready() {
+        let exited = child.try_wait().ok().flatten().is_some();
+        if exited || t0.elapsed() > START_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(5).collect();
+            eprintln!(
+                "SKIPPED: {name}: {what} did not come up: {}",
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            );
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(child)
+}
+
+/// Stop a daemon this process started (SIGTERM, then SIGKILL after 30 s) and remove `dirs`.
+fn stop_daemon(mut child: Child, dirs: &[PathBuf]) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t0 = Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for d in dirs {
+        let _ = fs::remove_dir_all(d);
+    }
+}
+
+/// Run `cmd` to completion: its stdout (trimmed) on success, `what args: stderr` otherwise.
+fn output(cmd: &mut Command, what: &str, args: &[&str]) -> Result<String, String> {
+    let out: Output = cmd.output().map_err(|e| format!("{what} {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "{what} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 /// True when an HTTP server answers `GET /_ping` with 200 on `socket`.
@@ -91,9 +163,8 @@ impl Dockerd {
             return None;
         }
         let socket = run.join("docker.sock");
-        let log = fs::File::create(run.join("dockerd.log")).ok()?;
-        let child = Command::new("dockerd")
-            .arg("--data-root")
+        let mut cmd = Command::new("dockerd");
+        cmd.arg("--data-root")
             .arg(&data)
             .arg("--exec-root")
             .arg(run.join("exec"))
@@ -101,39 +172,19 @@ impl Dockerd {
             .arg(run.join("docker.pid"))
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))
-            .args(["--bridge", "none", "--iptables=false", "--ip6tables=false"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("SKIPPED: {name}: cannot start dockerd: {e}");
-                return None;
-            }
+            .args(["--bridge", "none", "--iptables=false", "--ip6tables=false"]);
+        let child = start_daemon(name, "dockerd", &mut cmd, &run.join("dockerd.log"), &|| {
+            pings(&socket)
+        });
+        let Some(child) = child else {
+            let _ = fs::remove_dir_all(&run);
+            let _ = fs::remove_dir_all(&data);
+            return None;
         };
-        let mut d = Dockerd {
+        let d = Dockerd {
             socket,
-            own: Some((child, vec![run.clone(), data])),
+            own: Some((child, vec![run, data])),
         };
-        let t0 = Instant::now();
-        while !pings(&d.socket) {
-            let exited = d
-                .own
-                .as_mut()
-                .and_then(|(c, _)| c.try_wait().ok().flatten())
-                .is_some();
-            if exited || t0.elapsed() > START_TIMEOUT {
-                let log = fs::read_to_string(run.join("dockerd.log")).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(5).collect();
-                eprintln!(
-                    "SKIPPED: {name}: dockerd did not come up: {}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-                );
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
         Some(d)
     }
 
@@ -156,19 +207,7 @@ impl Dockerd {
 
     /// Run the docker CLI with `args` to completion; stdout on success, the error otherwise.
     pub fn run(&self, args: &[&str]) -> Result<String, String> {
-        let out: Output = self
-            .docker()
-            .args(args)
-            .output()
-            .map_err(|e| format!("docker {args:?}: {e}"))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        } else {
-            Err(format!(
-                "docker {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
+        output(self.docker().args(args), "docker", args)
     }
 
     /// `local/<name>:1` from Debian's static busybox (see the module doc); `None` after
@@ -222,22 +261,100 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
-        let Some((mut child, dirs)) = self.own.take() else {
-            return;
-        };
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let t0 = Instant::now();
-        while child.try_wait().ok().flatten().is_none() {
-            if t0.elapsed() > Duration::from_secs(30) {
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if let Some((child, dirs)) = self.own.take() {
+            stop_daemon(child, &dirs);
         }
-        for d in dirs {
-            let _ = fs::remove_dir_all(d);
+    }
+}
+
+/// containerd at its default places (see the module doc).
+pub struct Containerd {
+    /// The daemon this guard started, and its private root.
+    own: Option<(Child, Vec<PathBuf>)>,
+}
+
+/// containerd's default socket; its state directory is `/run/containerd`, where the sensor
+/// looks for bundles.
+const CONTAINERD_SOCK: &str = "/run/containerd/containerd.sock";
+
+impl Containerd {
+    /// containerd answering on its default socket, or started there (state `/run/containerd`,
+    /// a private root, CRI plugin off); `None`, after printing why, when it cannot be.
+    pub fn start_or_find(name: &str) -> Option<Containerd> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: {name}: containerd needs root");
+            return None;
+        }
+        if !on_path("ctr") || !on_path("containerd") {
+            eprintln!("SKIPPED: {name}: no containerd/ctr (Debian: apt-get install containerd)");
+            return None;
+        }
+        let c = Containerd { own: None };
+        if c.ctr(&["version"]).is_ok() {
+            return Some(c);
+        }
+        let root =
+            PathBuf::from("/var/lib").join(format!("sfx-containerd-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).ok()?;
+        let config = root.join("config.toml");
+        fs::write(
+            &config,
+            "version = 2\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n",
+        )
+        .ok()?;
+        let mut cmd = Command::new("containerd");
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("--root")
+            .arg(root.join("root"))
+            .args(["--state", "/run/containerd", "--address", CONTAINERD_SOCK]);
+        let probe = Containerd { own: None };
+        let child = start_daemon(
+            name,
+            "containerd",
+            &mut cmd,
+            &root.join("containerd.log"),
+            &|| probe.ctr(&["version"]).is_ok(),
+        );
+        let Some(child) = child else {
+            let _ = fs::remove_dir_all(&root);
+            return None;
+        };
+        Some(Containerd {
+            own: Some((child, vec![root])),
+        })
+    }
+
+    /// Run `ctr ARGS` (namespace `k8s.io`, as the CRI plugin's) to completion; stdout or the
+    /// error.
+    pub fn ctr(&self, args: &[&str]) -> Result<String, String> {
+        let mut c = Command::new("ctr");
+        c.args(["--address", CONTAINERD_SOCK, "--namespace", "k8s.io"])
+            .args(args);
+        output(&mut c, "ctr", args)
+    }
+
+    /// Copy `image` from Docker into containerd (`docker save` | `ctr images import`); the
+    /// reference containerd knows it by (`docker.io/local/<name>:1`).
+    pub fn import(&self, d: &Dockerd, image: &Image) -> Result<String, String> {
+        let dir = std::env::temp_dir().join(format!("sfx-ctr-import-{}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        let tar = dir.join("image.tar");
+        let tar_s = tar.to_string_lossy().to_string();
+        d.run(&["save", "-o", &tar_s, &image.reference])?;
+        let r = self.ctr(&["images", "import", &tar_s]);
+        let _ = fs::remove_dir_all(&dir);
+        r?;
+        Ok(format!("docker.io/{}", image.reference))
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        if let Some((child, dirs)) = self.own.take() {
+            stop_daemon(child, &dirs);
         }
     }
 }

@@ -2,7 +2,8 @@
 //! the test with private directories), a local busybox image (`docker import`, no registry),
 //! and containers run while `sensor record` (and `sensor run`) watch: short-lived commands, a
 //! long-running container started before the sensor, one with the kubelet's labels, two at
-//! once. For every process of each: the container's id, name, image, image
+//! once, and a Kubernetes container run by containerd as its CRI plugin would. For every
+//! process of each: the container's id, name, image, image
 //! id, type and privilege (as Docker itself reports them, read with `docker inspect`), exe,
 //! arguments and parent; the host's processes in no container.
 //!
@@ -18,7 +19,7 @@ use std::{
 
 use sysflow_model::{Container, ContainerType, Oid, OpFlags, Pod, Process, SysFlow};
 use testkit::{
-    docker::{Dockerd, Image},
+    docker::{Containerd, Dockerd, Image},
     ebpf::{lock, start_with_env, Recording},
 };
 
@@ -597,4 +598,75 @@ fn ebpf_alerts_of_a_container_name_it_in_every_format() {
         "{e}"
     );
     assert_eq!(e["pod"]["name"], "shop-0", "{e}");
+}
+
+/// A Kubernetes container as containerd's CRI plugin runs it, made with `ctr` (the CRI
+/// plugin's namespace, the kubelet's cgroupfs layout `/kubepods/besteffort/pod<uid>/<id>`, the
+/// plugin's OCI annotations): named, imaged and placed in its pod from the bundle containerd
+/// keeps, from its first EXEC on.
+#[test]
+fn ebpf_containerd_cri_containers_are_named_from_their_bundle() {
+    let _g = lock();
+    let pid = std::process::id();
+    let Some(d) = Dockerd::start_or_find("ctr") else {
+        return;
+    };
+    let Some(image) = d.busybox_image(&format!("sfxctr{pid}")) else {
+        return;
+    };
+    let Some(ctrd) = Containerd::start_or_find("ctr") else {
+        return;
+    };
+    let reference = ctrd.import(&d, &image).unwrap_or_else(|e| panic!("{e}"));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_nanos());
+    let id = format!("{:0>32x}{:0>32x}", pid, nanos);
+    let uid = format!("5d6e7f80-2222-4333-8444-{pid:012}");
+    let cgroup = format!("/kubepods/besteffort/pod{uid}/{id}");
+    let script = format!("cat /etc/passwd >/dev/null; sleep 1 # ctr-{pid}");
+    let annotations = [
+        "io.kubernetes.cri.container-type=container".to_string(),
+        "io.kubernetes.cri.container-name=app".to_string(),
+        format!("io.kubernetes.cri.image-name={reference}"),
+        "io.kubernetes.cri.sandbox-name=web-1".to_string(),
+        "io.kubernetes.cri.sandbox-namespace=shop".to_string(),
+        format!("io.kubernetes.cri.sandbox-uid={uid}"),
+    ];
+    let Some(rec) = record(&d, "ctr") else {
+        let _ = ctrd.ctr(&["images", "rm", &reference]);
+        return;
+    };
+    let mut args = vec!["run", "--rm", "--cgroup", &cgroup];
+    for a in &annotations {
+        args.extend(["--annotation", a.as_str()]);
+    }
+    args.extend([reference.as_str(), id.as_str(), "sh", "-c", &script]);
+    let ran = ctrd.ctr(&args);
+    let _ = ctrd.ctr(&["images", "rm", &reference]);
+    ran.unwrap_or_else(|e| panic!("{e}"));
+    let dir = rec.dir.clone();
+    let recs = rec.stop_checked();
+    let _ = std::fs::remove_dir_all(dir);
+    let r = replay(&recs);
+    let e = r.exec(&format!("-c {script}"));
+    let c = e.container.as_ref().expect("container at the EXEC");
+    assert_eq!(c.id, id[..12], "{c:?}");
+    assert_eq!(c.r#type, ContainerType::Cri, "{c:?}");
+    assert_eq!(
+        (c.name.as_str(), c.image.as_str()),
+        ("app", reference.as_str()),
+        "{c:?}"
+    );
+    assert_eq!(c.pod_id.as_deref(), Some(uid.as_str()), "{c:?}");
+    assert!(!c.privileged, "{c:?}");
+    assert_eq!(e.proc.exe, "/bin/sh");
+    let pod = r.pods.get(&uid).unwrap_or_else(|| panic!("no Pod {uid}"));
+    assert_eq!(
+        (pod.name.as_str(), pod.namespace.as_str()),
+        ("web-1", "shop")
+    );
+    let cat = r.exec("/etc/passwd");
+    assert_eq!(cat.proc.container_id.as_deref(), Some(&id[..12]));
+    assert_parent(cat, e, "cat");
 }

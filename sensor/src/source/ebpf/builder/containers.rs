@@ -68,7 +68,10 @@ impl Builder {
     pub(super) fn note_container(&mut self, c: &CgroupContainer) -> String {
         let short = c.short_id();
         if !self.containers.contains_key(short) {
-            let meta = self.runtimes.as_ref().and_then(|r| r.get(short));
+            let meta = self
+                .runtimes
+                .as_ref()
+                .and_then(|r| r.get(short).or_else(|| r.lookup_now(c)));
             if meta.as_ref().is_none_or(|m| !m.complete) {
                 if let Some(r) = &mut self.runtimes {
                     r.request(c);

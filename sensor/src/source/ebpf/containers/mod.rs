@@ -217,6 +217,25 @@ impl Runtimes {
         k.map.get(short_id).map(|(_, m)| m.clone())
     }
 
+    /// The bundle of a CRI container (containerd, CRI-O), read now: a small file on tmpfs
+    /// that the runtime wrote before it created the container, so its first records carry
+    /// the names (there is no event stream to learn them from ahead, as Docker has). Other
+    /// types, and a container without a bundle, give `None`: ask with [`Runtimes::request`].
+    pub fn lookup_now(&self, c: &CgroupContainer) -> Option<Arc<ContainerMeta>> {
+        let cri = matches!(
+            c.ty,
+            ContainerType::Containerd | ContainerType::Crio | ContainerType::Cri
+        );
+        if !self.shared.cfg.enabled || !cri {
+            return None;
+        }
+        let meta = resolver::bundle_meta(&self.shared.cfg, &c.full_id, &mut Vec::new())?;
+        let short = c.short_id().to_string();
+        let mut k = self.shared.known.lock().ok()?;
+        k.insert(short.clone(), meta);
+        k.map.get(&short).map(|(_, m)| m.clone())
+    }
+
     /// Ask for the metadata of a container not known yet (never blocks).
     pub fn request(&mut self, c: &CgroupContainer) {
         if !self.shared.cfg.enabled {

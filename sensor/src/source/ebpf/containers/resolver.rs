@@ -11,7 +11,7 @@ use std::{
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use sysflow_model::ContainerType;
 
-use super::{docker, http, oci, Request, Shared};
+use super::{docker, http, oci, ContainerMeta, Request, RuntimeConfig, Shared};
 
 /// How often a blocked thread looks at the stop flag.
 const TICK: Duration = Duration::from_secs(1);
@@ -107,12 +107,27 @@ fn lookup(s: &Shared, r: &Request) {
 
 /// From a containerd or CRI-O bundle; true when found.
 fn from_bundles(s: &Shared, id: &str, reachable: &mut Vec<String>) -> bool {
-    let dirs = s
-        .cfg
+    match bundle_meta(&s.cfg, id, reachable) {
+        Some(meta) => {
+            s.learn(id, meta);
+            true
+        }
+        None => false,
+    }
+}
+
+/// What the bundle of container `id` in containerd's or CRI-O's state directories says;
+/// the directories that hold bundles are added to `reachable`.
+pub(super) fn bundle_meta(
+    cfg: &RuntimeConfig,
+    id: &str,
+    reachable: &mut Vec<String>,
+) -> Option<ContainerMeta> {
+    let dirs = cfg
         .containerd_dirs
         .iter()
         .map(|d| (d, oci::containerd_bundle(d, id)))
-        .chain(s.cfg.crio_dirs.iter().map(|d| (d, oci::crio_bundle(d, id))));
+        .chain(cfg.crio_dirs.iter().map(|d| (d, oci::crio_bundle(d, id))));
     for (dir, bundle) in dirs {
         // Where the runtime keeps bundles, not merely its run directory.
         if bundle_dir_exists(dir) {
@@ -122,11 +137,10 @@ fn from_bundles(s: &Shared, id: &str, reachable: &mut Vec<String>) -> bool {
             .and_then(|p| oci::read_config(&p))
             .and_then(|spec| oci::meta_of_spec(&spec))
         {
-            s.learn(id, meta);
-            return true;
+            return Some(meta);
         }
     }
-    false
+    None
 }
 
 fn bundle_dir_exists(dir: &Path) -> bool {
