@@ -81,6 +81,8 @@ struct Seen {
 
 /// The trace replayed as a reader joins it: every event and flow with its process and that
 /// process's container as known when the record came; the last Container and Pod records.
+/// Fails if a process comes before its container (one trace file: no rotation in these
+/// tests).
 struct Replay {
     seen: Vec<Seen>,
     procs: HashMap<Oid, Process>,
@@ -104,6 +106,13 @@ fn replay(recs: &[SysFlow]) -> Replay {
                 r.pods.insert(p.id.clone(), p.clone());
             }
             SysFlow::Process(p) => {
+                // The collector's order: a process's container is written before it.
+                if let Some(id) = &p.container_id {
+                    assert!(
+                        r.containers.contains_key(id),
+                        "process written before its container: {p:?}"
+                    );
+                }
                 r.procs.insert(p.oid, p.clone());
             }
             other => {

@@ -206,3 +206,119 @@ impl Builder {
         self.emit(SysFlow::Container(rec));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sensor_ebpf_common::{
+        CgroupEvent, CgroupNames, EventHeader, EventKind, ExecEvent, ForkEvent, Op,
+    };
+    use sysflow_model::{ContainerType, ObjectState, OpFlags, SysFlow};
+
+    use crate::source::ebpf::{
+        procfs::{Clocks, Names},
+        raw::RawEvent,
+        Builder, BuilderConfig,
+    };
+
+    const ID: &str = "d2fcbe7e204ae1d2ecbf831aed49c87c7331561198764b3a3af0ab9ae1dcb32a";
+
+    fn cgroup(id: u64, names: &[&str]) -> CgroupNames {
+        let mut c = CgroupNames {
+            id,
+            ..Default::default()
+        };
+        for (slot, n) in c.names.iter_mut().zip(names) {
+            slot[..n.len()].copy_from_slice(n.as_bytes());
+        }
+        c
+    }
+
+    fn hdr(pid: u32, kind: EventKind, op: Op, ts: u64) -> EventHeader {
+        EventHeader {
+            ts_ns: ts,
+            pid_tgid: (pid as u64) << 32 | pid as u64,
+            kind: kind as u16,
+            op: op as u16,
+            ..Default::default()
+        }
+    }
+
+    /// runc's way into a container: its init is cloned on the host, moved into the
+    /// container's cgroup, then execs the entrypoint. The move re-emits the process as
+    /// MODIFIED after the Container; the EXEC keeps the container.
+    #[test]
+    fn a_move_into_a_container_re_emits_the_process() {
+        // No /proc to read: the builder knows only what the events say.
+        let cfg = BuilderConfig {
+            proc_root: std::env::temp_dir().join("sfx-no-such-proc"),
+            ..Default::default()
+        };
+        let mut b = Builder::new(cfg, Clocks::now(), Names::default());
+        let host = cgroup(1, &["/"]);
+        let fork = ForkEvent {
+            hdr: hdr(100, EventKind::Fork, Op::Fork, 10),
+            child_pid: 200,
+            child_tgid: 200,
+            child_start_ns: 10,
+            cgroup: host,
+        };
+        b.handle(&RawEvent::Fork(&fork));
+        let moved = CgroupEvent {
+            hdr: hdr(200, EventKind::Cgroup, Op::CgroupAttach, 20),
+            cgroup: cgroup(7, &[ID, "docker", "/"]),
+        };
+        b.handle(&RawEvent::Cgroup(&moved));
+        // SAFETY: a plain `#[repr(C)]` struct of integers and byte arrays; all zero is valid.
+        let mut exec: ExecEvent = unsafe { std::mem::zeroed() };
+        exec.hdr = hdr(200, EventKind::Exec, Op::Exec, 30);
+        exec.exe[..7].copy_from_slice(b"/bin/sh");
+        exec.exe_len = 7;
+        exec.args[..9].copy_from_slice(b"sh\0-c\0id\0");
+        exec.args_len = 9;
+        exec.cgroup = cgroup(7, &[ID, "docker", "/"]);
+        b.handle(&RawEvent::Exec(&exec));
+        let recs: Vec<SysFlow> = b.drain().collect();
+        let child: Vec<(ObjectState, Option<String>, String)> = recs
+            .iter()
+            .filter_map(|r| match r {
+                SysFlow::Process(p) if p.oid.hpid == 200 => {
+                    Some((p.state, p.container_id.clone(), p.exe.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let short = Some(ID[..12].to_string());
+        assert_eq!(
+            child,
+            vec![
+                (ObjectState::Created, None, String::new()),
+                (ObjectState::Modified, short.clone(), String::new()),
+                (ObjectState::Modified, short.clone(), "/bin/sh".to_string()),
+            ]
+        );
+        // The Container comes before the first record naming it, once, with the type from
+        // the naming scheme and the collector's placeholders (no runtime in this test).
+        let first_named = recs
+            .iter()
+            .position(|r| matches!(r, SysFlow::Process(p) if p.container_id.is_some()))
+            .unwrap();
+        let containers: Vec<(usize, &SysFlow)> = recs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, SysFlow::Container(_)))
+            .collect();
+        assert_eq!(containers.len(), 1);
+        assert!(containers[0].0 < first_named);
+        let SysFlow::Container(c) = containers[0].1 else {
+            unreachable!()
+        };
+        assert_eq!(
+            (c.id.as_str(), c.r#type, c.name.as_str()),
+            (&ID[..12], ContainerType::Docker, "incomplete")
+        );
+        let exec_event = recs.iter().any(|r| {
+            matches!(r, SysFlow::ProcessEvent(e) if e.op_flags.0 == OpFlags::EXEC && e.proc_oid.hpid == 200)
+        });
+        assert!(exec_event);
+    }
+}

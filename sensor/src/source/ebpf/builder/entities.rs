@@ -118,11 +118,14 @@ impl Builder {
         self.procs.get(&pid).map(|p| p.oid)
     }
 
-    /// Re-emit a process as MODIFIED (EXEC, SETUID), writing what it depends on first.
+    /// Re-emit a process as MODIFIED (EXEC, SETUID, a new container), writing what it
+    /// depends on first: its container may be new to it.
     pub(super) fn emit_modified(&mut self, pid: u32, ts: i64) -> Option<Oid> {
         let was_written = self.procs.get(&pid).map(|p| p.written).unwrap_or(false);
         let oid = self.ensure_proc(pid, ts)?;
         if was_written {
+            let cont = self.procs.get(&pid).and_then(|p| p.container.clone());
+            self.ensure_container(&cont, ts);
             let proc = self.procs.get(&pid)?;
             let rec = self.process_record(proc, ObjectState::Modified, ts);
             self.emit(SysFlow::Process(rec));
