@@ -73,6 +73,8 @@ pub enum Op {
     In,
     Intersects,
     Pmatch,
+    /// Falco `regex`: the whole value matches the pattern (RE2 syntax, as Falco).
+    Regex,
 }
 
 impl Op {
@@ -93,6 +95,7 @@ impl Op {
             "in" => Op::In,
             "intersects" => Op::Intersects,
             "pmatch" => Op::Pmatch,
+            "regex" => Op::Regex,
             _ => return None,
         })
     }
@@ -118,10 +121,11 @@ impl Op {
             Op::In => "in",
             Op::Intersects => "intersects",
             Op::Pmatch => "pmatch",
+            Op::Regex => "regex",
         }
     }
 }
 
 /// All operator spellings, for "expected one of" messages.
 pub const OPERATORS: &str =
-    "=, ==, !=, <, <=, >, >=, contains, icontains, startswith, endswith, glob, in, intersects, pmatch, exists";
+    "=, ==, !=, <, <=, >, >=, contains, icontains, startswith, endswith, glob, in, intersects, pmatch, regex, exists";

@@ -262,6 +262,10 @@ const NAMES: &[(&str, Attr)] = &[
     ("fd.sip", Attr::NetSip),
     ("fd.dip", Attr::NetDip),
     ("fd.ip", Attr::NetIp),
+    // Networks (CIDR literals): either end, the client (SysFlow's source) and the server.
+    ("fd.net", Attr::NetIp),
+    ("fd.cnet", Attr::NetSip),
+    ("fd.snet", Attr::NetDip),
     ("fd.port", Attr::NetPort),
     ("fd.num", Attr::FileFd),
     ("user.name", Attr::ProcUser),

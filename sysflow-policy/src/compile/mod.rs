@@ -12,7 +12,7 @@ use sysflow_model::{OpFlags, OpenFlags, RecordType};
 
 use crate::ast::{Expr, Item, Op, Operand, Rhs, Span};
 use crate::error::{DiagKind, Diagnostic};
-use crate::eval::{Cond, FieldRef, Lit, NumOp, PairOp, StrSet, Test};
+use crate::eval::{Cond, FieldRef, Lit, Net4, NumOp, PairOp, StrSet, Test};
 use crate::items::{CondSrc, Defs};
 use crate::load::Sources;
 use crate::namespace::{Namespace, POLICY};
@@ -392,7 +392,7 @@ impl<'a> Compiler<'a> {
         };
         Ok(match op {
             Op::Eq | Op::Ne => {
-                let c = match flag_test(&f, &[text], self.ns) {
+                let c = match flag_test(&f, &[text], self.ns).or_else(|| cidr_test(&f, &[text])) {
                     Some(c) => c,
                     None => Cond::Test(f, Test::Eq(Lit::new(text))),
                 };
@@ -411,6 +411,18 @@ impl<'a> Compiler<'a> {
             Op::StartsWith => Cond::Test(f, Test::StartsWith(text.into())),
             Op::EndsWith => Cond::Test(f, Test::EndsWith(text.into())),
             Op::Glob => Cond::Test(f, Test::Glob(text.into())),
+            Op::Regex => match regex::Regex::new(&format!("^(?:{text})$")) {
+                Ok(re) => Cond::Test(f, Test::Regex(re)),
+                Err(e) => {
+                    return Err(Problem::Fatal(self.diag(
+                        DiagKind::BadValue,
+                        src,
+                        v.span,
+                        format!("'regex' needs a regular expression: {e}"),
+                        Some("expected RE2 syntax, e.g. '^/tmp/[a-z]+\\.sh$'".into()),
+                    )))
+                }
+            },
             Op::In | Op::Intersects | Op::Pmatch => {
                 list_test(f, op, vec![text.to_string()], self.ns)
             }
@@ -568,6 +580,23 @@ fn open_flag_bits(name: &str) -> Option<u32> {
         .min()
 }
 
+/// `=`/`in` on an IPv4 address field with at least one network literal (`10.0.0.0/8`):
+/// CIDR matching, every item a network or an address (= `/32`). `None` otherwise (plain
+/// addresses keep the string test, which means the same).
+fn cidr_test(f: &FieldRef, items: &[&str]) -> Option<Cond> {
+    let ip_field = f.custom.is_none()
+        && f.field.index.is_none()
+        && matches!(f.field.attr, Attr::NetSip | Attr::NetDip | Attr::NetIp);
+    if !ip_field || !items.iter().any(|s| s.contains('/')) {
+        return None;
+    }
+    let nets = items
+        .iter()
+        .map(|s| Net4::parse(s))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Cond::Test(f.clone(), Test::Cidr(nets.into())))
+}
+
 /// `in`/`intersects` (any part equals any item) and `pmatch` (any part contains any item).
 fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace) -> Cond {
     if items.is_empty() {
@@ -593,7 +622,7 @@ fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace) -> Cond {
     }
     if op != Op::Pmatch {
         let refs: Vec<&str> = items.iter().map(String::as_str).collect();
-        if let Some(c) = flag_test(&f, &refs, ns) {
+        if let Some(c) = flag_test(&f, &refs, ns).or_else(|| cidr_test(&f, &refs)) {
             return c;
         }
     }
