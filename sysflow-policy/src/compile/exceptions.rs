@@ -83,6 +83,7 @@ impl Compiler<'_> {
                             text: strip_quotes(&val).to_string(),
                             quoted: true,
                             val: false,
+                            xf: Vec::new(),
                             span: Span {
                                 start: 0,
                                 end: val.len(),

@@ -208,8 +208,9 @@ impl<'a> Compiler<'a> {
                     Rhs::Value(v) => {
                         let c = self.cmp_value(f, *op, *op_span, v, src)?;
                         let key = format!(
-                            "{}\0{}\0{}\0{}{}",
+                            "{}{:?}\0{}\0{}\0{}{}",
                             lhs.text,
+                            lhs.xf,
                             op.as_str(),
                             v.text,
                             v.quoted as u8,
@@ -230,7 +231,13 @@ impl<'a> Compiler<'a> {
                                 })
                                 .collect();
                         }
-                        let key = format!("{}\0{}\0({})", lhs.text, op.as_str(), out.join("\0"));
+                        let key = format!(
+                            "{}{:?}\0{}\0({})",
+                            lhs.text,
+                            lhs.xf,
+                            op.as_str(),
+                            out.join("\0")
+                        );
                         let c = list_test(f, *op, out, self.ns);
                         self.memo(key, c)
                     }
@@ -309,7 +316,20 @@ impl<'a> Compiler<'a> {
 
     /// Resolves an operand that must be a field.
     fn field(&self, o: &Operand, src: &CondSrc) -> Result<FieldRef, Problem> {
-        if let Some(f) = (self.ns.resolve)(&o.text) {
+        if let Some(mut f) = (self.ns.resolve)(&o.text) {
+            if !o.xf.is_empty() {
+                if f.render {
+                    return Err(Problem::Fatal(self.diag(
+                        DiagKind::BadValue,
+                        src,
+                        o.span,
+                        format!("transformers do not apply to '{}'", o.text),
+                        Some("expected a field without a json path or rendered JSON".into()),
+                    )));
+                }
+                f.render = true;
+                f.xf = o.xf.clone().into();
+            }
             return Ok(f);
         }
         Err(self.unknown_field(&o.text, o.span, src))
@@ -411,6 +431,25 @@ impl<'a> Compiler<'a> {
             Op::StartsWith => Cond::Test(f, Test::StartsWith(text.into())),
             Op::EndsWith => Cond::Test(f, Test::EndsWith(text.into())),
             Op::Glob => Cond::Test(f, Test::Glob(text.into())),
+            Op::IGlob => Cond::Test(f, Test::IGlob(text.to_ascii_lowercase().into())),
+            Op::BContains | Op::BStartsWith => {
+                // Hex-encoded bytes; field values are text, so bytes that are not UTF-8
+                // never occur in them.
+                let Some(bytes) = hex_bytes(text) else {
+                    return Err(Problem::Fatal(self.diag(
+                        DiagKind::BadValue,
+                        src,
+                        v.span,
+                        format!("'{}' needs hex-encoded bytes, found '{text}'", op.as_str()),
+                        Some("expected an even number of hex digits such as cafebabe".into()),
+                    )));
+                };
+                match (String::from_utf8(bytes), op) {
+                    (Ok(s), Op::BContains) => Cond::Test(f, Test::Contains(s.into())),
+                    (Ok(s), _) => Cond::Test(f, Test::StartsWith(s.into())),
+                    (Err(_), _) => Cond::Const(false),
+                }
+            }
             Op::Regex => match regex::Regex::new(&format!("^(?:{text})$")) {
                 Ok(re) => Cond::Test(f, Test::Regex(re)),
                 Err(e) => {
@@ -578,6 +617,18 @@ fn open_flag_bits(name: &str) -> Option<u32> {
         .chain((0..32).map(|i| 1u32 << i))
         .filter(|v| OpenFlags(*v).names().any(|n| n == name))
         .min()
+}
+
+/// Bytes of a hex string (`cafebabe`); `None` when it is not one.
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// `=`/`in` on an IPv4 address field with at least one network literal (`10.0.0.0/8`):

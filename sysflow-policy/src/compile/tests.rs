@@ -167,3 +167,28 @@ fn cidr_literals_match_networks_on_address_fields() {
     // Plain addresses keep their string meaning.
     assert!(ok("fd.ip = 10.1.2.3"));
 }
+
+#[test]
+fn falco_operators_and_transformers() {
+    let r = flow_record("/usr/bin/Curl");
+    let ok = |c: &str| rule_matches(&r, c).expect(c);
+    assert!(ok("tolower(proc.name) = curl"));
+    assert!(!ok("proc.name = curl"));
+    assert!(ok("toupper(proc.exe) startswith /USR/BIN"));
+    assert!(ok("basename(proc.exe) = Curl"));
+    assert!(ok("len(proc.name) = 4"));
+    assert!(ok("tolower(basename(proc.exe)) in (wget, curl)"));
+    assert!(ok("proc.exe iglob '/USR/*/curl'"));
+    assert!(!ok("proc.exe glob '/USR/*/curl'"));
+    // bcontains/bstartswith: hex bytes ("Cu" = 4375, "/usr" = 2f757372).
+    assert!(ok("proc.name bcontains 7572"));
+    assert!(ok("proc.exe bstartswith 2f757372"));
+    assert!(!ok("proc.exe bstartswith 7572"));
+    assert!(!ok("proc.name bcontains ff00"));
+    let e = rule_matches(&r, "proc.name bcontains xyz").unwrap_err();
+    assert!(e.contains("hex"), "{e}");
+    // A transformer of a missing value is missing.
+    assert!(!ok("tolower(fd.name) exists"));
+    // An escaped quote inside a string (Falco's own rule files have them).
+    assert!(ok(r#"proc.cmdline startswith "/usr/bin/Curl" or proc.name = "a\"b""#));
+}

@@ -5,6 +5,7 @@
 mod nets;
 mod scratch;
 mod strings;
+mod transform;
 
 use std::collections::HashSet;
 
@@ -16,10 +17,12 @@ use aho_corasick::AhoCorasick;
 use sysflow_model::flat::{Attr, Field, FlatRecord, Value};
 use sysflow_model::RecordType;
 
+use crate::ast::Xf;
+
 pub use nets::Net4;
 pub use scratch::Scratch;
 use strings::{concat_contains, concat_starts_with, icontains_both};
-pub use strings::{glob, icontains};
+pub use strings::{glob, icontains, iglob};
 /// Reads a value the attribute catalogue does not have (a name of another namespace, e.g.
 /// sysprint's `pproc.cwd` in `sensor print -f`), rendering into the scratch string if needed.
 pub type Getter = for<'r> fn(&'r FlatRecord, &'r mut String) -> Value<'r>;
@@ -34,6 +37,8 @@ pub struct FieldRef {
     pub render: bool,
     /// Reader of a field outside the catalogue (implies `render`).
     pub custom: Option<Getter>,
+    /// Falco transformers applied to the rendered value, innermost first (implies `render`).
+    pub xf: Box<[Xf]>,
 }
 
 impl FieldRef {
@@ -43,6 +48,7 @@ impl FieldRef {
             field,
             render,
             custom: None,
+            xf: Box::default(),
         }
     }
 
@@ -57,6 +63,7 @@ impl FieldRef {
             },
             render: true,
             custom: Some(get),
+            xf: Box::default(),
         }
     }
 
@@ -66,6 +73,9 @@ impl FieldRef {
         if self.render {
             match self.custom {
                 Some(g) => g(r, scratch),
+                None if !self.xf.is_empty() => {
+                    transform::apply(r.get(&self.field), &self.xf, scratch)
+                }
                 None => r.get_into(&self.field, scratch),
             }
         } else {
@@ -121,6 +131,8 @@ pub enum Test {
     StartsWith(Box<str>),
     EndsWith(Box<str>),
     Glob(Box<str>),
+    /// The pattern is lower-cased at compile time.
+    IGlob(Box<str>),
     Num(NumOp, i64),
     /// Small `in` lists are scanned; large ones hashed.
     InList(Box<[Box<str>]>),
@@ -205,7 +217,7 @@ impl Cond {
                     Test::InList(v) => 2 + v.len() as u32 / 4,
                     Test::InSet(_) => 4,
                     Test::Contains(_) | Test::IContains(_) => 5,
-                    Test::Glob(_) | Test::Pmatch(_) | Test::Cidr(_) => 6,
+                    Test::Glob(_) | Test::IGlob(_) | Test::Pmatch(_) | Test::Cidr(_) => 6,
                     Test::Regex(_) => 10,
                 };
                 let fc = field_cost(f);
@@ -391,6 +403,7 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         },
         Test::EndsWith(l) => v.any_part(|p| p.ends_with(&**l)),
         Test::Glob(g) => v.any_part(|p| glob(g.as_bytes(), p.as_bytes())),
+        Test::IGlob(g) => v.any_part(|p| iglob(g.as_bytes(), p.as_bytes())),
         Test::Num(op, n) => match v.as_int() {
             Some(i) => op.apply(i, *n),
             None => v.any_part(|p| p.trim().parse::<i64>().is_ok_and(|i| op.apply(i, *n))),

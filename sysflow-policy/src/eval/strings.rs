@@ -76,9 +76,23 @@ pub(super) fn icontains_both(hay: &str, needle: &str) -> bool {
 /// Shell-style glob: `*` any run (also across `/`), `?` one byte, `[abc]`/`[a-z]`/`[!a]`
 /// classes, `\x` a literal x. Iterative with one backtrack point: no allocation.
 pub fn glob(p: &[u8], s: &[u8]) -> bool {
+    glob_with(p, s, false)
+}
+
+/// [`glob`] ignoring ASCII case: `p` must be lower-cased (the compiler does it once).
+pub fn iglob(lower_p: &[u8], s: &[u8]) -> bool {
+    glob_with(lower_p, s, true)
+}
+
+fn glob_with(p: &[u8], s: &[u8], fold: bool) -> bool {
     let (mut pi, mut si) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while si < s.len() {
+        let c = if fold {
+            s[si].to_ascii_lowercase()
+        } else {
+            s[si]
+        };
         if pi < p.len() {
             match p[pi] {
                 b'*' => {
@@ -92,27 +106,27 @@ pub fn glob(p: &[u8], s: &[u8]) -> bool {
                     continue;
                 }
                 b'[' => {
-                    if let Some((ok, next)) = class(p, pi, s[si]) {
+                    if let Some((ok, next)) = class(p, pi, c) {
                         if ok {
                             pi = next;
                             si += 1;
                             continue;
                         }
-                    } else if s[si] == b'[' {
+                    } else if c == b'[' {
                         pi += 1;
                         si += 1;
                         continue;
                     }
                 }
                 b'\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == s[si] {
+                    if p[pi + 1] == c {
                         pi += 2;
                         si += 1;
                         continue;
                     }
                 }
-                c => {
-                    if c == s[si] {
+                pc => {
+                    if pc == c {
                         pi += 1;
                         si += 1;
                         continue;
@@ -176,6 +190,8 @@ mod tests {
         assert!(!glob(b"", b"a"));
         assert!(glob(b"a\\*", b"a*"));
         assert!(!glob(b"a\\*", b"ab"));
+        assert!(iglob(b"/etc/*.conf", b"/ETC/X.Conf"));
+        assert!(!glob(b"/etc/*.conf", b"/ETC/X.Conf"));
     }
 
     #[test]
