@@ -13,6 +13,7 @@ use sysflow_model::{OpFlags, OpenFlags, RecordType};
 use crate::ast::{Expr, Item, Op, Operand, Rhs, Span};
 use crate::error::{DiagKind, Diagnostic};
 use crate::eval::{Cond, FieldRef, Lit, Net4, NumOp, PairOp, StrSet, Test};
+use crate::falco;
 use crate::items::{CondSrc, Defs};
 use crate::load::Sources;
 use crate::namespace::{Namespace, POLICY};
@@ -90,7 +91,13 @@ impl<'a> Compiler<'a> {
             compiled: HashMap::new(),
             stack: Vec::new(),
             warnings: Vec::new(),
-            names: (ns.names)(),
+            names: {
+                let mut v = (ns.names)();
+                if ns.falco {
+                    v.extend(falco::fields::names());
+                }
+                v
+            },
             memo_ids: HashMap::new(),
             ns,
         }
@@ -198,6 +205,7 @@ impl<'a> Compiler<'a> {
                             Op::In,
                             ops.iter().map(|s| s.to_string()).collect(),
                             self.ns,
+                            false,
                         );
                         if *op == Op::Ne {
                             Cond::Not(Box::new(c))
@@ -238,7 +246,7 @@ impl<'a> Compiler<'a> {
                             op.as_str(),
                             out.join("\0")
                         );
-                        let c = list_test(f, *op, out, self.ns);
+                        let c = list_test(f, *op, out, self.ns, self.is_falco(src));
                         self.memo(key, c)
                     }
                 }
@@ -316,7 +324,19 @@ impl<'a> Compiler<'a> {
 
     /// Resolves an operand that must be a field.
     fn field(&self, o: &Operand, src: &CondSrc) -> Result<FieldRef, Problem> {
-        if let Some(mut f) = (self.ns.resolve)(&o.text) {
+        let found = match self.resolve(&o.text, src) {
+            Ok(f) => f,
+            Err(why) => {
+                return Err(Problem::Skip(self.diag(
+                    DiagKind::UnsupportedField,
+                    src,
+                    o.span,
+                    format!("field '{}' is not supplied by SysFlow", o.text),
+                    Some(format!("{why} (docs/policy-language.md, \"Falco fields\")")),
+                )))
+            }
+        };
+        if let Some(mut f) = found {
             if !o.xf.is_empty() {
                 if f.render {
                     return Err(Problem::Fatal(self.diag(
@@ -333,6 +353,29 @@ impl<'a> Compiler<'a> {
             return Ok(f);
         }
         Err(self.unknown_field(&o.text, o.span, src))
+    }
+
+    /// Whether `src` was written in the Falco dialect (its file declares Falco's engine
+    /// version); only for the policy namespace.
+    fn is_falco(&self, src: &CondSrc) -> bool {
+        self.ns.falco
+            && src
+                .segs
+                .first()
+                .is_some_and(|(_, n)| self.defs.falco_files.contains(&n.mark.file))
+    }
+
+    /// A field name in the dialect of `src`: Falco's table first for Falco files, then the
+    /// namespace. `Err(reason)` for a Falco field SysFlow cannot supply.
+    fn resolve(&self, name: &str, src: &CondSrc) -> Result<Option<FieldRef>, &'static str> {
+        if self.is_falco(src) {
+            match falco::fields::resolve(name) {
+                Some(Ok(f)) => return Ok(Some(f)),
+                Some(Err(why)) => return Err(why),
+                None => {}
+            }
+        }
+        Ok((self.ns.resolve)(name))
     }
 
     fn unknown_field(&self, name: &str, span: Span, src: &CondSrc) -> Problem {
@@ -372,7 +415,7 @@ impl<'a> Compiler<'a> {
         // A right-hand side naming a field compares two fields (as the original does);
         // quotes force a literal, `val(x)` forces a field.
         if !v.quoted {
-            if let Some(g) = (self.ns.resolve)(&v.text) {
+            if let Ok(Some(g)) = self.resolve(&v.text, src) {
                 let pop = match op {
                     Op::Eq | Op::Ne => PairOp::Eq,
                     Op::Contains => PairOp::Contains,
@@ -411,6 +454,14 @@ impl<'a> Compiler<'a> {
             }
         };
         Ok(match op {
+            // Falco's `evt.dir`: a SysFlow record is a whole call, both enter (>) and exit (<).
+            Op::Eq | Op::Ne
+                if f.field.attr == Attr::EvtDir
+                    && f.custom.is_none()
+                    && matches!(text.trim(), "<" | ">") =>
+            {
+                Cond::Const(op == Op::Eq)
+            }
             Op::Eq | Op::Ne => {
                 let c = match flag_test(&f, &[text], self.ns).or_else(|| cidr_test(&f, &[text])) {
                     Some(c) => c,
@@ -463,7 +514,7 @@ impl<'a> Compiler<'a> {
                 }
             },
             Op::In | Op::Intersects | Op::Pmatch => {
-                list_test(f, op, vec![text.to_string()], self.ns)
+                list_test(f, op, vec![text.to_string()], self.ns, self.is_falco(src))
             }
         })
     }
@@ -637,7 +688,10 @@ fn hex_bytes(s: &str) -> Option<Vec<u8>> {
 fn cidr_test(f: &FieldRef, items: &[&str]) -> Option<Cond> {
     let ip_field = f.custom.is_none()
         && f.field.index.is_none()
-        && matches!(f.field.attr, Attr::NetSip | Attr::NetDip | Attr::NetIp);
+        && matches!(
+            f.field.attr,
+            Attr::NetSip | Attr::NetDip | Attr::NetIp | Attr::NetLIp | Attr::NetRIp
+        );
     if !ip_field || !items.iter().any(|s| s.contains('/')) {
         return None;
     }
@@ -648,10 +702,15 @@ fn cidr_test(f: &FieldRef, items: &[&str]) -> Option<Cond> {
     Some(Cond::Test(f.clone(), Test::Cidr(nets.into())))
 }
 
-/// `in`/`intersects` (any part equals any item) and `pmatch` (any part contains any item).
-fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace) -> Cond {
+/// `in`/`intersects` (any part equals any item) and `pmatch`: any part contains any item
+/// (SysFlow), or in the Falco dialect (`falco`) any part is one of the paths or below it.
+fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace, falco: bool) -> Cond {
     if items.is_empty() {
         return Cond::Const(false);
+    }
+    if op == Op::Pmatch && falco {
+        let dirs = items.into_iter().map(Into::into).collect();
+        return Cond::Test(f, Test::PathPrefix(dirs));
     }
     if op == Op::Pmatch {
         // A DFA without prefilter: haystacks are short (names, paths), where a prefilter's

@@ -190,5 +190,7 @@ fn falco_operators_and_transformers() {
     // A transformer of a missing value is missing.
     assert!(!ok("tolower(fd.name) exists"));
     // An escaped quote inside a string (Falco's own rule files have them).
-    assert!(ok(r#"proc.cmdline startswith "/usr/bin/Curl" or proc.name = "a\"b""#));
+    assert!(ok(
+        r#"proc.cmdline startswith "/usr/bin/Curl" or proc.name = "a\"b""#
+    ));
 }

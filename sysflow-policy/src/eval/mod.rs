@@ -139,6 +139,8 @@ pub enum Test {
     InSet(StrSet),
     /// Substring match of any item (the original's `pmatch`).
     Pmatch(AhoCorasick),
+    /// Falco's `pmatch`: a part is one of the paths or below one of them.
+    PathPrefix(Box<[Box<str>]>),
     /// A part matches the expression (`regex`: the compiler anchors Falco's full match;
     /// an unanchored expression finds a match anywhere).
     Regex(regex::Regex),
@@ -218,6 +220,7 @@ impl Cond {
                     Test::InSet(_) => 4,
                     Test::Contains(_) | Test::IContains(_) => 5,
                     Test::Glob(_) | Test::IGlob(_) | Test::Pmatch(_) | Test::Cidr(_) => 6,
+                    Test::PathPrefix(v) => 3 + v.len() as u32 / 2,
                     Test::Regex(_) => 10,
                 };
                 let fc = field_cost(f);
@@ -349,6 +352,15 @@ fn proc_field(f: &FieldRef) -> bool {
                 | PodHostIpJson
                 | PodInternalIpJson
                 | PodServicesJson
+                | ParentAName
+                | ParentAExe
+                | ParentAPid
+                | ContainerIdOrHost
+                | ContainerNameOrHost
+                | ContainerImageRepo
+                | ContainerImageTag
+                | ProcExeName
+                | ProcTtyNum
         )
 }
 
@@ -358,7 +370,13 @@ fn is_ancestry(f: &FieldRef) -> bool {
         && f.field.index.is_none()
         && matches!(
             f.field.attr,
-            Attr::ProcAName | Attr::ProcAExe | Attr::ProcACmdline | Attr::ProcAPid
+            Attr::ProcAName
+                | Attr::ProcAExe
+                | Attr::ProcACmdline
+                | Attr::ProcAPid
+                | Attr::ParentAName
+                | Attr::ParentAExe
+                | Attr::ParentAPid
         )
 }
 
@@ -415,6 +433,7 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         Test::InSet(set) => v.any_part(|p| set.contains(p)),
         Test::Pmatch(ac) => v.any_part(|p| ac.is_match(p)),
         Test::Regex(re) => v.any_part(|p| re.is_match(p)),
+        Test::PathPrefix(dirs) => v.any_part(|p| dirs.iter().any(|d| under(p, d))),
         Test::Cidr(nets) => nets::in_nets(v, nets),
         Test::Exists => v.is_set(),
         Test::OpMask { any, net, other } => match *v {
@@ -449,4 +468,14 @@ pub fn pair(a: &Value<'_>, op: PairOp, b: &Value<'_>) -> bool {
             PairOp::Num(_) => false,
         })
     })
+}
+
+/// Whether `path` is `dir` or below it (Falco's `pmatch`): `/usr/bin/x` is below `/usr/bin`
+/// and `/usr/bin/`, `/usr/binx` is not.
+fn under(path: &str, dir: &str) -> bool {
+    let d = dir.strip_suffix('/').unwrap_or(dir);
+    match path.strip_prefix(d) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || d.is_empty(),
+        None => false,
+    }
 }
