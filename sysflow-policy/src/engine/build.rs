@@ -167,6 +167,13 @@ impl PolicyEngine {
                 tags: r.tags.clone(),
                 actions: r.actions.clone(),
                 origin: format!("{}:{}", sources.loc(r.mark).file.display(), r.mark.line),
+                falco: defs.falco_files.contains(&r.mark.file),
+                template: r.output.as_deref().map(|o| {
+                    std::sync::Arc::new(crate::falco::output::Template::compile(
+                        o,
+                        defs.falco_files.contains(&r.mark.file),
+                    ))
+                }),
             });
             conds.push(Compiled { cond, ops });
         }

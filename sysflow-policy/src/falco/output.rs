@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use sysflow_model::flat::{Attr, Field, FlatRecord, Value};
+use sysflow_model::flat::{Attr, AttrKind, Field, FlatRecord, Value};
 use sysflow_model::SysFlow;
 
 use crate::eval::FieldRef;
@@ -23,7 +23,24 @@ enum Part {
 /// A compiled output template.
 #[derive(Debug, Clone, Default)]
 pub struct Template {
+    source: String,
     parts: Vec<Part>,
+}
+
+impl PartialEq for Template {
+    fn eq(&self, o: &Self) -> bool {
+        self.source == o.source
+    }
+}
+
+impl Eq for Template {}
+
+/// A field's text in `output_fields`, and whether it is a number (JSON number in Falco's
+/// alert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldText {
+    pub text: String,
+    pub number: bool,
 }
 
 fn is_name_byte(b: u8) -> bool {
@@ -89,7 +106,10 @@ impl Template {
         if !lit.is_empty() {
             parts.push(Part::Lit(lit));
         }
-        Template { parts }
+        Template {
+            source: text.to_string(),
+            parts,
+        }
     }
 
     /// Appends the rendered text to `out`.
@@ -112,7 +132,7 @@ impl Template {
     pub fn fields<'t>(
         &'t self,
         r: &'t FlatRecord,
-    ) -> impl Iterator<Item = (&'t str, Option<String>)> + 't {
+    ) -> impl Iterator<Item = (&'t str, Option<FieldText>)> + 't {
         let mut seen: Vec<&str> = Vec::new();
         let mut scratch = String::new();
         self.parts.iter().filter_map(move |p| {
@@ -123,9 +143,14 @@ impl Template {
                 return None;
             }
             seen.push(name);
-            let mut s = String::new();
-            let some = write_value(f.as_ref(), r, &mut scratch, &mut s);
-            Some((name.as_str(), some.then_some(s)))
+            let mut text = String::new();
+            let some = write_value(f.as_ref(), r, &mut scratch, &mut text);
+            let number = f.as_ref().is_some_and(|f| {
+                f.custom.is_none()
+                    && f.field.index.is_none()
+                    && f.field.attr.kind() == AttrKind::Int
+            });
+            Some((name.as_str(), some.then_some(FieldText { text, number })))
         })
     }
 

@@ -263,10 +263,14 @@ fn output_templates_render_falco_fields() {
     );
     let fields: Vec<(&str, String)> = t
         .fields(&recs[0])
-        .map(|(k, v)| (k, v.unwrap_or_else(|| "null".into())))
+        .map(|(k, v)| (k, v.map_or_else(|| "null".into(), |v| v.text)))
         .collect();
     assert_eq!(fields[0], ("fd.name", "/etc/shadow".to_string()));
     assert!(fields.contains(&("user.loginuid", "null".to_string())));
+    let uid = t.fields(&recs[0]).find(|(k, _)| *k == "user.uid");
+    assert!(uid
+        .and_then(|(_, v)| v)
+        .is_some_and(|v| v.number && v.text == "0"));
     // A network record's fd.name is Falco's tuple.
     let t = Template::compile("c=%fd.name", true);
     out.clear();
