@@ -122,7 +122,10 @@ pub const FIELDS: &[(&str, Source)] = &[
     ("fd.type", A(Attr::FdType)),
     ("fd.typechar", A(Attr::FdTypeChar)),
     ("fd.name", A(Attr::FilePath)),
-    ("fd.nameraw", A(Attr::FilePath)),
+    (
+        "fd.nameraw",
+        M("the collector records normalised paths, not the name as passed"),
+    ),
     ("fd.directory", A(Attr::FileDirectory)),
     ("fd.filename", A(Attr::FileName)),
     ("fd.sockfamily", A(Attr::FdSockFamily)),
