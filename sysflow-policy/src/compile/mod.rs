@@ -196,9 +196,11 @@ impl<'a> Compiler<'a> {
                         if self.ns.falco
                             && is_evt_type(&lhs.text)
                             && matches!(op, Op::Eq | Op::Ne)
-                            && falco_evt_type_ops(&v.text).is_some() =>
+                            && (falco_evt_type_ops(&v.text).is_some()
+                                || self.unreported_syscall(&v.text, src)) =>
                     {
-                        // Falco `evt.type = open`: the SysFlow operations of that syscall.
+                        // Falco `evt.type = open`: the SysFlow operations of that syscall
+                        // (none for a syscall SysFlow does not report: never equal).
                         let ops = falco_evt_type_ops(&v.text).unwrap_or_default();
                         let c = list_test(
                             f,
@@ -231,10 +233,15 @@ impl<'a> Compiler<'a> {
                         let mut seen = Vec::new();
                         self.expand(items, src, &mut out, &mut seen)?;
                         if self.ns.falco && is_evt_type(&lhs.text) && *op != Op::Pmatch {
+                            let falco = self.is_falco(src);
                             out = out
                                 .into_iter()
                                 .flat_map(|s| match falco_evt_type_ops(&s) {
                                     Some(ops) => ops.iter().map(|o| o.to_string()).collect(),
+                                    // In a Falco file a syscall SysFlow does not report
+                                    // (listen, ptrace, …) matches nothing; dropping it keeps
+                                    // the rest a bit test the index understands.
+                                    None if falco && is_syscall_name(&s) => vec![],
                                     None => vec![s],
                                 })
                                 .collect();
@@ -363,6 +370,11 @@ impl<'a> Compiler<'a> {
                 .segs
                 .first()
                 .is_some_and(|(_, n)| self.defs.falco_files.contains(&n.mark.file))
+    }
+
+    /// `evt.type = NAME` in a Falco file with a syscall SysFlow does not report.
+    fn unreported_syscall(&self, name: &str, src: &CondSrc) -> bool {
+        self.is_falco(src) && is_syscall_name(name)
     }
 
     /// A field name in the dialect of `src`: Falco's table first for Falco files, then the
@@ -597,6 +609,14 @@ impl<'a> Compiler<'a> {
         seen.pop();
         Ok(())
     }
+}
+
+/// A lower-case name as Falco's syscall names are (`listen`, `userfaultfd`), as opposed to
+/// SysFlow's upper-case operation names.
+fn is_syscall_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Falco's `evt.type`: its syscall-name literals are rewritten to SysFlow operation names

@@ -167,6 +167,20 @@ impl PolicyEngine {
                 continue;
             }
             let (t, ops) = requirement(&cond);
+            if t == 0 && defs.falco_files.contains(&r.mark.file) {
+                // A Falco rule false for every record (a syscall SysFlow does not report,
+                // an empty list): reported as skipped rather than counted as working.
+                let why = "its condition holds for no SysFlow record (a syscall SysFlow does not report, or an empty list)".to_string();
+                warnings.push(sources.diag(
+                    DiagKind::Skipped,
+                    r.mark,
+                    format!("rule '{}' skipped: {why}", r.name),
+                    None,
+                ));
+                summary.skipped.push((r.name.clone(), why));
+                summary.skipped_rules += 1;
+                continue;
+            }
             types &= t;
             let idx = rules.len() as u32;
             for (i, list) in rules_by_type.iter_mut().enumerate() {

@@ -188,6 +188,9 @@ fn falco_fields_read_what_the_records_hold() {
         ("evt.type in (open, openat)", &[0]),
         ("evt.type = connect", &[1]),
         ("evt.type = unlink", &[3]),
+        // Syscalls SysFlow does not report match nothing (and leave the rest a bit test).
+        ("evt.type in (listen, connect)", &[1]),
+        ("evt.type != listen", &[0, 1, 2, 3]),
         ("evt.dir = <", &[0, 1, 2, 3]),
     ];
     let mut bad = Vec::new();
@@ -288,9 +291,9 @@ fn falco_rule_files_load_with_their_rules_active() {
     // (file, rules, of which active at least): the counts of this branch, so that a
     // regression in the field table shows.
     for (file, total, active) in [
-        ("falco_rules.yaml", 25, 16),
-        ("falco-incubating_rules.yaml", 31, 26),
-        ("falco-sandbox_rules.yaml", 37, 20),
+        ("falco_rules.yaml", 25, 15),
+        ("falco-incubating_rules.yaml", 31, 25),
+        ("falco-sandbox_rules.yaml", 37, 19),
     ] {
         let p = shared.join("rulesets/falco").join(file);
         let (e, _) = PolicyEngine::load_with(&p, LoadOptions::default())
@@ -304,12 +307,15 @@ fn falco_rule_files_load_with_their_rules_active() {
         assert!(s.rules >= active, "{file}: {} active", s.rules);
         assert_eq!(s.skipped.len(), s.skipped_rules, "{file}");
         for (rule, why) in &s.skipped {
-            assert!(why.contains("field '"), "{file}: {rule}: {why}");
+            assert!(
+                why.contains("field '") || why.contains("holds for no SysFlow record"),
+                "{file}: {rule}: {why}"
+            );
         }
     }
     // The three together, as Falco loads them.
     let (e, _) = PolicyEngine::load_with(&shared.join("rulesets/falco"), LoadOptions::default())
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(e.rules().len() >= 60, "{}", e.rules().len());
+    assert!(e.rules().len() >= 59, "{}", e.rules().len());
     assert!(e.rules().iter().all(|r| r.falco && r.template.is_some()));
 }
