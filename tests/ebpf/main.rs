@@ -18,6 +18,7 @@ mod collector;
 #[cfg(target_arch = "x86_64")]
 mod compat;
 mod containers;
+mod falco_events;
 mod fd;
 mod filter;
 mod observe;

@@ -23,7 +23,7 @@ pub(super) struct Daemon {
 
 /// Start `sensor run ARGS` with `rules` as its policies and wait until the probes are
 /// attached; `None` (after printing why) when eBPF is not available here.
-fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
+pub(super) fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
     start_ebpf_with_env(args, rules, &[])
 }
 
