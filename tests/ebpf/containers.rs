@@ -489,7 +489,7 @@ fn ebpf_containers_without_a_runtime_are_ids_only() {
 }
 
 /// `sensor run --input ebpf`: an alert on a process in a container carries the container (id,
-/// name, image) and its pod in every output format: JSON (nested and flat) and ECS.
+/// name, image) and its pod in every output format: JSON (nested and flat), ECS and Falco's.
 #[test]
 fn ebpf_alerts_of_a_container_name_it_in_every_format() {
     let _g = lock();
@@ -516,19 +516,22 @@ fn ebpf_alerts_of_a_container_name_it_in_every_format() {
     )
     .unwrap();
     let (flat, ecs) = (tmp.path().join("flat.json"), tmp.path().join("ecs.json"));
+    let falco = tmp.path().join("falco.json");
     let cfg = tmp.path().join("pipeline.json");
     std::fs::write(
         &cfg,
         format!(
             r#"{{"drivers":[{{"driver":"ebpf"}}],"pipeline":[
   {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
-  {{"processor":"policyengine","in":"flat flattenerchan","out":["e1 eventchan","e2 eventchan","e3 eventchan"],"policies":"{}","mode":"alert"}},
+  {{"processor":"policyengine","in":"flat flattenerchan","out":["e1 eventchan","e2 eventchan","e3 eventchan","e4 eventchan"],"policies":"{}","mode":"alert"}},
   {{"processor":"exporter","in":"e1 eventchan","export":"terminal","format":"json"}},
   {{"processor":"exporter","in":"e2 eventchan","export":"file","format":"json","flat":"true","file.path":"{}"}},
-  {{"processor":"exporter","in":"e3 eventchan","export":"file","format":"ecs","file.path":"{}"}}]}}"#,
+  {{"processor":"exporter","in":"e3 eventchan","export":"file","format":"ecs","file.path":"{}"}},
+  {{"processor":"exporter","in":"e4 eventchan","export":"file","format":"falco","file.path":"{}"}}]}}"#,
             rules.display(),
             flat.display(),
-            ecs.display()
+            ecs.display(),
+            falco.display()
         ),
     )
     .unwrap();
@@ -607,6 +610,15 @@ fn ebpf_alerts_of_a_container_name_it_in_every_format() {
         "{e}"
     );
     assert_eq!(e["pod"]["name"], "shop-0", "{e}");
+    let fa = first(&falco);
+    let (repo, tag) = image.reference.rsplit_once(':').expect("repo:tag");
+    let o = &fa["output_fields"];
+    assert_eq!(o["container.id"], id.as_str(), "{fa}");
+    assert_eq!(o["container.name"], name.as_str(), "{fa}");
+    assert_eq!(o["container.image.repository"], repo, "{fa}");
+    assert_eq!(o["container.image.tag"], tag, "{fa}");
+    assert_eq!(o["k8s.pod.name"], "shop-0", "{fa}");
+    assert_eq!(o["k8s.ns.name"], "prod", "{fa}");
 }
 
 /// A Kubernetes container as containerd's CRI plugin runs it, made with `ctr` (the CRI

@@ -112,10 +112,15 @@ impl FalcoEncoder {
         out.push(b'{');
         jsonw::key(out, "evt.time");
         jsonw::int(out, ts);
+        // Which of the container fields below the template already wrote.
+        let mut written = [false; CONTAINER_FIELDS.len()];
         if let Some(t) = &rule.template {
             for (name, v) in t.fields(&ev.rec) {
                 if name == "evt.time" {
                     continue;
+                }
+                if let Some(i) = CONTAINER_FIELDS.iter().position(|(n, _)| *n == name) {
+                    written[i] = true;
                 }
                 out.push(b',');
                 jsonw::string(out, name);
@@ -129,9 +134,49 @@ impl FalcoEncoder {
                 }
             }
         }
+        self.container_fields(ev, &written, out);
         out.extend_from_slice(b"}}");
     }
+
+    /// The container (and pod) of a process in one, whatever the rule's output names: what
+    /// Falco's `append_output` `extra_fields` adds, so every alert says which container.
+    fn container_fields(&self, ev: &Event, written: &[bool], out: &mut Vec<u8>) {
+        let field = |attr| Field {
+            attr,
+            index: None,
+            json_path: None,
+            name: "",
+        };
+        match ev.rec.get(&field(Attr::ContainerId)) {
+            Value::Str(id) if !id.is_empty() => {}
+            _ => return,
+        }
+        let has_pod = matches!(ev.rec.get(&field(Attr::PodId)), Value::Str(p) if !p.is_empty());
+        for (i, (name, attr)) in CONTAINER_FIELDS.iter().enumerate() {
+            if written[i] || (name.starts_with("k8s.") && !has_pod) {
+                continue;
+            }
+            out.push(b',');
+            jsonw::string(out, name);
+            out.push(b':');
+            match ev.rec.get(&field(*attr)) {
+                Value::Str(v) => jsonw::string(out, v),
+                _ => out.extend_from_slice(b"null"),
+            }
+        }
+    }
 }
+
+/// Falco's names of the container and pod fields every alert of a containerised process
+/// carries, and the attributes they read.
+const CONTAINER_FIELDS: [(&str, Attr); 6] = [
+    ("container.id", Attr::ContainerIdOrHost),
+    ("container.name", Attr::ContainerNameOrHost),
+    ("container.image.repository", Attr::ContainerImageRepo),
+    ("container.image.tag", Attr::ContainerImageTag),
+    ("k8s.ns.name", Attr::PodNamespace),
+    ("k8s.pod.name", Attr::PodName),
+];
 
 impl Encoder for FalcoEncoder {
     /// The first matched rule's alert (see [`Encoder::encode_each`] for all of them).
@@ -219,6 +264,8 @@ mod tests {
         assert!(a["output_fields"]["user.loginuid"].is_null());
         assert_eq!(a["output_fields"]["evt.time"], 1_553_543_282_832_225_890i64);
         assert!(a["hostname"].is_string());
+        // A host process: no container fields.
+        assert!(a["output_fields"].get("container.id").is_none(), "{a}");
         let b: serde_json::Value = serde_json::from_slice(&docs[1]).expect("json");
         assert_eq!(b["rule"], "Second");
         // Records without matches have no Falco form.
@@ -227,5 +274,57 @@ mod tests {
         let mut n = 0;
         enc.encode_each(&none, &mut Vec::new(), &mut |_| n += 1);
         assert_eq!(n, 0);
+    }
+
+    /// A process in a container of a pod: its alerts carry the container and the pod,
+    /// whatever the rule's output names, each field once.
+    #[test]
+    fn alerts_of_a_container_name_it_and_its_pod() {
+        let mut fl = Flattener::new(TableConfig::default());
+        fl.push(SysFlow::Pod(Pod {
+            id: "uid-1".into(),
+            name: "web-0".into(),
+            namespace: "shop".into(),
+            ..Pod::default()
+        }));
+        fl.push(SysFlow::Container(Container {
+            id: "d2fcbe7e204a".into(),
+            name: "shady".into(),
+            image: "local/busybox:1".into(),
+            imageid: "fda0".into(),
+            pod_id: Some("uid-1".into()),
+            ..Container::default()
+        }));
+        let oid = Oid {
+            create_ts: 1,
+            hpid: 7,
+        };
+        fl.push(SysFlow::Process(Process {
+            oid,
+            exe: "/bin/sh".into(),
+            container_id: Some("d2fcbe7e204a".into()),
+            ..Process::default()
+        }));
+        let rec = fl
+            .push(SysFlow::ProcessEvent(ProcessEvent {
+                proc_oid: oid,
+                op_flags: OpFlags(OpFlags::EXEC),
+                ..ProcessEvent::default()
+            }))
+            .expect("flat");
+        let mut ev = Event::new(rec);
+        ev.rules.push(rule("Shell", "shell in %container.name"));
+        let mut out = Vec::new();
+        FalcoEncoder::new().encode(&ev, &mut out);
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(text.matches("\"container.name\"").count(), 1, "{text}");
+        let a: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let f = &a["output_fields"];
+        assert_eq!(f["container.id"], "d2fcbe7e204a", "{a}");
+        assert_eq!(f["container.name"], "shady", "{a}");
+        assert_eq!(f["container.image.repository"], "local/busybox", "{a}");
+        assert_eq!(f["container.image.tag"], "1", "{a}");
+        assert_eq!(f["k8s.pod.name"], "web-0", "{a}");
+        assert_eq!(f["k8s.ns.name"], "shop", "{a}");
     }
 }
