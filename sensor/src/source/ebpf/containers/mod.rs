@@ -246,6 +246,12 @@ impl Runtimes {
             ty: c.ty,
         };
         if self.shared.requests.try_send(r).is_err() {
+            if self.dropped == 0 {
+                tracing::warn!(
+                    container = %c.short_id(),
+                    "container lookups fall behind: this container and others stay incomplete"
+                );
+            }
             self.dropped += 1;
         }
     }
