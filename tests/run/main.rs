@@ -10,6 +10,7 @@ use std::process::Command;
 mod config;
 mod e2e;
 mod lifecycle;
+mod metrics;
 mod pipeline;
 mod policy_check;
 mod socket;
