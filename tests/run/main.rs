@@ -11,6 +11,7 @@ mod config;
 mod e2e;
 mod lifecycle;
 mod metrics;
+mod operator;
 mod pipeline;
 mod policy_check;
 mod socket;
