@@ -120,6 +120,15 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     for p in &policies {
         perms::warn_if_writable(p, "policy");
     }
+    let metrics_addr = match (&a.metrics, &pipeline.metrics) {
+        (Some(addr), _) => Some(metrics::resolve(addr).context(Failure::Usage)?),
+        (None, Some(addr)) => Some(
+            metrics::resolve(addr)
+                .context("pipeline key metrics.address")
+                .context(Failure::Config)?,
+        ),
+        (None, None) => None,
+    };
     if a.check {
         println!("{}", serde_json::to_string_pretty(&pipeline)?);
         return Ok(0);
@@ -147,17 +156,7 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     };
     // Bound before the probes load: a taken port fails before anything else starts, and a
     // port below 1024 can still be had before the capabilities are dropped.
-    let metrics = match (&a.metrics, &pipeline.metrics) {
-        (Some(addr), _) => Some(metrics::resolve(addr).context(Failure::Usage)?),
-        (None, Some(addr)) => Some(
-            metrics::resolve(addr)
-                .context("pipeline key metrics.address")
-                .context(Failure::Config)?,
-        ),
-        (None, None) => None,
-    }
-    .map(metrics::Listener::bind)
-    .transpose()?;
+    let metrics = metrics_addr.map(metrics::Listener::bind).transpose()?;
 
     // Probes are attached before the pipeline starts, so a missing privilege fails fast, and
     // before any thread is spawned: capabilities are per thread, and every thread started
