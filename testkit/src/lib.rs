@@ -10,6 +10,7 @@
 //! A helper that finds a peer missing prints `SKIPPED: <why>` and returns `None`; the test
 //! then returns.
 
+pub mod docker;
 pub mod ebpf;
 pub mod flat;
 pub mod http;

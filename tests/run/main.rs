@@ -8,6 +8,7 @@
 use std::process::Command;
 
 mod config;
+mod deploy;
 mod e2e;
 mod lifecycle;
 mod metrics;
