@@ -305,13 +305,38 @@ mod tests {
     use super::*;
     use std::os::unix::net::UnixListener;
 
+    /// A socket path in a fresh directory, removed with it when dropped.
+    struct Sock(std::path::PathBuf);
+
+    impl Sock {
+        fn new(name: &str) -> Sock {
+            let dir = std::env::temp_dir().join(format!("sfx-http-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Sock(dir.join("s.sock"))
+        }
+    }
+
+    impl std::ops::Deref for Sock {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Sock {
+        fn drop(&mut self) {
+            if let Some(d) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+
     /// A one-shot server on a fresh socket answering every connection with `reply` (written
-    /// in pieces, to exercise the reassembly); returns the socket path.
-    fn server(name: &str, reply: &'static [u8], conns: usize) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("sfx-http-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.sock");
+    /// in pieces, to exercise the reassembly).
+    fn server(name: &str, reply: &'static [u8], conns: usize) -> Sock {
+        let sock = Sock::new(name);
+        let path = sock.0.clone();
         let l = UnixListener::bind(&path).unwrap();
         std::thread::spawn(move || {
             for _ in 0..conns {
@@ -324,7 +349,7 @@ mod tests {
                 }
             }
         });
-        path
+        sock
     }
 
     const T: Duration = Duration::from_secs(5);
@@ -373,11 +398,8 @@ mod tests {
 
     #[test]
     fn a_silent_server_times_out() {
-        let dir = std::env::temp_dir().join(format!("sfx-http-silent-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.sock");
-        let _l = UnixListener::bind(&path).unwrap();
+        let path = Sock::new("silent");
+        let _l = UnixListener::bind(&*path).unwrap();
         let t0 = Instant::now();
         let e = get(&path, "/", Duration::from_millis(200)).unwrap_err();
         assert!(matches!(e, HttpError::Timeout(_)), "{e}");
