@@ -71,12 +71,20 @@ impl MemQueue {
         self.lens.push_back(rec.len() as u32);
     }
 
-    /// Drops the oldest pending record (never one handed out); returns its length.
-    pub fn drop_oldest_pending(&mut self) -> Option<usize> {
+    /// Drops the oldest record not in flight: the first one when nothing was handed out
+    /// since the last retry (returning its sequence number if it had one), else the first
+    /// pending one. Returns its length.
+    pub fn drop_oldest(&mut self) -> Option<(usize, Option<u64>)> {
+        if self.handed == 0 {
+            let n = *self.lens.front()? as usize;
+            let seq = (self.assigned > 0).then_some(self.seq0);
+            self.remove_front(1);
+            return Some((n, seq));
+        }
         let n = self.lens.remove(self.assigned)? as usize;
         let at = self.assigned_bytes;
         self.bytes.drain(at..at + n);
-        Some(n)
+        Some((n, None))
     }
 
     /// Copies the next record to hand out into `out` and gives it a sequence number:
@@ -183,8 +191,8 @@ mod tests {
         let mut out = Frames::default();
         assert_eq!(q.hand_out(10, &mut out), Some((10, true)));
         assert_eq!(q.hand_out(11, &mut out), Some((11, true)));
-        // The oldest pending record is c333, not a handed-out one.
-        assert_eq!(q.drop_oldest_pending(), Some(4));
+        // The oldest record not in flight is c333.
+        assert_eq!(q.drop_oldest(), Some((4, None)));
         assert_eq!(q.byte_len(), 2 + 3 + 5);
         // Retry: the same numbers again, then the next pending gets 12.
         q.retry();

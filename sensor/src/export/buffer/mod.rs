@@ -374,7 +374,11 @@ impl Buffer {
                         st.handed = st.handed.max(b);
                         continue;
                     }
-                    if st.mem.drop_oldest_pending().is_some() {
+                    if let Some((_, seq)) = st.mem.drop_oldest() {
+                        // A numbered record (handed out once, then retried) is no longer owed.
+                        if let Some(seq) = seq {
+                            st.confirm(seq + 1, stats);
+                        }
                         full += 1;
                         continue;
                     }

@@ -82,6 +82,20 @@ fn memory_drop_newest_keeps_the_oldest_and_spares_records_in_flight() {
 }
 
 #[test]
+fn memory_drop_oldest_also_drops_records_sent_once_and_taken_back() {
+    let (mut b, mut o, stats) = open(&cfg(64 << 10, WhenFull::DropOldest, None));
+    b.push(&batch(0, 10));
+    let mut chunk = Frames::default();
+    assert_eq!(o.take(&mut chunk), Take::Records);
+    // The connection broke before the write: the ten are no longer in flight.
+    o.retry();
+    b.push(&batch(10, 1000));
+    assert_eq!(stats.backlog.dropped_full.load(Relaxed), 345);
+    b.close();
+    assert_eq!(drain(&mut o), (345..1000).collect::<Vec<_>>());
+}
+
+#[test]
 fn shutdown_counts_what_memory_could_not_deliver() {
     let (mut b, o, stats) = open(&cfg(1 << 20, WhenFull::Block, None));
     b.push(&batch(0, 50));
@@ -128,6 +142,26 @@ fn disk_keeps_order_across_an_outage_with_records_in_flight_and_a_restart() {
         .filter(|n| n.ends_with(".seg"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_damaged_ledger_means_delivering_again_from_the_oldest_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(64 << 10, WhenFull::Block, Some(dir.path()));
+    {
+        let (mut b, mut o, _) = open(&c);
+        o.set_reachable(false);
+        b.push(&batch(0, 300));
+        o.set_reachable(true);
+        let mut chunk = Frames::default();
+        assert_eq!(o.take(&mut chunk), Take::Records);
+        o.confirm(100);
+    }
+    std::fs::write(dir.path().join("ledger"), b"garbage").unwrap();
+    let (b, mut o, stats) = open(&c);
+    assert_eq!(stats.backlog.records.load(Relaxed), 300);
+    b.close();
+    assert_eq!(drain(&mut o), (0..300).collect::<Vec<_>>());
 }
 
 #[test]

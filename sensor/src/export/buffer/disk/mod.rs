@@ -138,14 +138,15 @@ impl Disk {
         let ledger = disk.read_ledger();
         let oldest = disk.segments.front().map(|s| s.first);
         let confirmed = match (ledger, oldest) {
-            (Some(c), _) => c,
-            (None, Some(first)) => {
+            (Ok(Some(c)), _) => c,
+            (Ok(None), first) => first.unwrap_or(0),
+            (Err(()), Some(first)) => {
                 notes.push(format!(
                     "the ledger is missing or damaged: delivering again from record {first}, the oldest kept (some may arrive twice)"
                 ));
                 first
             }
-            (None, None) => 0,
+            (Err(()), None) => 0,
         };
         // Records before the oldest segment are gone, whatever the ledger says.
         let confirmed = confirmed.max(oldest.unwrap_or(0));
@@ -207,17 +208,22 @@ impl Disk {
         Ok(next)
     }
 
-    fn read_ledger(&self) -> Option<u64> {
+    /// The first unconfirmed record's number: `Ok(None)` when nothing was ever confirmed
+    /// (an empty ledger), `Err` when the ledger is damaged.
+    fn read_ledger(&self) -> Result<Option<u64>, ()> {
+        if self.ledger.metadata().map_or(0, |m| m.len()) == 0 {
+            return Ok(None);
+        }
         let mut b = [0u8; LEDGER_LEN];
-        self.ledger.read_exact_at(&mut b, 0).ok()?;
+        self.ledger.read_exact_at(&mut b, 0).map_err(|_| ())?;
         let mut crc = [0u8; 4];
         crc.copy_from_slice(&b[16..20]);
         if &b[..8] != LEDGER_MAGIC || crc32fast::hash(&b[..16]) != u32::from_le_bytes(crc) {
-            return None;
+            return Err(());
         }
         let mut c = [0u8; 8];
         c.copy_from_slice(&b[8..16]);
-        Some(u64::from_le_bytes(c))
+        Ok(Some(u64::from_le_bytes(c)))
     }
 
     fn write_ledger(&self, confirmed: u64) -> io::Result<()> {

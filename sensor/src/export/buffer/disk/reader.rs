@@ -175,7 +175,9 @@ impl DiskReader {
         }
         let lost = self.expect..seq.max(self.expect);
         let bytes = match bad {
-            Some((a, b)) => format!("bytes {a}..{b} damaged (bad length or checksum)"),
+            Some((a, b)) => {
+                format!("bytes {a}..{b} unreadable (bad length or checksum, or cut short)")
+            }
             None => format!("cut short at byte {}", self.data.len()),
         };
         let what = if lost.is_empty() {
