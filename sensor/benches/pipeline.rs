@@ -91,6 +91,13 @@ fn children_cpu() -> Duration {
 
 /// Runs the binary once; returns the wall time, CPU time and the exporter's written count.
 fn run_file(cfg: &Path, trace: &Path) -> (Duration, Duration, u64) {
+    let (t, cpu, err) = run_logged(cfg, trace);
+    (t.elapsed(), cpu, exporter_out(&err))
+}
+
+/// Runs the binary on `trace` with `cfg` until it exits; returns when it started, its CPU
+/// time and its log.
+fn run_logged(cfg: &Path, trace: &Path) -> (Instant, Duration, String) {
     let cpu0 = children_cpu();
     let t = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_sensor"))
@@ -101,10 +108,9 @@ fn run_file(cfg: &Path, trace: &Path) -> (Duration, Duration, u64) {
         .stderr(Stdio::piped())
         .output()
         .expect("run sensor");
-    let d = t.elapsed();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "sensor run failed:\n{err}");
-    (d, children_cpu() - cpu0, exporter_out(&err))
+    (t, children_cpu() - cpu0, err)
 }
 
 /// `out=` of the exporter's exit counters.
@@ -421,25 +427,12 @@ fn syslog_bench(trace: &Path, n: usize, tmp: &Path) {
         for (i, disk) in [None, Some(buf.as_path())].into_iter().enumerate() {
             std::fs::write(&cfg, syslog_json(sink.port, disk)).expect("write cfg");
             let from = sink.count();
-            let cpu0 = children_cpu();
-            let t = Instant::now();
-            let o = Command::new(env!("CARGO_BIN_EXE_sensor"))
-                .args(["run", "--log", "info", "--config"])
-                .arg(&cfg)
-                .arg(trace)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .output()
-                .expect("run sensor");
-            let err = String::from_utf8_lossy(&o.stderr);
-            assert!(o.status.success(), "sensor run failed:\n{err}");
+            let (t, cpu, err) = run_logged(&cfg, trace);
             sent = exporter_counter(&err, "out");
             assert!(sink.wait(from, sent), "lines missing at the sink:\n{err}");
             // Only what memory held at the end goes to disk (persisted first at shutdown).
             assert!(exporter_counter(&err, "persisted") < sent / 10, "{err}");
-            let d = t.elapsed();
-            let cpu = children_cpu() - cpu0;
-            best[i] = (best[i].0.min(d), best[i].1.min(cpu));
+            best[i] = (best[i].0.min(t.elapsed()), best[i].1.min(cpu));
         }
     }
     for (i, what) in ["memory backlog", "disk buffer configured"]
@@ -458,20 +451,8 @@ fn syslog_bench(trace: &Path, n: usize, tmp: &Path) {
     let dead_port = dead.local_addr().expect("addr").port();
     drop(dead);
     std::fs::write(&cfg, syslog_json(dead_port, Some(&buf))).expect("write cfg");
-    let cpu0 = children_cpu();
-    let t = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_sensor"))
-        .args(["run", "--log", "info", "--config"])
-        .arg(&cfg)
-        .arg(trace)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run sensor");
+    let (t, cpu, err) = run_logged(&cfg, trace);
     let d = t.elapsed();
-    let cpu = children_cpu() - cpu0;
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
     let persisted = exporter_counter(&err, "persisted");
     let disk_bytes = exporter_counter(&err, "backlog_disk_bytes");
     println!(
