@@ -251,3 +251,18 @@ fn damaged_segments_are_reported_and_the_rest_is_delivered() {
     assert_eq!(stats.backlog.dropped_corrupt.load(Relaxed), lost);
     assert_eq!(stats.dropped.load(Relaxed), lost);
 }
+
+#[test]
+fn a_segment_left_without_its_header_is_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(64 << 10, WhenFull::Block, Some(dir.path()));
+    // As if the sensor had stopped right after creating the file.
+    std::fs::write(dir.path().join("00000000000000000000.seg"), b"SFB").unwrap();
+    let (mut b, mut o, stats) = open(&c);
+    o.set_reachable(false);
+    b.push(&batch(0, 10));
+    o.set_reachable(true);
+    b.close();
+    assert_eq!(drain(&mut o), (0..10).collect::<Vec<_>>());
+    assert_eq!(stats.backlog.dropped_corrupt.load(Relaxed), 0);
+}

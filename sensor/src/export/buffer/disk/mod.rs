@@ -175,6 +175,17 @@ impl Disk {
     fn recover_tail(&mut self, first: u64, notes: &mut Vec<String>) -> io::Result<u64> {
         let path = self.dir.join(segment::file_name(first));
         let data = fs::read(&path)?;
+        if data.len() < MAGIC.len() {
+            // Created, and the sensor stopped before its header was written: start it again.
+            let mut f = OpenOptions::new().write(true).truncate(true).open(&path)?;
+            f.write_all(MAGIC)?;
+            if let Some(s) = self.segments.back_mut() {
+                self.bytes = self.bytes - s.bytes + MAGIC.len() as u64;
+                s.bytes = MAGIC.len() as u64;
+            }
+            self.tail = Some(OpenOptions::new().append(true).open(&path)?);
+            return Ok(first);
+        }
         let mut at = MAGIC.len();
         let mut next = first;
         let mut good_end = at;
