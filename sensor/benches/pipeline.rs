@@ -381,9 +381,9 @@ impl LineSink {
         self.lines.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Waits (60 s at most) until `n` lines arrived since `from`.
+    /// Waits (300 s at most) until `n` lines arrived since `from`.
     fn wait(&self, from: u64, n: u64) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(300);
         while self.count() < from + n {
             if Instant::now() > deadline {
                 return false;
@@ -430,8 +430,8 @@ fn syslog_bench(trace: &Path, n: usize, tmp: &Path) {
             let (t, cpu, err) = run_logged(&cfg, trace);
             sent = exporter_counter(&err, "out");
             assert!(sink.wait(from, sent), "lines missing at the sink:\n{err}");
-            // Only what memory held at the end goes to disk (persisted first at shutdown).
-            assert!(exporter_counter(&err, "persisted") < sent / 10, "{err}");
+            // The server took everything: nothing went to disk.
+            assert_eq!(exporter_counter(&err, "persisted"), 0, "{err}");
             best[i] = (best[i].0.min(t.elapsed()), best[i].1.min(cpu));
         }
     }
@@ -454,9 +454,11 @@ fn syslog_bench(trace: &Path, n: usize, tmp: &Path) {
     let (t, cpu, err) = run_logged(&cfg, trace);
     let d = t.elapsed();
     let persisted = exporter_counter(&err, "persisted");
+    // What is left on disk: `backlog.disk.maxbytes` (1 GiB) may have dropped the oldest.
+    let kept = exporter_counter(&err, "backlog_records");
     let disk_bytes = exporter_counter(&err, "backlog_disk_bytes");
     println!(
-        "file → enrich → syslog TCP, server down, to the disk buffer: {:>9.0} records/s ({:.3} s; {:.3} s CPU; {persisted} records, {:.1} MB on disk)",
+        "file → enrich → syslog TCP, server down, to the disk buffer: {:>9.0} records/s ({:.3} s; {:.3} s CPU; {persisted} records written, {kept} kept, {:.1} MB on disk)",
         rate(n, d),
         d.as_secs_f64(),
         cpu.as_secs_f64(),
@@ -474,15 +476,15 @@ fn syslog_bench(trace: &Path, n: usize, tmp: &Path) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start sensor");
-    let ok = sink.wait(from, persisted);
+    let ok = sink.wait(from, kept);
     let d = t.elapsed();
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
     assert!(ok, "the disk buffer was not delivered");
     println!(
-        "disk buffer delivered after a restart, server up:           {:>9.0} records/s ({:.3} s; {persisted} records)",
-        rate(persisted as usize, d),
+        "disk buffer delivered after a restart, server up:           {:>9.0} records/s ({:.3} s; {kept} records)",
+        rate(kept as usize, d),
         d.as_secs_f64()
     );
 }

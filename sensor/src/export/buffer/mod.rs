@@ -108,7 +108,7 @@ impl State {
         if len > MAX_RECORD {
             return Route::TooLarge;
         }
-        if fits_mem && !self.down && self.closing.is_none() {
+        if fits_mem && !self.down {
             return Route::Memory;
         }
         // Room for the memory part (moved first, to keep order) and this record.
@@ -401,14 +401,18 @@ impl Buffer {
         }
     }
 
-    /// No more records come: with a disk buffer, what is in memory is written to disk now,
-    /// so that nothing depends on the delivery thread finishing in time. The delivery thread
-    /// then delivers what it can before the close deadline and reports the rest.
+    /// No more records come. The delivery thread delivers what it can before the close
+    /// deadline and then keeps the rest on disk (with a disk buffer) or reports it dropped.
+    /// With a disk buffer and the server down, what is in memory is written to disk now, so
+    /// that nothing depends on the delivery thread finishing in time; with the server up it
+    /// goes out from memory, as on the normal path.
     pub fn close(&self) {
         let sh = &self.shared;
         let mut st = lock(&sh.state);
         st.closing = Some(Instant::now());
-        st.spill(&sh.stats);
+        if st.down {
+            st.spill(&sh.stats);
+        }
         st.publish(&sh.stats);
         drop(st);
         sh.work.notify_all();

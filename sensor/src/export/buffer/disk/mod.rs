@@ -74,6 +74,8 @@ pub struct Disk {
     /// Files written since the last sync, and whether the directory changed.
     unsynced: Vec<File>,
     dir_changed: bool,
+    /// Something was written since the last sync (nothing to sync while the disk is idle).
+    dirty: bool,
 }
 
 impl Disk {
@@ -134,6 +136,7 @@ impl Disk {
             scratch: Vec::new(),
             unsynced: Vec::new(),
             dir_changed: false,
+            dirty: false,
         };
         let ledger = disk.read_ledger();
         let oldest = disk.segments.front().map(|s| s.first);
@@ -237,13 +240,15 @@ impl Disk {
         Ok(Some(u64::from_le_bytes(c)))
     }
 
-    fn write_ledger(&self, confirmed: u64) -> io::Result<()> {
+    fn write_ledger(&mut self, confirmed: u64) -> io::Result<()> {
         let mut b = [0u8; LEDGER_LEN];
         b[..8].copy_from_slice(LEDGER_MAGIC);
         b[8..16].copy_from_slice(&confirmed.to_le_bytes());
         let crc = crc32fast::hash(&b[..16]);
         b[16..20].copy_from_slice(&crc.to_le_bytes());
-        self.ledger.write_all_at(&b, 0)
+        self.ledger.write_all_at(&b, 0)?;
+        self.dirty = true;
+        Ok(())
     }
 
     /// One past the last record on disk.
@@ -341,6 +346,7 @@ impl Disk {
         } else {
             s.bytes += self.scratch.len() as u64;
             self.bytes += self.scratch.len() as u64;
+            self.dirty = true;
             *written += n;
             self.end += n as u64;
         }
@@ -440,6 +446,9 @@ impl Disk {
     /// written since the last call, the last segment, the ledger, and the directory when
     /// segments were created or deleted.
     pub fn take_unsynced(&mut self) -> Vec<File> {
+        if !std::mem::take(&mut self.dirty) && !self.dir_changed {
+            return Vec::new();
+        }
         let mut v: Vec<File> = std::mem::take(&mut self.unsynced);
         v.extend(self.tail.as_ref().and_then(|f| f.try_clone().ok()));
         v.extend(self.ledger.try_clone().ok());
