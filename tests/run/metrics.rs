@@ -371,3 +371,63 @@ fn prometheus_scrapes_the_record_count_a_collector_streamed() {
     let (code, _) = d.stop();
     assert_eq!(code, 0);
 }
+
+/// A syslog exporter's backlog shows on `/metrics` (as gauges and counters of that stage
+/// only): with the server down, what the trace's alerts weigh is held and counted.
+#[test]
+fn backlog_of_a_network_exporter_is_on_the_endpoint() {
+    let Some(shared) = testkit::shared_dir() else {
+        return;
+    };
+    // A TCP port nobody listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("pipeline.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"pipeline": [
+  {{"processor": "sysflowreader", "in": "sysflow sysflowchan", "out": "flat flattenerchan"}},
+  {{"processor": "policyengine", "in": "flat flattenerchan", "out": "evt eventchan", "mode": "alert"}},
+  {{"processor": "exporter", "in": "evt eventchan", "export": "syslog", "format": "json",
+    "syslog.proto": "tcp", "syslog.host": "127.0.0.1", "syslog.port": "{port}",
+    "backlog.maxbytes": "1MiB"}}
+]}}"#
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start(&["--config", cfg.to_str().unwrap()]);
+    let c = Client::connect(&d.sock);
+    let recs = trace(&shared);
+    c.send_all(&recs);
+    drop(c);
+    let exporter = r#"{stage="pipeline[2] (exporter)"}"#;
+    let held = format!("sysflow_stage_backlog_records{exporter}");
+    let s = scrape_until(&d, "the alerts are held in the backlog", |s| {
+        value(s, &held).is_some_and(|v| v > 0.0)
+    });
+    let bytes = value(&s, &format!("sysflow_stage_backlog_bytes{exporter}")).unwrap();
+    assert!(bytes > 0.0 && bytes <= 1024.0 * 1024.0, "{bytes}");
+    for name in [
+        "persisted",
+        "dropped_full",
+        "dropped_shutdown",
+        "dropped_corrupt",
+    ] {
+        assert!(
+            value(&s, &format!("sysflow_stage_{name}_total{exporter}")).is_some(),
+            "{name} missing: {s:?}"
+        );
+    }
+    // Stages without a backlog have none of these.
+    assert!(
+        !s.iter()
+            .any(|(k, _)| k.starts_with("sysflow_stage_backlog") && !k.contains("exporter")),
+        "{s:?}"
+    );
+    let _ = d.stop();
+}

@@ -1,7 +1,7 @@
 //! Per-stage counters, updated once per batch, logged at exit and on SIGUSR1, and read by the
 //! metrics endpoint (`sensor run --metrics`) through the [`Registry`].
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 
 /// Counters of one stage. All are cumulative since start.
@@ -20,11 +20,36 @@ pub struct StageStats {
     pub decode_errors: AtomicU64,
     /// Records an exporter failed to write.
     pub export_errors: AtomicU64,
-    /// Records lost on purpose (full syslog backlog).
+    /// Records lost on purpose (a full backlog, undelivered at shutdown, a damaged disk
+    /// buffer) or because a consumer died; the `dropped_*` counters say why.
     pub dropped: AtomicU64,
     /// Peers connected now (a gauge, not a counter; the socket driver's collectors). Not in
     /// [`StageStats::counters`]: it is not cumulative.
     pub connections: AtomicU64,
+    /// The backlog of a network exporter ([`StageStats::buffer_counters`]); all zero and not
+    /// logged for other stages.
+    pub backlog: BacklogStats,
+}
+
+/// Counters of a network exporter's backlog (`backlog.*`, `export/buffer`).
+#[derive(Debug, Default)]
+pub struct BacklogStats {
+    /// Set when the stage has a backlog: its counters are then logged too.
+    pub enabled: AtomicBool,
+    /// Gauge: records held (in memory and on disk) that the server has not confirmed.
+    pub records: AtomicU64,
+    /// Gauge: bytes of those records.
+    pub bytes: AtomicU64,
+    /// Gauge: bytes of the disk buffer's segment files.
+    pub disk_bytes: AtomicU64,
+    /// Records written to the disk buffer (cumulative).
+    pub persisted: AtomicU64,
+    /// Records dropped because the backlog was full (`backlog.whenfull`).
+    pub dropped_full: AtomicU64,
+    /// Records neither delivered nor persisted when the shutdown deadline passed.
+    pub dropped_shutdown: AtomicU64,
+    /// Records lost to a damaged disk-buffer segment (bad checksum, truncation).
+    pub dropped_corrupt: AtomicU64,
 }
 
 /// One counter of a stage, as [`StageStats::counters`] lists them.
@@ -104,7 +129,27 @@ impl StageStats {
         for c in self.counters() {
             let _ = write!(s, " {}={}", c.key, c.value.load(Relaxed));
         }
+        if self.backlog.enabled.load(Relaxed) {
+            for (name, c) in self.buffer_counters() {
+                let _ = write!(s, " {name}={}", c.load(Relaxed));
+            }
+        }
         s
+    }
+
+    /// The backlog's counters by name (`backlog_records`, `backlog_bytes` and
+    /// `backlog_disk_bytes` are gauges, the rest cumulative).
+    pub fn buffer_counters(&self) -> [(&'static str, &AtomicU64); 7] {
+        let b = &self.backlog;
+        [
+            ("backlog_records", &b.records),
+            ("backlog_bytes", &b.bytes),
+            ("backlog_disk_bytes", &b.disk_bytes),
+            ("persisted", &b.persisted),
+            ("dropped_full", &b.dropped_full),
+            ("dropped_shutdown", &b.dropped_shutdown),
+            ("dropped_corrupt", &b.dropped_corrupt),
+        ]
     }
 }
 
@@ -154,6 +199,9 @@ pub struct Registry {
     queues: Arc<Mutex<Vec<WatchedQueue>>>,
     /// The latest snapshot of the source's own counters.
     source: Arc<Mutex<Vec<SourceSample>>>,
+    /// Set when the pipeline is asked to stop (SIGINT/SIGTERM): stages that may wait on
+    /// something outside (a full backlog of a network exporter) stop waiting in time.
+    stop: Arc<AtomicBool>,
 }
 
 impl Registry {
@@ -210,6 +258,11 @@ impl Registry {
     pub fn report(&self, when: &str) {
         self.reports.fetch_add(1, Relaxed);
         self.log(when);
+    }
+
+    /// The pipeline's stop flag.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
     }
 
     /// Reports asked for so far ([`Registry::report`]).

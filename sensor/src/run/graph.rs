@@ -86,7 +86,7 @@ fn spawn_event_stage(
         ),
         PluginConfig::Exporter(cfg) => {
             let stats = registry.stage(&stage.label);
-            let exp = Exporter::build(cfg, stats)?;
+            let exp = Exporter::build(cfg, stats, registry.stop_flag())?;
             let h = thread(&stage.label, move || {
                 let _queue = queue;
                 export::run(exp, rx)

@@ -14,8 +14,6 @@ pub mod signals;
 pub use args::{LogFormat, RunArgs};
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
@@ -179,7 +177,7 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         _ => None,
     };
     let registry = Registry::default();
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = registry.stop_flag();
     let (hup_tx, hup_rx) = crossbeam_channel::bounded(1);
     signals::spawn(stop.clone(), hup_tx, registry.clone())
         .context("cannot install signal handlers")?;

@@ -94,6 +94,28 @@ impl Collector for Pipeline {
                 )?;
             }
         }
+        // Backlogs of network exporters (`backlog.*`): only the stages that have one.
+        let buffered: Vec<_> = stages
+            .iter()
+            .filter(|s| s.backlog.enabled.load(Relaxed))
+            .collect();
+        if let Some(first) = buffered.first() {
+            for (i, (name, _)) in first.buffer_counters().iter().enumerate() {
+                let values: Vec<(&str, u64)> = buffered
+                    .iter()
+                    .map(|s| (s.label.as_str(), s.buffer_counters()[i].1.load(Relaxed)))
+                    .collect();
+                let (kind, help) = backlog_help(name);
+                family(
+                    &mut enc,
+                    &format!("stage_{name}"),
+                    help,
+                    kind,
+                    "stage",
+                    &values,
+                )?;
+            }
+        }
         // Queue depths, in batches of up to `BATCH` records.
         let queues = reg.queues();
         let depth: Vec<(&str, u64)> = queues
@@ -170,5 +192,34 @@ impl Collector for Pipeline {
             }
         }
         Ok(())
+    }
+}
+
+/// Kind and help text of a backlog counter ([`crate::pipeline::StageStats::buffer_counters`]).
+fn backlog_help(name: &str) -> (MetricType, &'static str) {
+    match name {
+        "backlog_records" => (
+            MetricType::Gauge,
+            "Records held that the server has not confirmed.",
+        ),
+        "backlog_bytes" => (MetricType::Gauge, "Bytes of the records held."),
+        "backlog_disk_bytes" => (
+            MetricType::Gauge,
+            "Bytes of the disk buffer's segment files.",
+        ),
+        "persisted" => (MetricType::Counter, "Records written to the disk buffer."),
+        "dropped_full" => (
+            MetricType::Counter,
+            "Records dropped because the backlog was full.",
+        ),
+        "dropped_shutdown" => (
+            MetricType::Counter,
+            "Records neither delivered nor persisted at the shutdown deadline.",
+        ),
+        "dropped_corrupt" => (
+            MetricType::Counter,
+            "Records lost to a damaged disk-buffer segment.",
+        ),
+        _ => (MetricType::Counter, "A backlog counter."),
     }
 }
