@@ -227,6 +227,8 @@ pub enum Test {
     /// Substring match of any item (the original's `pmatch`).
     Pmatch(AhoCorasick),
     Exists,
+    /// Sigma's string tests: case-insensitive by default, wildcards, value lists.
+    Text(crate::text::TextTest),
     /// `sf.opflags = NAME`/`in (...)` as bit tests: `any` bits count on every record type,
     /// `net` only on network records (RECV/SEND), `other` only elsewhere (READ/WRITE).
     OpMask {
@@ -300,6 +302,7 @@ impl Cond {
                     Test::InSet(_) => 4,
                     Test::Contains(_) | Test::IContains(_) => 5,
                     Test::Glob(_) | Test::Pmatch(_) => 6,
+                    Test::Text(t) => t.cost(),
                 };
                 let fc = field_cost(f);
                 if is_ancestry(f) {
@@ -349,7 +352,10 @@ impl Cond {
             Cond::Not(c) => !c.eval(r, s),
             Cond::Test(f, t) => {
                 let v = f.get(r, &mut s.a);
-                test(&v, t)
+                match t {
+                    Test::Text(x) => x.test(&v, &mut s.b),
+                    _ => test(&v, t),
+                }
             }
             Cond::Pair(a, op, b) => {
                 let va = a.get(r, &mut s.a);
@@ -495,6 +501,8 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         Test::InSet(set) => v.any_part(|p| set.contains(p)),
         Test::Pmatch(ac) => v.any_part(|p| ac.is_match(p)),
         Test::Exists => v.is_set(),
+        // Outside `Cond::eval` (no scratch): a command line renders into a fresh string.
+        Test::Text(x) => x.test(v, &mut String::new()),
         Test::OpMask { any, net, other } => match *v {
             Value::OpFlags(f, t) => {
                 let is_net = matches!(t, RecordType::NetworkFlow | RecordType::NetworkEvent);
