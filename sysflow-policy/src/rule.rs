@@ -91,4 +91,6 @@ pub struct Rule {
     pub actions: Vec<String>,
     /// `file:line` of the rule's definition.
     pub origin: String,
+    /// A Sigma rule's `id` (its title is the name); `None` for Falco-dialect rules.
+    pub id: Option<String>,
 }

@@ -69,6 +69,8 @@ pub struct LoadSummary {
     pub lists: usize,
     pub filters: usize,
     pub skipped_rules: usize,
+    /// Of `rules`, those written in Sigma.
+    pub sigma_rules: usize,
 }
 
 /// A compiled rule or filter with what a record must have to possibly match it.
