@@ -47,31 +47,34 @@ pub fn compile(
 ) -> Output {
     let mut out = Output::default();
     let mut memo = Memo::new(memo_base);
-    let mut rules = Vec::new();
+    // Filters first: they apply to rules of any file.
+    let mut docs = Vec::new();
     let mut filters = Vec::new();
     for (_, nodes) in files {
         for d in document::documents(sources, nodes, errors) {
             match d {
-                Doc::Rule(n) => rules.push(n),
-                Doc::Filter(n) => {
-                    if let Some(f) = filter(sources, n, errors) {
-                        filters.push(f);
-                    }
-                }
-                Doc::Correlation(n) => {
-                    let title = n.get("title").and_then(Node::as_str).unwrap_or("?");
-                    warnings.push(sources.diag(
-                        DiagKind::Skipped,
-                        n.get("title").map_or(n.mark, |t| t.mark),
-                        format!("correlation rule '{title}' skipped: correlations (event counts, temporal order) need state across records and are not evaluated"),
-                        Some("the rules it correlates load on their own".into()),
-                    ));
-                    out.skipped += 1;
-                }
+                Doc::Filter(n) => filters.extend(filter(sources, n, errors)),
+                d => docs.push(d),
             }
         }
     }
-    for n in &rules {
+    for d in docs {
+        let n = match d {
+            Doc::Rule(n) => n,
+            Doc::Filter(_) => continue,
+            Doc::Correlation(n) => {
+                let title = n.get("title").and_then(Node::as_str).unwrap_or("?");
+                warnings.push(sources.diag(
+                    DiagKind::Skipped,
+                    n.get("title").map_or(n.mark, |t| t.mark),
+                    format!("correlation rule '{title}' skipped: correlations (event counts, temporal order) need state across records and are not evaluated"),
+                    Some("the rules it correlates load on their own".into()),
+                ));
+                out.skipped += 1;
+                continue;
+            }
+        };
+        let n = &n;
         let Some(meta) = document::meta(sources, n, errors) else {
             continue;
         };

@@ -4,4 +4,6 @@
 
 mod engine;
 mod load;
+mod sigma;
+mod sigma_match;
 mod traces;
