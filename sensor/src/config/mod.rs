@@ -15,7 +15,8 @@ pub mod tree;
 
 pub use plugins::{
     DriverConfig, DriverKind, EventsSetting, ExportFormat, ExportKind, ExporterConfig,
-    PluginConfig, PolicyConfig, PolicyMode, ReaderConfig, RecordKind, SocketOwner, SyslogProto,
+    PluginConfig, PolicyConfig, PolicyLanguage, PolicyMode, ReaderConfig, RecordKind, SocketOwner,
+    SyslogProto,
 };
 pub use tree::{Pipeline, Stage};
 
