@@ -6,4 +6,5 @@ mod engine;
 mod load;
 mod sigma;
 mod sigma_match;
+mod sigma_traces;
 mod traces;
