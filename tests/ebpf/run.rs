@@ -15,7 +15,7 @@ use testkit::run::*;
 use super::sensor;
 
 /// A running `sensor run` with its stdout (true) and stderr (false) lines on a channel.
-struct Daemon {
+pub(super) struct Daemon {
     child: std::process::Child,
     rx: Receiver<(bool, String)>,
     log: Vec<String>,
@@ -23,7 +23,7 @@ struct Daemon {
 
 /// Start `sensor run ARGS` with `rules` as its policies and wait until the probes are
 /// attached; `None` (after printing why) when eBPF is not available here.
-fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
+pub(super) fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED: loading eBPF probes needs root");
@@ -67,7 +67,7 @@ fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
 impl Daemon {
     /// Run `sh -c script` until every rule of `want` has alerted (bounded: 30 s); the first
     /// alert of each rule, `None` for those that never came.
-    fn alerts(&mut self, script: &str, want: &[&str]) -> Vec<Option<serde_json::Value>> {
+    pub(super) fn alerts(&mut self, script: &str, want: &[&str]) -> Vec<Option<serde_json::Value>> {
         let mut got = vec![None; want.len()];
         let deadline = Instant::now() + Duration::from_secs(30);
         while got.iter().any(Option::is_none) && Instant::now() < deadline {
@@ -87,9 +87,12 @@ impl Daemon {
                 }
                 let v: serde_json::Value = serde_json::from_str(&l)
                     .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"));
+                // A record can match several wanted rules: each gets it.
                 let ids = rule_ids(&v);
-                if let Some(i) = want.iter().position(|w| ids.iter().any(|r| r == w)) {
-                    got[i].get_or_insert(v);
+                for (i, w) in want.iter().enumerate() {
+                    if ids.iter().any(|r| r == w) {
+                        got[i].get_or_insert_with(|| v.clone());
+                    }
                 }
             }
         }
@@ -114,7 +117,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then the exit status and everything the daemon logged.
-    fn stop(mut self) -> (Option<i32>, String) {
+    pub(super) fn stop(mut self) -> (Option<i32>, String) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let st = self.child.wait().unwrap();
