@@ -1,7 +1,9 @@
-//! Records/s through the policy engine with the whole runtimeintegrity set loaded, on one
-//! core and on all cores. Records: every event and flow of the real traces in
-//! `../shared/traces` (or `$SYSFLOW_SHARED/traces`), flattened once, then replicated (clones
-//! share the entities) to 1 M records.
+//! Records/s through the policy engine, on one core and on all cores, with the whole
+//! runtimeintegrity set loaded (Falco dialect), then with sf-processor's 51 Sigma rules
+//! (`rulesets/sigma`, built-in mapping and its mapping file). Records: every event and flow of
+//! the real traces in `../shared/traces` (or `$SYSFLOW_SHARED/traces`), flattened once, then
+//! replicated (clones share the entities) to 1 M records; for Sigma also only the traces'
+//! process execs, the records its process_creation rules are evaluated on.
 //! Run: `cargo bench -p sysflow-policy --bench policy`.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +12,10 @@ use std::time::Instant;
 use sysflow_model::avro::Reader;
 use sysflow_model::flat::FlatRecord;
 use sysflow_model::tables::{Flattener, TableConfig};
-use sysflow_policy::{Matches, Mode, PolicyEngine, Verdict};
+use sysflow_model::{OpFlags, SysFlow};
+use sysflow_policy::{
+    Language, LanguageOptions, LoadOptions, Matches, Mode, PolicyEngine, Verdict,
+};
 
 /// Every trace of `shared/traces`, flattened once, in file order.
 fn real_traces(shared: &Path) -> Vec<FlatRecord> {
@@ -38,22 +43,55 @@ fn main() {
     let Some(shared) = testkit::shared_dir() else {
         return;
     };
-    let dir = &shared.join("policies/runtimeintegrity");
-    let (engine, _) = match PolicyEngine::load(dir, Mode::Alert) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    };
     let base = real_traces(&shared);
     if base.is_empty() {
         println!("SKIPPED: no traces in {}", shared.display());
         return;
     }
+    let falco = PolicyEngine::load(&shared.join("policies/runtimeintegrity"), Mode::Alert);
+    let sigma = shared.join("rulesets/sigma");
+    let lang = |config: Option<PathBuf>| LanguageOptions {
+        language: Language::Sigma,
+        sigma_config: config,
+    };
+    let builtin =
+        PolicyEngine::load_lang(&sigma.join("rules"), LoadOptions::default(), &lang(None));
+    let mapped = PolicyEngine::load_lang(
+        &sigma.join("rules"),
+        LoadOptions::default(),
+        &lang(Some(sigma.join("config/sysflow.yml"))),
+    );
+    let execs: Vec<FlatRecord> = base
+        .iter()
+        .filter(
+            |r| matches!(&r.rec, SysFlow::ProcessEvent(e) if e.op_flags.contains(OpFlags::EXEC)),
+        )
+        .cloned()
+        .collect();
+    for (name, engine, input) in [
+        ("runtimeintegrity (Falco)", falco, &base),
+        ("Sigma, built-in mapping", builtin, &base),
+        ("Sigma, sf-processor's mapping file", mapped, &base),
+        (
+            "Sigma, built-in mapping, execs only",
+            PolicyEngine::load_lang(&sigma.join("rules"), LoadOptions::default(), &lang(None)),
+            &execs,
+        ),
+    ] {
+        match engine {
+            Ok((e, _)) => measure(name, &e, input),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+fn measure(name: &str, engine: &PolicyEngine, base: &[FlatRecord]) {
     let recs: Vec<FlatRecord> = base.iter().cycle().take(1_000_000).cloned().collect();
     println!(
-        "policy bench: {} rules, {} records ({} distinct)",
+        "policy bench, {name}: {} rules, {} records ({} distinct)",
         engine.rules().len(),
         recs.len(),
         base.len()
