@@ -79,7 +79,7 @@ pub fn compile(
             continue;
         };
         let skip = |d: Diagnostic, warnings: &mut Vec<Diagnostic>, errors: &mut Vec<Diagnostic>| {
-            if strict && d.kind == DiagKind::UnknownField {
+            if strict && matches!(d.kind, DiagKind::UnknownField | DiagKind::BadOperator) {
                 errors.push(d);
             } else {
                 let mut d = d;

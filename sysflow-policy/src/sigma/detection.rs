@@ -179,16 +179,19 @@ impl Ctx<'_> {
 
     fn modifiers(&self, mods: &[&str], at: Mark) -> Result<Kind, Problem> {
         modifiers::parse(mods).map_err(|e| match e {
+            // Skipped, not fatal: the specification adds modifiers over time, and a rule of
+            // a newer revision must not stop the rest of a corpus from loading (`strict`
+            // makes it an error, as an unknown field).
             ModError::Unknown(m) => {
                 let help = crate::suggest::closest(&m, modifiers::NAMES.iter().copied())
                     .map(|s| format!("did you mean '{s}'?"))
                     .or_else(|| Some(format!("expected one of: {}", modifiers::NAMES.join(", "))));
-                self.fatal(
+                Problem::Skip(self.diag(
                     DiagKind::BadOperator,
                     at,
                     format!("unknown modifier '{m}'"),
                     help,
-                )
+                ))
             }
             ModError::Conflict(m) => self.fatal(DiagKind::BadOperator, at, m, None),
             ModError::Unsupported(m) => Problem::Skip(self.diag(DiagKind::Skipped, at, m, None)),
