@@ -277,3 +277,94 @@ fn mapping_file_mistakes_are_errors_in_that_file() {
     assert_eq!(d.help.as_deref(), Some("did you mean 'sf.proc.exe'?"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+mod robustness {
+    //! Arbitrary field names, modifier chains, values and conditions: the loader reports or
+    //! loads, never panics, and a loaded rule evaluates every kind of record.
+
+    use proptest::prelude::*;
+    use sysflow_policy::{LoadOptions, Matches, PolicyEngine};
+
+    const MODS: &[&str] = &[
+        "contains",
+        "startswith",
+        "endswith",
+        "all",
+        "cased",
+        "base64",
+        "base64offset",
+        "wide",
+        "utf16be",
+        "windash",
+        "exists",
+        "gt",
+        "lte",
+        "neq",
+        "fieldref",
+        "re",
+        "i",
+        "cidr",
+        "expand",
+        "bogus",
+    ];
+    const FIELDS: &[&str] = &[
+        "Image",
+        "CommandLine",
+        "ParentImage",
+        "ProcessId",
+        "User",
+        "LogonId",
+        "TargetFilename",
+        "sf.proc.aname",
+        "Nope",
+        "",
+    ];
+    const CATEGORIES: &[&str] = &[
+        "process_creation",
+        "file_event",
+        "file_rename",
+        "network_connection",
+        "dns",
+    ];
+
+    fn quoted(s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+        #[test]
+        fn sigma_loader_never_panics(
+            cat in prop::sample::select(CATEGORIES),
+            items in prop::collection::vec(
+                (
+                    prop::sample::select(FIELDS),
+                    prop::collection::vec(prop::sample::select(MODS), 0..4),
+                    prop::collection::vec("[-a-z0-9 /*?\\\\.]{0,12}", 1..4),
+                ),
+                1..4,
+            ),
+            cond in prop::collection::vec(
+                prop::sample::select(&["sel", "sel*", "1", "all", "of", "them", "and", "or", "not", "(", ")", "|"][..]),
+                1..8,
+            ),
+        ) {
+            let mut text = format!("title: P\nlogsource:\n    category: {cat}\n    product: linux\ndetection:\n    sel:\n");
+            for (i, (f, mods, vals)) in items.iter().enumerate() {
+                let key = std::iter::once(*f).chain(mods.iter().copied()).collect::<Vec<_>>().join("|");
+                // Distinct keys: a YAML map may not repeat one.
+                text.push_str(&format!("        '{key}{}':\n", " ".repeat(i)));
+                for v in vals {
+                    text.push_str(&format!("            - {}\n", quoted(v)));
+                }
+            }
+            text.push_str(&format!("    condition: {}\n", quoted(&cond.join(" "))));
+            if let Ok((e, _)) = PolicyEngine::from_str("p.yml", &text, LoadOptions::default()) {
+                let mut m = Matches::new();
+                for r in testkit::flat::records() {
+                    let _ = e.process(r, &mut m);
+                }
+            }
+        }
+    }
+}
