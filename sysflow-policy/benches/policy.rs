@@ -1,9 +1,10 @@
 //! Records/s through the policy engine, on one core and on all cores, with the whole
-//! runtimeintegrity set loaded (Falco dialect), then with sf-processor's 51 Sigma rules
-//! (`rulesets/sigma`, built-in mapping and its mapping file). Records: every event and flow of
-//! the real traces in `../shared/traces` (or `$SYSFLOW_SHARED/traces`), flattened once, then
-//! replicated (clones share the entities) to 1 M records; for Sigma also only the traces'
-//! process execs, the records its process_creation rules are evaluated on.
+//! runtimeintegrity set loaded, with Falco's three rule files (`rulesets/falco`, unchanged),
+//! and with sf-processor's 51 Sigma rules (`rulesets/sigma`, built-in mapping and its mapping
+//! file). Records: every event and flow of the real traces in `../shared/traces` (or
+//! `$SYSFLOW_SHARED/traces`), flattened once, then replicated (clones share the entities) to
+//! 1 M records; for Sigma also only the traces' process execs, the records its
+//! process_creation rules are evaluated on.
 //! Run: `cargo bench -p sysflow-policy --bench policy`.
 
 use std::path::{Path, PathBuf};
@@ -48,19 +49,24 @@ fn main() {
         println!("SKIPPED: no traces in {}", shared.display());
         return;
     }
-    let falco = PolicyEngine::load(&shared.join("policies/runtimeintegrity"), Mode::Alert);
+    let recs: Vec<FlatRecord> = base.iter().cycle().take(1_000_000).cloned().collect();
+    for set in ["policies/runtimeintegrity", "rulesets/falco"] {
+        let (engine, _) = match PolicyEngine::load(&shared.join(set), Mode::Alert) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        };
+        println!(
+            "policy bench ({set}): {} rules, {} records ({} distinct)",
+            engine.rules().len(),
+            recs.len(),
+            base.len()
+        );
+        bench(&engine, &recs);
+    }
     let sigma = shared.join("rulesets/sigma");
-    let lang = |config: Option<PathBuf>| LanguageOptions {
-        language: Language::Sigma,
-        sigma_config: config,
-    };
-    let builtin =
-        PolicyEngine::load_lang(&sigma.join("rules"), LoadOptions::default(), &lang(None));
-    let mapped = PolicyEngine::load_lang(
-        &sigma.join("rules"),
-        LoadOptions::default(),
-        &lang(Some(sigma.join("config/sysflow.yml"))),
-    );
     let execs: Vec<FlatRecord> = base
         .iter()
         .filter(
@@ -68,35 +74,39 @@ fn main() {
         )
         .cloned()
         .collect();
-    for (name, engine, input) in [
-        ("runtimeintegrity (Falco)", falco, &base),
-        ("Sigma, built-in mapping", builtin, &base),
-        ("Sigma, sf-processor's mapping file", mapped, &base),
+    let execs: Vec<FlatRecord> = execs.iter().cycle().take(1_000_000).cloned().collect();
+    for (name, config, input) in [
+        ("built-in mapping", None, &recs),
         (
-            "Sigma, built-in mapping, execs only",
-            PolicyEngine::load_lang(&sigma.join("rules"), LoadOptions::default(), &lang(None)),
-            &execs,
+            "sf-processor's mapping file",
+            Some(sigma.join("config/sysflow.yml")),
+            &recs,
         ),
+        ("built-in mapping, process execs only", None, &execs),
     ] {
-        match engine {
-            Ok((e, _)) => measure(name, &e, input),
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                std::process::exit(1);
-            }
-        }
+        let lang = LanguageOptions {
+            language: Language::Sigma,
+            sigma_config: config,
+        };
+        let engine =
+            match PolicyEngine::load_lang(&sigma.join("rules"), LoadOptions::default(), &lang) {
+                Ok((e, _)) => e,
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            };
+        println!(
+            "policy bench (rulesets/sigma, {name}): {} rules, {} records",
+            engine.rules().len(),
+            input.len()
+        );
+        bench(&engine, input);
     }
 }
 
-fn measure(name: &str, engine: &PolicyEngine, base: &[FlatRecord]) {
-    let recs: Vec<FlatRecord> = base.iter().cycle().take(1_000_000).cloned().collect();
-    println!(
-        "policy bench, {name}: {} rules, {} records ({} distinct)",
-        engine.rules().len(),
-        recs.len(),
-        base.len()
-    );
-
+/// One core, then every core: best of three, wall and CPU time.
+fn bench(engine: &PolicyEngine, recs: &[FlatRecord]) {
     // The machine may be shared: besides wall time, report CPU time (records per CPU
     // second), which other processes do not inflate. Best of three runs.
     let mut m = Matches::new();
@@ -105,7 +115,7 @@ fn measure(name: &str, engine: &PolicyEngine, base: &[FlatRecord]) {
     for _ in 0..3 {
         let (t, c) = (Instant::now(), cpu_time(libc::CLOCK_THREAD_CPUTIME_ID));
         alerts = 0;
-        for r in &recs {
+        for r in recs {
             if engine.process(r, &mut m) == Verdict::Alert {
                 alerts += 1;
             }
@@ -127,7 +137,7 @@ fn measure(name: &str, engine: &PolicyEngine, base: &[FlatRecord]) {
     let (mut wall, mut cpu) = (f64::MAX, f64::MAX);
     for _ in 0..3 {
         let (t, c) = (Instant::now(), cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID));
-        let res = engine.process_batch(&recs, n);
+        let res = engine.process_batch(recs, n);
         cpu = cpu.min(cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID) - c);
         wall = wall.min(t.elapsed().as_secs_f64());
         let alerts_n = res

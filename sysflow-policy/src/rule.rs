@@ -41,6 +41,21 @@ impl Priority {
     pub const WORDS: &'static str =
         "emergency, alert, critical, error, warning, notice, informational (info), debug, high, medium, low";
 
+    /// Falco's spelling in alerts (`Warning`, `Critical`, …); SysFlow's low/medium/high
+    /// become Notice/Warning/Critical, so consumers of Falco's alerts accept them.
+    pub fn falco_name(self) -> &'static str {
+        match self {
+            Priority::Emergency => "Emergency",
+            Priority::Alert => "Alert",
+            Priority::Critical | Priority::High => "Critical",
+            Priority::Error => "Error",
+            Priority::Warning | Priority::Medium => "Warning",
+            Priority::Notice | Priority::Low => "Notice",
+            Priority::Informational => "Informational",
+            Priority::Debug => "Debug",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Priority::Emergency => "emergency",
@@ -93,4 +108,8 @@ pub struct Rule {
     pub origin: String,
     /// A Sigma rule's `id` (its title is the name); `None` for Falco-dialect rules.
     pub id: Option<String>,
+    /// Written in the Falco dialect (its file declares Falco's engine version).
+    pub falco: bool,
+    /// `output` compiled, its `%field`s resolved in the rule's dialect.
+    pub template: Option<std::sync::Arc<crate::falco::output::Template>>,
 }

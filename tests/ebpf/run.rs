@@ -16,9 +16,9 @@ use super::sensor;
 
 /// A running `sensor run` with its stdout (true) and stderr (false) lines on a channel.
 pub(super) struct Daemon {
-    child: std::process::Child,
-    rx: Receiver<(bool, String)>,
-    log: Vec<String>,
+    pub(super) child: std::process::Child,
+    pub(super) rx: Receiver<(bool, String)>,
+    pub(super) log: Vec<String>,
 }
 
 /// Start `sensor run ARGS` with `rules` as its policies and wait until the probes are

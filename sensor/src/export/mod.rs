@@ -1,5 +1,5 @@
 //! The `exporter` stage: events are filtered by `type` (alerts or all telemetry), encoded
-//! ([`encode`]: JSON, ECS) and delivered ([`transport`]: terminal, file, syslog, null), with
+//! ([`encode`]: JSON, ECS, Falco) and delivered ([`transport`]: terminal, file, syslog, null), with
 //! `buffer` batching bounded by time.
 
 pub mod encode;
@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::config::{defaults, ExportFormat, ExportKind, ExporterConfig, RecordKind};
 use crate::pipeline::{Event, EventBatch, StageStats};
-use encode::{ecs, json, Encoder};
+use encode::{ecs, falco, json, Encoder};
 use transport::{file, syslog, terminal, NullTransport, Transport};
 
 /// The stage's thread body: exports every arriving batch, and flushes a partial batch once
@@ -32,6 +32,17 @@ pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
         }
     }
     exp.finish();
+}
+
+/// Logs a write error: the first few and then one in a thousand (a dead disk must not
+/// flood the log).
+fn report(stats: &StageStats, e: &io::Error) {
+    let n = stats
+        .export_errors
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if n < 10 || n.is_multiple_of(1000) {
+        tracing::error!("{}: write failed: {e}", stats.label);
+    }
 }
 
 /// One exporter: filters by `type`, encodes, batches and sends.
@@ -56,6 +67,7 @@ impl Exporter {
         let enc: Box<dyn Encoder> = match cfg.format {
             ExportFormat::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
             ExportFormat::Ecs => Box::new(ecs::EcsEncoder::new()),
+            ExportFormat::Falco => Box::new(falco::FalcoEncoder::new()),
         };
         let transport: Box<dyn Transport> = match cfg.export {
             ExportKind::Terminal => Box::new(terminal::Terminal::default()),
@@ -97,15 +109,18 @@ impl Exporter {
                 written += 1;
                 continue;
             }
-            self.scratch.clear();
-            self.enc.encode(ev, &mut self.scratch);
-            match self.transport.send(&self.scratch) {
-                Ok(()) => written += 1,
-                Err(e) => {
-                    errors += 1;
-                    self.report(&e);
-                }
-            }
+            let (transport, stats) = (&mut self.transport, &self.stats);
+            self.enc.encode_each(
+                ev,
+                &mut self.scratch,
+                &mut |doc| match transport.send(doc) {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        errors += 1;
+                        report(stats, &e);
+                    }
+                },
+            );
             self.pending += 1;
             self.oldest_pending.get_or_insert_with(Instant::now);
             if self.buffer > 0 && self.pending >= self.buffer {
@@ -141,14 +156,7 @@ impl Exporter {
     }
 
     fn report(&self, e: &io::Error) {
-        let n = self
-            .stats
-            .export_errors
-            .load(std::sync::atomic::Ordering::Relaxed);
-        // The first few errors and then one in a thousand: a dead disk must not flood the log.
-        if n < 10 || n.is_multiple_of(1000) {
-            tracing::error!("{}: write failed: {e}", self.stats.label);
-        }
+        report(&self.stats, e);
     }
 
     /// Flushes and closes the transport at shutdown.

@@ -104,6 +104,8 @@ fn wrap(
                 },
                 priority: r.priority.sysflow_level(),
                 tags: r.tags.clone(),
+                falco_priority: r.priority.falco_name(),
+                template: r.template.clone(),
             })
         })
         .collect();

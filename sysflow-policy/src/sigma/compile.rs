@@ -20,8 +20,9 @@ use super::mapping::Mapping;
 #[derive(Debug, Default)]
 pub struct Output {
     pub rules: Vec<(Rule, Cond)>,
-    /// Rules skipped with a warning (other log sources, unsupported features, unknown fields).
-    pub skipped: usize,
+    /// Rules skipped with a warning (other log sources, unsupported features, unknown
+    /// fields): title and why.
+    pub skipped: Vec<(String, String)>,
     /// Memo slots handed out in all (the Falco compiler's included).
     pub memo_slots: usize,
 }
@@ -70,7 +71,8 @@ pub fn compile(
                     format!("correlation rule '{title}' skipped: correlations (event counts, temporal order) need state across records and are not evaluated"),
                     Some("the rules it correlates load on their own".into()),
                 ));
-                out.skipped += 1;
+                out.skipped
+                    .push((title.to_string(), "a correlation rule".into()));
                 continue;
             }
         };
@@ -78,11 +80,15 @@ pub fn compile(
         let Some(meta) = document::meta(sources, n, errors) else {
             continue;
         };
-        let skip = |d: Diagnostic, warnings: &mut Vec<Diagnostic>, errors: &mut Vec<Diagnostic>| {
+        let skip = |d: Diagnostic,
+                    warnings: &mut Vec<Diagnostic>,
+                    errors: &mut Vec<Diagnostic>,
+                    skipped: &mut Vec<(String, String)>| {
             if strict && matches!(d.kind, DiagKind::UnknownField | DiagKind::BadOperator) {
                 errors.push(d);
             } else {
                 let mut d = d;
+                skipped.push((meta.title.clone(), d.message.clone()));
                 d.message = format!("rule '{}' skipped: {}", meta.title, d.message);
                 warnings.push(d);
             }
@@ -97,8 +103,8 @@ pub fn compile(
                 ),
                 warnings,
                 errors,
+                &mut out.skipped,
             );
-            out.skipped += 1;
             continue;
         }
         let category = match meta.logsource.category() {
@@ -114,8 +120,8 @@ pub fn compile(
                     ),
                     warnings,
                     errors,
+                    &mut out.skipped,
                 );
-                out.skipped += 1;
                 continue;
             }
         };
@@ -149,8 +155,7 @@ pub fn compile(
                 continue;
             }
             Err(Problem::Skip(d)) => {
-                skip(d, warnings, errors);
-                out.skipped += 1;
+                skip(d, warnings, errors, &mut out.skipped);
                 continue;
             }
         };
@@ -182,6 +187,8 @@ pub fn compile(
                 actions: Vec::new(),
                 origin: format!("{}:{}", loc.file.display(), loc.line),
                 id: meta.id.clone(),
+                falco: false,
+                template: None,
             },
             cond,
         ));

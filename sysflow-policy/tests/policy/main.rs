@@ -3,6 +3,7 @@
 //! shared rule sets over the shared traces against an independent oracle ([`traces`]).
 
 mod engine;
+mod falco;
 mod load;
 mod sigma;
 mod sigma_match;
