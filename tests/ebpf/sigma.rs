@@ -186,7 +186,10 @@ fn shared_cases(w: &str, port: u16) -> Vec<Case> {
         ),
         case(
             format!("find {w} -perm -4000 -name none >/dev/null"),
-            &["0cf7a157-8879-41a2-8f55-388dd23746b7"],
+            &[
+                "0cf7a157-8879-41a2-8f55-388dd23746b7",
+                "d3feb4ee-ff1d-4d3d-bd10-5b28a238cc72",
+            ],
             pe,
             Check::ExeEndsWith("/find"),
         ),

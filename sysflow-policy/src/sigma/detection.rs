@@ -9,7 +9,7 @@ use aho_corasick::AhoCorasick;
 
 use crate::compile::Problem;
 use crate::error::{DiagKind, Diagnostic};
-use crate::eval::{Cond, FieldRef, PairOp, Test};
+use crate::eval::{Cond, FieldRef, Net4, PairOp, Test};
 use crate::load::{Mark, Node, Sources, Yaml};
 use crate::text::{TextLit, TextMatch, TextTest};
 
@@ -336,19 +336,87 @@ impl Ctx<'_> {
                 }
                 Ok(combine(v))
             }
-            TestKind::Re(_) | TestKind::Cidr => Err(Problem::Skip(self.diag(
-                DiagKind::Skipped,
-                at,
-                format!(
-                    "the '{}' modifier is not supported yet",
-                    if kind.test == TestKind::Cidr {
-                        "cidr"
-                    } else {
-                        "re"
+            TestKind::Re(flags) => {
+                // Unanchored (a match anywhere), case-sensitive unless `i`, as the modifiers
+                // appendix says; `all` tests each expression, otherwise one alternation.
+                let build = |pats: &[&str], m: Mark| {
+                    let alt = pats
+                        .iter()
+                        .map(|p| format!("(?:{p})"))
+                        .collect::<Vec<_>>()
+                        .join("|");
+                    regex::RegexBuilder::new(&alt)
+                        .case_insensitive(flags.contains(&'i'))
+                        .multi_line(flags.contains(&'m'))
+                        .dot_matches_new_line(flags.contains(&'s'))
+                        .build()
+                        .map(|re| neg(Cond::Test(f.clone(), Test::Regex(re))))
+                        .map_err(|e| {
+                            let why = e.to_string();
+                            let why = why.lines().last().unwrap_or("").trim().to_string();
+                            self.fatal(
+                                DiagKind::BadValue,
+                                m,
+                                format!("bad regular expression: {why}"),
+                                None,
+                            )
+                        })
+                };
+                let mut pats = Vec::new();
+                for (s, m) in values {
+                    match s {
+                        Some(p) => pats.push((p.as_str(), *m)),
+                        None => {
+                            return Err(self.fatal(
+                                DiagKind::BadValue,
+                                *m,
+                                "'re' needs a regular expression, not null".into(),
+                                None,
+                            ))
+                        }
                     }
-                ),
-                None,
-            ))),
+                }
+                if kind.all || kind.neq {
+                    let v = pats
+                        .iter()
+                        .map(|(p, m)| build(&[p], *m))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(combine(v))
+                } else {
+                    let all: Vec<&str> = pats.iter().map(|(p, _)| *p).collect();
+                    build(&all, at)
+                }
+            }
+            TestKind::Cidr => {
+                // SysFlow's flows carry IPv4 addresses: an IPv6 network matches none of them.
+                let mut nets = Vec::new();
+                let mut per_value = Vec::new();
+                for (s, m) in values {
+                    let text = s.as_deref().unwrap_or("").trim();
+                    match Net4::parse(text) {
+                        Some(n) => {
+                            nets.push(n);
+                            per_value.push(neg(Cond::Test(f.clone(), Test::Cidr(vec![n].into()))));
+                        }
+                        None if text.contains(':') => per_value.push(neg(Cond::Const(false))),
+                        None => {
+                            return Err(self.fatal(
+                                DiagKind::BadValue,
+                                *m,
+                                format!("'{text}' is not a network"),
+                                Some("expected a CIDR network such as 10.0.0.0/8".into()),
+                            ))
+                        }
+                    }
+                }
+                if kind.all || kind.neq {
+                    Ok(combine(per_value))
+                } else if nets.is_empty() {
+                    Ok(Cond::Const(false))
+                } else {
+                    Ok(Cond::Test(f, Test::Cidr(nets.into())))
+                }
+            }
             TestKind::Text => {
                 let proto = attr == "sf.net.proto";
                 let mut groups = Vec::new();

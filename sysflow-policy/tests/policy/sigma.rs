@@ -45,10 +45,6 @@ fn ids_in(dir: &Path) -> BTreeSet<String> {
     out
 }
 
-/// Rules of the shared set that use the `re` modifier, which waits for the engine's regex
-/// operator: skipped with a warning until then.
-const NEEDS_REGEX: &[&str] = &["d3feb4ee-ff1d-4d3d-bd10-5b28a238cc72"];
-
 #[test]
 fn shared_rules_load_with_and_without_the_mapping_file() {
     let Some(dir) = shared_sigma() else { return };
@@ -64,24 +60,21 @@ fn shared_rules_load_with_and_without_the_mapping_file() {
             )
             .unwrap_or_else(|e| panic!("{config:?}: {e}"));
             let loaded: BTreeSet<String> = e.rules().iter().filter_map(|r| r.id.clone()).collect();
-            let missing: BTreeSet<&String> = ids.difference(&loaded).collect();
-            let expected: BTreeSet<&String> = ids
-                .iter()
-                .filter(|i| NEEDS_REGEX.contains(&i.as_str()))
-                .collect();
-            assert_eq!(missing, expected, "{config:?}");
+            assert_eq!(loaded, ids, "{config:?}");
             let s = e.summary();
-            assert_eq!((s.files, s.sigma_rules, s.rules), (51, 50, 50));
-            assert_eq!(s.skipped_rules, NEEDS_REGEX.len());
-            // Warnings: the regex rule, and the two OMIGOD rules that select LogonId, which
-            // SysFlow does not record (they load and can never match).
+            assert_eq!(
+                (s.files, s.sigma_rules, s.rules, s.skipped_rules),
+                (51, 51, 51, 0)
+            );
+            // The only warnings: the two OMIGOD rules select LogonId, which SysFlow does not
+            // record (they load, and can never match).
             let never: Vec<&Diagnostic> = w
                 .iter()
                 .filter(|d| d.kind == DiagKind::UnsupportedField)
                 .collect();
             assert_eq!(never.len(), 2, "{w:?}");
             assert!(never.iter().all(|d| d.message.contains("LogonId")));
-            assert_eq!(w.len(), 2 + NEEDS_REGEX.len(), "{w:?}");
+            assert_eq!(w.len(), 2, "{w:?}");
         }
     }
 }

@@ -490,3 +490,53 @@ fn meta_filters_and_collections() {
     // Process 2 (bash, root) is no base64: nothing. (The filter only removes Alice's.)
     assert!(fired(&e, &r).is_empty());
 }
+
+#[test]
+fn regular_expressions_and_networks() {
+    let e = engine_with(
+        &rules(&[
+            ("re", PC, "    s:\n        Image|re: '^/usr/bin/base\\d+$'\n    condition: s"),
+            ("re anywhere", PC, "    s:\n        CommandLine|re: '-d -[a-z]'\n    condition: s"),
+            ("re cased", PC, "    s:\n        Image|re: 'BASE64'\n    condition: s"),
+            ("re i", PC, "    s:\n        Image|re|i: 'BASE64'\n    condition: s"),
+            ("re long", PC, "    s:\n        CommandLine|re: '(.){200,}'\n    condition: s"),
+            ("re all", PC, "    s:\n        CommandLine|re|all:\n            - '^/usr'\n            - 'x$'\n    condition: s"),
+            ("dst in 10/8", "network_connection", "    s:\n        DestinationIp|cidr:\n            - '10.0.0.0/8'\n            - 'fc00::/7'\n    condition: s"),
+            ("dst in 192.168/16", "network_connection", "    s:\n        DestinationIp|cidr: '192.168.0.0/16'\n    condition: s"),
+            ("src not local", "network_connection", "    s:\n        Initiated: 'true'\n    local:\n        SourceIp|cidr: 192.168.0.0/16\n    condition: s and not local"),
+            ("v6 only", "network_connection", "    s:\n        DestinationIp|cidr: '::1/128'\n    condition: s"),
+        ]),
+        None,
+    );
+    assert_eq!(
+        fired(&e, &exec("/usr/bin/base64", "-d -i x")),
+        ["re", "re anywhere", "re i", "re all"]
+    );
+    assert_eq!(
+        fired(&e, &exec("/usr/bin/base64", &"a".repeat(200))),
+        ["re", "re i", "re long"]
+    );
+    // The flow goes from 192.168.0.5 to 10.1.2.3.
+    assert_eq!(
+        fired(&e, &connect(OpFlags::CONNECT, 443, 6)),
+        ["dst in 10/8"]
+    );
+    for (bad, what) in [
+        ("Image|re: '(unclosed'", "bad regular expression"),
+        ("DestinationIp|cidr: 10.0.0.0/33", "is not a network"),
+    ] {
+        let text = format!(
+            "title: T\nlogsource:\n    category: network_connection\ndetection:\n    s:\n        {bad}\n    condition: s\n"
+        );
+        let err = PolicyEngine::from_str_lang(
+            "r.yml",
+            &text,
+            LoadOptions::default(),
+            &LanguageOptions::default(),
+        )
+        .map(|_| ())
+        .unwrap_err();
+        let d = &err.diagnostics()[0];
+        assert!(d.message.contains(what) && d.loc.line == 6, "{d}");
+    }
+}
