@@ -9,8 +9,11 @@
 use std::process::Command;
 
 mod config;
+mod deploy;
 mod e2e;
 mod lifecycle;
+mod metrics;
+mod operator;
 mod pipeline;
 mod policy_check;
 mod sigma;

@@ -14,9 +14,9 @@ pub mod raw;
 pub mod tree;
 
 pub use plugins::{
-    DriverConfig, DriverKind, EventsSetting, ExportFormat, ExportKind, ExporterConfig,
-    PluginConfig, PolicyConfig, PolicyLanguage, PolicyMode, ReaderConfig, RecordKind, SocketOwner,
-    SyslogProto,
+    BacklogConfig, DriverConfig, DriverKind, EventsSetting, ExportFormat, ExportKind,
+    ExporterConfig, PluginConfig, PolicyConfig, PolicyLanguage, PolicyMode, ReaderConfig,
+    RecordKind, SocketOwner, SyslogProto, WhenFull,
 };
 pub use tree::{Pipeline, Stage};
 

@@ -1,11 +1,14 @@
 //! The `exporter` stage: events are filtered by `type` (alerts or all telemetry), encoded
-//! ([`encode`]: JSON, ECS, Falco) and delivered ([`transport`]: terminal, file, syslog, null), with
-//! `buffer` batching bounded by time.
+//! ([`encode`]: JSON, ECS, Falco) and delivered ([`transport`]: terminal, file, syslog, null),
+//! with `buffer` batching bounded by time. Network transports hold what their server has not
+//! taken yet in a backlog ([`buffer`]: bytes-bounded, optionally on disk).
 
+pub mod buffer;
 pub mod encode;
 pub mod transport;
 
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +22,8 @@ use transport::{file, syslog, terminal, NullTransport, Transport};
 
 /// The stage's thread body: exports every arriving batch, and flushes a partial batch once
 /// it has waited [`defaults::BUFFER_FLUSH`], until the channel closes; then closes the
-/// transport (a syslog transport delivers its backlog here).
+/// transport (a network transport delivers its backlog here, within
+/// [`defaults::BACKLOG_CLOSE_DEADLINE`], and says what it kept or dropped).
 pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
     loop {
         match rx.recv_timeout(Duration::from_millis(250)) {
@@ -62,8 +66,13 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Builds the encoder and opens the transport.
-    pub fn build(cfg: &ExporterConfig, stats: Arc<StageStats>) -> anyhow::Result<Exporter> {
+    /// Builds the encoder and opens the transport. `stop` is the pipeline's stop flag (a
+    /// network transport's backlog stops blocking after the close deadline once it is set).
+    pub fn build(
+        cfg: &ExporterConfig,
+        stats: Arc<StageStats>,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Exporter> {
         let enc: Box<dyn Encoder> = match cfg.format {
             ExportFormat::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
             ExportFormat::Ecs => Box::new(ecs::EcsEncoder::new()),
@@ -77,7 +86,7 @@ impl Exporter {
                 )?,
             ),
             ExportKind::Syslog => Box::new(
-                syslog::Syslog::start(cfg, stats.clone())
+                syslog::Syslog::start(cfg, stats.clone(), stop)
                     .with_context(|| format!("{}: syslog exporter", stats.label))?,
             ),
             ExportKind::Null => Box::new(NullTransport),
