@@ -1,7 +1,10 @@
-//! Records/s through the policy engine with the whole runtimeintegrity set loaded, and with
-//! Falco's three rule files (`rulesets/falco`, unchanged), on one core and on all cores. Records: every event and flow of the real traces in
-//! `../shared/traces` (or `$SYSFLOW_SHARED/traces`), flattened once, then replicated (clones
-//! share the entities) to 1 M records.
+//! Records/s through the policy engine, on one core and on all cores, with the whole
+//! runtimeintegrity set loaded, with Falco's three rule files (`rulesets/falco`, unchanged),
+//! and with sf-processor's 51 Sigma rules (`rulesets/sigma`, built-in mapping and its mapping
+//! file). Records: every event and flow of the real traces in `../shared/traces` (or
+//! `$SYSFLOW_SHARED/traces`), flattened once, then replicated (clones share the entities) to
+//! 1 M records; for Sigma also only the traces' process execs, the records its
+//! process_creation rules are evaluated on.
 //! Run: `cargo bench -p sysflow-policy --bench policy`.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +13,10 @@ use std::time::Instant;
 use sysflow_model::avro::Reader;
 use sysflow_model::flat::FlatRecord;
 use sysflow_model::tables::{Flattener, TableConfig};
-use sysflow_policy::{Matches, Mode, PolicyEngine, Verdict};
+use sysflow_model::{OpFlags, SysFlow};
+use sysflow_policy::{
+    Language, LanguageOptions, LoadOptions, Matches, Mode, PolicyEngine, Verdict,
+};
 
 /// Every trace of `shared/traces`, flattened once, in file order.
 fn real_traces(shared: &Path) -> Vec<FlatRecord> {
@@ -59,6 +65,43 @@ fn main() {
             base.len()
         );
         bench(&engine, &recs);
+    }
+    let sigma = shared.join("rulesets/sigma");
+    let execs: Vec<FlatRecord> = base
+        .iter()
+        .filter(
+            |r| matches!(&r.rec, SysFlow::ProcessEvent(e) if e.op_flags.contains(OpFlags::EXEC)),
+        )
+        .cloned()
+        .collect();
+    let execs: Vec<FlatRecord> = execs.iter().cycle().take(1_000_000).cloned().collect();
+    for (name, config, input) in [
+        ("built-in mapping", None, &recs),
+        (
+            "sf-processor's mapping file",
+            Some(sigma.join("config/sysflow.yml")),
+            &recs,
+        ),
+        ("built-in mapping, process execs only", None, &execs),
+    ] {
+        let lang = LanguageOptions {
+            language: Language::Sigma,
+            sigma_config: config,
+        };
+        let engine =
+            match PolicyEngine::load_lang(&sigma.join("rules"), LoadOptions::default(), &lang) {
+                Ok((e, _)) => e,
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            };
+        println!(
+            "policy bench (rulesets/sigma, {name}): {} rules, {} records",
+            engine.rules().len(),
+            input.len()
+        );
+        bench(&engine, input);
     }
 }
 

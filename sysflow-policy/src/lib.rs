@@ -65,12 +65,15 @@ mod namespace;
 mod parse;
 pub mod query;
 mod rule;
+mod sigma;
 mod suggest;
+mod text;
 
 pub use engine::{BatchResult, LoadOptions, LoadSummary, Matches, Mode, PolicyEngine, Verdict};
 pub use error::{DiagKind, Diagnostic, Loc, PolicyError};
 pub use load::policy_files;
 pub use rule::{Priority, Rule};
+pub use sigma::{Language, LanguageOptions};
 
 /// A syntax error in a condition: where (a byte offset into the condition) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -397,7 +397,8 @@ struct Builder {
     file: u32,
     stack: Vec<(Mark, Frame)>,
     anchors: Vec<Option<Node>>,
-    root: Option<Node>,
+    /// Top-level nodes, one per document.
+    docs: Vec<Node>,
     err: Option<String>,
 }
 
@@ -422,11 +423,7 @@ impl Builder {
             self.anchors[anchor] = Some(n.clone());
         }
         match self.stack.last_mut() {
-            None => {
-                if self.root.is_none() {
-                    self.root = Some(n);
-                }
-            }
+            None => self.docs.push(n),
             Some((_, Frame::Seq(v, _))) => v.push(n),
             Some((_, Frame::Map(v, key, _))) => match key.take() {
                 None => *key = Some(n),
@@ -480,16 +477,30 @@ impl MarkedEventReceiver for Builder {
 }
 
 fn parse_events(text: &str, file: u32) -> Result<Option<Node>, yaml_rust2::ScanError> {
+    Ok(parse_all(text, file, false)?.into_iter().next())
+}
+
+/// The top-level node of the first document, or of every document when `multi`.
+fn parse_all(text: &str, file: u32, multi: bool) -> Result<Vec<Node>, yaml_rust2::ScanError> {
     let mut b = Builder {
         file,
         stack: Vec::new(),
         anchors: Vec::new(),
-        root: None,
+        docs: Vec::new(),
         err: None,
     };
     let mut p = Parser::new_from_str(text);
-    p.load(&mut b, false)?;
-    Ok(b.root)
+    p.load(&mut b, multi)?;
+    Ok(b.docs)
+}
+
+/// Every document of a file already in `sources` (Sigma files may hold several, separated
+/// by `---`), parsed again from its stored text.
+pub fn parse_documents(sources: &Sources, file: u32) -> Result<Vec<Node>, Diagnostic> {
+    let f = &sources.files[file as usize];
+    let mut text = f.lines.join("\n");
+    text.push('\n');
+    parse_all(&text, file, true).map_err(|e| yaml_diag(sources, file, &e))
 }
 
 /// Reads and parses one file.

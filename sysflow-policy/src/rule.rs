@@ -106,6 +106,8 @@ pub struct Rule {
     pub actions: Vec<String>,
     /// `file:line` of the rule's definition.
     pub origin: String,
+    /// A Sigma rule's `id` (its title is the name); `None` for Falco-dialect rules.
+    pub id: Option<String>,
     /// Written in the Falco dialect (its file declares Falco's engine version).
     pub falco: bool,
     /// `output` compiled, its `%field`s resolved in the rule's dialect.

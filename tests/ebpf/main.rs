@@ -26,6 +26,7 @@ mod privs;
 mod readback;
 mod rings;
 mod run;
+mod sigma;
 mod xfer;
 
 /// The sensor binary under test.

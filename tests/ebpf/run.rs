@@ -77,7 +77,7 @@ pub(super) fn start_ebpf_with_env(
 impl Daemon {
     /// Run `sh -c script` until every rule of `want` has alerted (bounded: 30 s); the first
     /// alert of each rule, `None` for those that never came.
-    fn alerts(&mut self, script: &str, want: &[&str]) -> Vec<Option<serde_json::Value>> {
+    pub(super) fn alerts(&mut self, script: &str, want: &[&str]) -> Vec<Option<serde_json::Value>> {
         let mut got = vec![None; want.len()];
         let deadline = Instant::now() + Duration::from_secs(30);
         while got.iter().any(Option::is_none) && Instant::now() < deadline {
@@ -97,9 +97,12 @@ impl Daemon {
                 }
                 let v: serde_json::Value = serde_json::from_str(&l)
                     .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"));
+                // A record can match several wanted rules: each gets it.
                 let ids = rule_ids(&v);
-                if let Some(i) = want.iter().position(|w| ids.iter().any(|r| r == w)) {
-                    got[i].get_or_insert(v);
+                for (i, w) in want.iter().enumerate() {
+                    if ids.iter().any(|r| r == w) {
+                        got[i].get_or_insert_with(|| v.clone());
+                    }
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! `sensor run`, the daemon: configuration, end to end on the shared traces, the collector
 //! socket, syslog exporters against a real rsyslogd, signals and reloads, the pipeline's
-//! stages and counters, and `sensor policy check`. One module per topic; helpers in `testkit::run`. (`sensor run
-//! --input ebpf` is tested in the `ebpf` binary, with the other tests that load probes.)
+//! stages and counters, `sensor policy check`, and Sigma rules through the binary. One module
+//! per topic; helpers in `testkit::run`. (`sensor run --input ebpf` is tested in the `ebpf`
+//! binary, with the other tests that load probes.)
 //!
 //! Tests that need a missing peer (../shared, rsyslogd) print `SKIPPED: ...` and return.
 
@@ -15,6 +16,7 @@ mod metrics;
 mod operator;
 mod pipeline;
 mod policy_check;
+mod sigma;
 mod socket;
 mod syslog;
 

@@ -97,6 +97,7 @@ pub fn write_seeds(root: &Path) -> Result<()> {
     for (name, text) in traces::policies() {
         seeds.push(("policy_load", format!("seed-{name}"), text.into_bytes()));
     }
+    seeds.push(("policy_load", "seed-sigma.yml".into(), SIGMA_SEED.into()));
     // sfql: the expression, then (after a NUL) an optional definitions file.
     for (i, q) in traces::sfql_queries().iter().enumerate() {
         seeds.push(("sfql", format!("seed-{i:02}"), q.as_bytes().to_vec()));
@@ -236,3 +237,36 @@ fn fuzz_args(cmd: &mut Command, root: &Path, t: &Target, secs: u64) {
         cmd.arg(format!("-dict={}", root.join(d).display()));
     }
 }
+
+/// A Sigma rule file for `policy_load` (the loader reads a mapping with Sigma's keys as Sigma):
+/// a collection, modifiers, keywords, a meta filter.
+const SIGMA_SEED: &str = "action: global
+logsource:
+    category: process_creation
+    product: linux
+---
+title: Decode
+id: 11111111-2222-4333-8444-555555555555
+level: high
+tags: [attack.t1140]
+detection:
+    selection_img:
+        Image|endswith: /base64
+    selection_cli:
+        CommandLine|contains|all: ['-d', ' -i']
+        CommandLine|base64offset|contains: 'bash -i'
+    keywords:
+        - 'x*y?z'
+    filter:
+        User: null
+        ProcessId|gte: 2
+        Image|fieldref: ParentImage
+    condition: 1 of selection_* and not (filter or keywords)
+---
+title: Not root
+filter:
+    rules: any
+    selection:
+        User|cased|windash: -root
+    condition: not selection
+";

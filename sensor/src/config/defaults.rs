@@ -65,6 +65,8 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             policies: None,
+            language: PolicyLanguage::Auto,
+            sigma_config: None,
             mode: PolicyMode::Alert,
             monitor: false,
             monitor_interval: MONITOR_INTERVAL,

@@ -15,8 +15,8 @@ pub mod tree;
 
 pub use plugins::{
     BacklogConfig, DriverConfig, DriverKind, EventsSetting, ExportFormat, ExportKind,
-    ExporterConfig, PluginConfig, PolicyConfig, PolicyMode, ReaderConfig, RecordKind, SocketOwner,
-    SyslogProto, WhenFull,
+    ExporterConfig, PluginConfig, PolicyConfig, PolicyLanguage, PolicyMode, ReaderConfig,
+    RecordKind, SocketOwner, SyslogProto, WhenFull,
 };
 pub use tree::{Pipeline, Stage};
 

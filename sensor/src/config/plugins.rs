@@ -30,12 +30,25 @@ pub enum PolicyMode {
     Filter,
 }
 
+/// `language` of the policy engine: which rule language its files are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PolicyLanguage {
+    /// Each file by its shape: Falco's dialect (a YAML list) or Sigma (a rule mapping).
+    Auto,
+    Falco,
+    Sigma,
+}
+
 /// `policyengine`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PolicyConfig {
     /// `policies`: a rule file or a directory of them; `None` = the built-in rules in alert
     /// mode, no rule evaluation at all (bypass) in enrich/filter mode.
     pub policies: Option<PathBuf>,
+    /// `language`: `falco`, `sigma`, or absent/`auto` (each file by its shape).
+    pub language: PolicyLanguage,
+    /// `config`: sf-processor's Sigma field-mapping file (extends the built-in mapping).
+    pub sigma_config: Option<PathBuf>,
     pub mode: PolicyMode,
     /// `monitor: local`: watch `policies` and reload on change.
     pub monitor: bool,
@@ -280,12 +293,29 @@ fn parse_reader(k: &Keys<'_>) -> Result<ReaderConfig, ConfigError> {
 
 fn parse_policy(k: &Keys<'_>) -> Result<PolicyConfig, ConfigError> {
     let d = PolicyConfig::default();
-    k.choice("language", &[], &[("falco", ())], ())
-        .map_err(|_| k.bad("language", "only the \"falco\" rule language is available"))?;
-    let policies = k
-        .str("policies", &[])?
-        .map(|(_, p)| PathBuf::from(p.trim()))
-        .filter(|p| !p.as_os_str().is_empty());
+    let language = k.choice(
+        "language",
+        &[],
+        &[
+            ("falco", PolicyLanguage::Falco),
+            ("sigma", PolicyLanguage::Sigma),
+            ("auto", PolicyLanguage::Auto),
+        ],
+        d.language,
+    )?;
+    let path = |key| -> Result<Option<PathBuf>, ConfigError> {
+        Ok(k.str(key, &[])?
+            .map(|(_, p)| PathBuf::from(p.trim()))
+            .filter(|p| !p.as_os_str().is_empty()))
+    };
+    let policies = path("policies")?;
+    let sigma_config = path("config")?;
+    if language == PolicyLanguage::Falco && sigma_config.is_some() {
+        tracing::warn!(
+            "{}: \"config\" (a Sigma field mapping) is not used with \"language\": \"falco\"",
+            k.label
+        );
+    }
     let mode = k.choice(
         "mode",
         &[],
@@ -314,12 +344,13 @@ fn parse_policy(k: &Keys<'_>) -> Result<PolicyConfig, ConfigError> {
     }
     // Accepted without effect: actions are compiled in.
     let _ = k.str("actiondir", &[])?;
-    let _ = k.str("config", &[])?;
     if monitor && policies.is_none() {
         return Err(k.bad("monitor", "\"local\" needs a \"policies\" path to watch"));
     }
     Ok(PolicyConfig {
         policies,
+        language,
+        sigma_config,
         mode,
         monitor,
         monitor_interval: Duration::from_secs(interval),

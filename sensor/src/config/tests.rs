@@ -277,6 +277,35 @@ fn ebpf_driver_events_selects_the_reported_classes() {
 }
 
 #[test]
+fn policy_language_and_sigma_mapping_keys() {
+    let with =
+        |extra: &str| NEW.replace(r#""mode":"enrich""#, &format!(r#""mode":"enrich"{extra}"#));
+    let policy = |p: &Pipeline| match &p.root.children[0].plugin {
+        PluginConfig::Policy(pc) => pc.clone(),
+        _ => panic!(),
+    };
+    let pc = policy(&load_str(NEW, env(&[])).unwrap());
+    assert_eq!((pc.language, pc.sigma_config), (PolicyLanguage::Auto, None));
+    // sf-processor's Sigma entry.
+    let text = with(r#","language":"sigma","config":"/etc/sf/sigma/sysflow.yml""#);
+    let pc = policy(&load_str(&text, env(&[])).unwrap());
+    assert_eq!(pc.language, PolicyLanguage::Sigma);
+    assert_eq!(
+        pc.sigma_config.as_deref(),
+        Some(std::path::Path::new("/etc/sf/sigma/sysflow.yml"))
+    );
+    let pc = policy(&load_str(NEW, env(&[("POLICYENGINE_LANGUAGE", "Falco")])).unwrap());
+    assert_eq!(pc.language, PolicyLanguage::Falco);
+    let err = load_str(&with(r#","language":"yara""#), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("language") && err.contains("falco, sigma, auto"),
+        "{err}"
+    );
+}
+
+#[test]
 fn backlog_keys_parse_with_defaults_sizes_and_env_overrides() {
     let p = load_str(NEW, env(&[])).unwrap();
     assert_eq!(exporter(&p).backlog, BacklogConfig::default());

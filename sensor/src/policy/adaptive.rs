@@ -25,7 +25,7 @@ pub fn needed(stage: &Stage) -> anyhow::Result<u32> {
                 Some(path) => RuleSource::Path(path.clone()),
                 None => RuleSource::Builtin,
             };
-            let set = rules::loader(src, p.mode)()
+            let set = rules::loader_with(src, rules::LoadSpec::of(p))()
                 .with_context(|| format!("{}: cannot load the rules", stage.label))?;
             Ok(of(&set))
         }

@@ -1,8 +1,9 @@
-//! `sensor policy check PATH`: load, report errors and warnings, print a summary.
+//! `sensor policy check PATH`: load, report errors and warnings, print a summary. Falco-dialect
+//! and Sigma files are told apart by their shape unless `--language` says which.
 
 use std::path::PathBuf;
 
-use sysflow_policy::{LoadOptions, PolicyEngine};
+use sysflow_policy::{Language, LanguageOptions, LoadOptions, PolicyEngine};
 
 /// Arguments of `sensor policy check`.
 #[derive(clap::Args, Debug)]
@@ -15,6 +16,16 @@ pub struct CheckArgs {
     /// Do not print warnings, only their count.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Rule language: falco, sigma, or auto (each file by its shape).
+    #[arg(long, default_value = "auto", value_parser = parse_language)]
+    pub language: Language,
+    /// Sigma field-mapping file (sf-processor's `config`), extending the built-in mapping.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn parse_language(s: &str) -> Result<Language, String> {
+    s.parse()
 }
 
 /// Runs the check; exit code 0 when the policy loads, 1 otherwise.
@@ -23,7 +34,11 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
         strict: a.strict,
         ..LoadOptions::default()
     };
-    match PolicyEngine::load_with(&a.path, opts) {
+    let lang = LanguageOptions {
+        language: a.language,
+        sigma_config: a.config.clone(),
+    };
+    match PolicyEngine::load_lang(&a.path, opts, &lang) {
         Ok((engine, warnings)) => {
             if !a.quiet {
                 for w in &warnings {
@@ -32,10 +47,11 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
             }
             let s = engine.summary();
             println!(
-                "{}: OK: {} file(s), {} rule(s) ({} disabled, {} skipped), {} macro(s), {} list(s), {} filter(s), {} warning(s)",
+                "{}: OK: {} file(s), {} rule(s) ({} Sigma, {} disabled, {} skipped), {} macro(s), {} list(s), {} filter(s), {} warning(s)",
                 a.path.display(),
                 s.files,
                 s.rules,
+                s.sigma_rules,
                 s.disabled_rules,
                 s.skipped_rules,
                 s.macros,

@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sysflow_policy::{Diagnostic, LoadOptions, Matches, Mode, PolicyEngine, PolicyError, Verdict};
+use sysflow_policy::{
+    Diagnostic, Language, LanguageOptions, LoadOptions, Matches, Mode, PolicyEngine, PolicyError,
+    Verdict,
+};
 
-use crate::config::{builtin, PolicyMode};
+use crate::config::{builtin, PolicyConfig, PolicyLanguage, PolicyMode};
 use crate::pipeline::{Event, RuleInfo};
 
 /// Compiled rules, shared by the policy workers.
@@ -86,13 +89,19 @@ fn wrap(
     for w in warnings {
         tracing::warn!("{w}");
     }
+    // A Sigma rule is exported as sf-processor exports it, by its id, with its title as the
+    // description.
     let infos = engine
         .rules()
         .iter()
         .map(|r| {
             Arc::new(RuleInfo {
-                name: r.name.clone(),
-                desc: r.desc.clone(),
+                name: r.id.clone().unwrap_or_else(|| r.name.clone()),
+                desc: if r.id.is_some() {
+                    r.name.clone()
+                } else {
+                    r.desc.clone()
+                },
                 priority: r.priority.sysflow_level(),
                 tags: r.tags.clone(),
                 falco_priority: r.priority.falco_name(),
@@ -104,15 +113,63 @@ fn wrap(
     Ok(Arc::new(EngineRules { engine, infos }))
 }
 
-/// The loader for a rule source.
+/// How rule files are read: the engine's mode, the rule language and Sigma's field mapping.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    pub mode: PolicyMode,
+    pub language: PolicyLanguage,
+    /// sf-processor's Sigma field-mapping file (`config`).
+    pub sigma_config: Option<PathBuf>,
+}
+
+impl LoadSpec {
+    /// The spec of a `policyengine` entry.
+    pub fn of(cfg: &PolicyConfig) -> Self {
+        LoadSpec {
+            mode: cfg.mode,
+            language: cfg.language,
+            sigma_config: cfg.sigma_config.clone(),
+        }
+    }
+
+    /// The language options of the engine.
+    pub fn languages(&self) -> LanguageOptions {
+        LanguageOptions {
+            language: match self.language {
+                PolicyLanguage::Auto => Language::Auto,
+                PolicyLanguage::Falco => Language::Falco,
+                PolicyLanguage::Sigma => Language::Sigma,
+            },
+            sigma_config: self.sigma_config.clone(),
+        }
+    }
+}
+
+/// The loader for a rule source (each file's language by its shape, the built-in Sigma
+/// mapping).
 pub fn loader(src: RuleSource, mode: PolicyMode) -> Loader {
+    loader_with(
+        src,
+        LoadSpec {
+            mode,
+            language: PolicyLanguage::Auto,
+            sigma_config: None,
+        },
+    )
+}
+
+/// The loader for a rule source read as `spec` says.
+pub fn loader_with(src: RuleSource, spec: LoadSpec) -> Loader {
     Arc::new(move || -> anyhow::Result<Rules> {
         let opts = LoadOptions {
-            mode: engine_mode(mode),
+            mode: engine_mode(spec.mode),
             strict: false,
         };
         match &src {
-            RuleSource::Path(p) => wrap(PolicyEngine::load_with(p, opts), &p.display().to_string()),
+            RuleSource::Path(p) => wrap(
+                PolicyEngine::load_lang(p, opts, &spec.languages()),
+                &p.display().to_string(),
+            ),
             RuleSource::Builtin => {
                 let (name, text) = builtin::RULES[0];
                 wrap(PolicyEngine::from_str(name, text, opts), "built-in rules")

@@ -148,7 +148,7 @@ fn policy_rules(
             return Ok((Arc::new(rules::Bypass), swap_rx));
         }
     };
-    let loader = rules::loader(src.clone(), cfg.mode);
+    let loader = rules::loader_with(src.clone(), rules::LoadSpec::of(cfg));
     let set = loader().with_context(|| format!("{}: cannot load the rules", stage.label))?;
     if let RuleSource::Path(path) = src {
         running.reloadables.push(Reloadable {

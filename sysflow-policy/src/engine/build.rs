@@ -13,8 +13,11 @@ use crate::compile::{Compiler, Problem};
 use crate::error::{DiagKind, Diagnostic, PolicyError};
 use crate::eval::Cond;
 use crate::items::{Defs, ItemReader};
-use crate::load::{load_file, parse_text, policy_files, Node, Sources};
+use crate::load::{load_file, parse_documents, parse_text, policy_files, Node, Sources, Yaml};
 use crate::rule::Rule;
+use crate::sigma::document::looks_like_sigma;
+use crate::sigma::mapping::Mapping;
+use crate::sigma::{self, Language, LanguageOptions};
 
 impl PolicyEngine {
     /// Loads a policy file or directory (recursively, `.yaml`/`.yml`, lexical order).
@@ -34,21 +37,25 @@ impl PolicyEngine {
         path: &Path,
         opts: LoadOptions,
     ) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
+        Self::load_lang(path, opts, &LanguageOptions::default())
+    }
+
+    /// [`PolicyEngine::load_with`] with the rule language(s) and Sigma's field-mapping file:
+    /// Falco-dialect and Sigma files load side by side (Falco rules first, then Sigma rules,
+    /// each in file order).
+    pub fn load_lang(
+        path: &Path,
+        opts: LoadOptions,
+        lang: &LanguageOptions,
+    ) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
         let files = policy_files(path)?;
-        let mut sources = Sources::default();
-        let mut warnings = Vec::new();
-        let mut errors = Vec::new();
-        let mut roots = Vec::new();
+        let mut input = Input::default();
         for f in &files {
-            match load_file(&mut sources, f, &mut warnings)? {
-                Ok(n) => roots.push(n),
-                Err(d) => {
-                    errors.push(d);
-                    roots.push(None);
-                }
-            }
+            let res = load_file(&mut input.sources, f, &mut input.warnings)?;
+            input.add(res, lang.language);
         }
-        Self::build(sources, roots, errors, warnings, opts)
+        input.mapping(lang)?;
+        Self::build(input, opts)
     }
 
     /// Compiles policy text (one in-memory file named `name`), for tests and tools.
@@ -57,26 +64,40 @@ impl PolicyEngine {
         text: &str,
         opts: LoadOptions,
     ) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
-        let mut sources = Sources::default();
-        let mut warnings = Vec::new();
-        let mut errors = Vec::new();
-        let root = match parse_text(&mut sources, Path::new(name).into(), text, &mut warnings) {
-            Ok(n) => n,
-            Err(d) => {
-                errors.push(d);
-                None
-            }
-        };
-        Self::build(sources, vec![root], errors, warnings, opts)
+        Self::from_str_lang(name, text, opts, &LanguageOptions::default())
+    }
+
+    /// [`PolicyEngine::from_str`] with the rule language and Sigma's field-mapping file.
+    pub fn from_str_lang(
+        name: &str,
+        text: &str,
+        opts: LoadOptions,
+        lang: &LanguageOptions,
+    ) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
+        let mut input = Input::default();
+        let res = parse_text(
+            &mut input.sources,
+            Path::new(name).into(),
+            text,
+            &mut input.warnings,
+        );
+        input.add(res, lang.language);
+        input.mapping(lang)?;
+        Self::build(input, opts)
     }
 
     fn build(
-        sources: Sources,
-        roots: Vec<Option<Node>>,
-        mut errors: Vec<Diagnostic>,
-        mut warnings: Vec<Diagnostic>,
+        input: Input,
         opts: LoadOptions,
     ) -> Result<(PolicyEngine, Vec<Diagnostic>), PolicyError> {
+        let Input {
+            sources,
+            roots,
+            sigma,
+            mapping,
+            mut errors,
+            mut warnings,
+        } = input;
         let mut defs = Defs::default();
         {
             let mut c = ItemReader {
@@ -92,7 +113,7 @@ impl PolicyEngine {
         let mut comp = Compiler::new(&sources, &defs);
         errors.extend(comp.macro_syntax_errors());
         let mut summary = LoadSummary {
-            files: defs.files,
+            files: defs.files + sigma.len(),
             macros: defs.macros.len(),
             lists: defs.lists.len(),
             skipped_rules: defs.skipped.len(),
@@ -196,6 +217,7 @@ impl PolicyEngine {
                 tags: r.tags.clone(),
                 actions: r.actions.clone(),
                 origin: format!("{}:{}", sources.loc(r.mark).file.display(), r.mark.line),
+                id: None,
                 falco: defs.falco_files.contains(&r.mark.file),
                 template: r.output.as_deref().map(|o| {
                     std::sync::Arc::new(crate::falco::output::Template::compile(
@@ -206,7 +228,6 @@ impl PolicyEngine {
             });
             conds.push(Compiled { cond, ops });
         }
-        summary.rules = rules.len();
         let mut filters = Vec::new();
         let mut filters_by_type: [Vec<u32>; 12] = Default::default();
         for f in &defs.filters {
@@ -235,7 +256,27 @@ impl PolicyEngine {
             filters.push(Compiled { cond, ops });
         }
         summary.filters = filters.len();
-        let (memo_slots, proc_slots) = optimize(&mut conds, &mut filters, comp.memo_slots());
+        // Sigma rules after the Falco-dialect ones, sharing the index and memo slots (numbered
+        // after every slot of the Falco compiler, filters included).
+        let sig = sigma::compile::compile(
+            &sources,
+            sigma,
+            mapping.as_ref(),
+            comp.memo_slots(),
+            opts.strict,
+            &mut errors,
+            &mut warnings,
+        );
+        summary.skipped_rules += sig.skipped.len();
+        summary.skipped.extend(sig.skipped);
+        summary.sigma_rules = sig.rules.len();
+        for (rule, cond) in sig.rules {
+            let ops = index(&cond, ALL_TYPES, rules.len(), &mut rules_by_type);
+            rules.push(rule);
+            conds.push(Compiled { cond, ops });
+        }
+        summary.rules = rules.len();
+        let (memo_slots, proc_slots) = optimize(&mut conds, &mut filters, sig.memo_slots);
         warnings.append(&mut comp.warnings);
         if !errors.is_empty() {
             return Err(PolicyError::Invalid(errors));
@@ -252,5 +293,95 @@ impl PolicyEngine {
             summary,
         };
         Ok((engine, warnings))
+    }
+}
+
+/// Lists compiled rule `idx` under each record type it can match (within `types` and what its
+/// condition requires); returns the op flags one of which it requires.
+fn index(cond: &Cond, types: u16, idx: usize, by_type: &mut [Vec<u32>; 12]) -> u32 {
+    let (t, ops) = requirement(cond);
+    let types = types & t;
+    for (i, list) in by_type.iter_mut().enumerate() {
+        if types & (1 << i) != 0 {
+            list.push(idx as u32);
+        }
+    }
+    ops
+}
+
+/// The files of a load, read and sorted by language, before anything is compiled.
+#[derive(Default)]
+struct Input {
+    sources: Sources,
+    /// Falco-dialect files: their top-level nodes.
+    roots: Vec<Option<Node>>,
+    /// Sigma files: index in `sources` and their documents.
+    sigma: Vec<(u32, Vec<Node>)>,
+    mapping: Option<Mapping>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Input {
+    /// Adds the file just parsed into `sources` to the Falco or the Sigma files.
+    fn add(&mut self, parsed: Result<Option<Node>, Diagnostic>, language: Language) {
+        let file = self.sources.files.len() as u32 - 1;
+        let node = match parsed {
+            Ok(n) => n,
+            Err(d) => {
+                self.errors.push(d);
+                self.roots.push(None);
+                return;
+            }
+        };
+        let sigma_shaped = node
+            .as_ref()
+            .is_some_and(|n| matches!(n.val, Yaml::Map(_)) && looks_like_sigma(n));
+        let sigma = match language {
+            Language::Sigma => true,
+            Language::Auto => sigma_shaped,
+            Language::Falco => {
+                if let (true, Some(n)) = (sigma_shaped, &node) {
+                    self.errors.push(self.sources.diag(
+                        DiagKind::Item,
+                        n.mark,
+                        "this is a Sigma rule, and the policy language is falco".into(),
+                        Some("load it with the language sigma (or auto)".into()),
+                    ));
+                    self.roots.push(None);
+                    return;
+                }
+                false
+            }
+        };
+        if !sigma {
+            self.roots.push(node);
+            return;
+        }
+        match parse_documents(&self.sources, file) {
+            Ok(docs) => self.sigma.push((file, docs)),
+            Err(d) => self.errors.push(d),
+        }
+    }
+
+    /// Reads the Sigma field-mapping file, if any.
+    fn mapping(&mut self, lang: &LanguageOptions) -> Result<(), PolicyError> {
+        let Some(path) = &lang.sigma_config else {
+            return Ok(());
+        };
+        let root = match load_file(&mut self.sources, path, &mut self.warnings)? {
+            Ok(n) => n,
+            Err(d) => {
+                self.errors.push(d);
+                return Ok(());
+            }
+        };
+        self.mapping = Some(Mapping::read(
+            &self.sources,
+            root.as_ref(),
+            &mut self.errors,
+            &mut self.warnings,
+        ));
+        Ok(())
     }
 }

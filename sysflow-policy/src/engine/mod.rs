@@ -69,6 +69,8 @@ pub struct LoadSummary {
     pub lists: usize,
     pub filters: usize,
     pub skipped_rules: usize,
+    /// Of `rules`, those written in Sigma.
+    pub sigma_rules: usize,
     /// Each rule skipped for a field SysFlow cannot supply (or another source): its name
     /// and why, in declaration order.
     pub skipped: Vec<(String, String)>,

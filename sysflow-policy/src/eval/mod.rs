@@ -147,6 +147,8 @@ pub enum Test {
     /// An IPv4 address of the value lies in one of the networks (CIDR matching).
     Cidr(Box<[Net4]>),
     Exists,
+    /// Sigma's string tests: case-insensitive by default, wildcards, value lists.
+    Text(crate::text::TextTest),
     /// `sf.opflags = NAME`/`in (...)` as bit tests: `any` bits count on every record type,
     /// `net` only on network records (RECV/SEND), `other` only elsewhere (READ/WRITE).
     OpMask {
@@ -222,6 +224,7 @@ impl Cond {
                     Test::Glob(_) | Test::IGlob(_) | Test::Pmatch(_) | Test::Cidr(_) => 6,
                     Test::PathPrefix(v) => 3 + v.len() as u32 / 2,
                     Test::Regex(_) => 10,
+                    Test::Text(t) => t.cost(),
                 };
                 let fc = field_cost(f);
                 if is_ancestry(f) {
@@ -271,7 +274,10 @@ impl Cond {
             Cond::Not(c) => !c.eval(r, s),
             Cond::Test(f, t) => {
                 let v = f.get(r, &mut s.a);
-                test(&v, t)
+                match t {
+                    Test::Text(x) => x.test(&v, &mut s.b),
+                    _ => test(&v, t),
+                }
             }
             Cond::Pair(a, op, b) => {
                 let va = a.get(r, &mut s.a);
@@ -436,6 +442,8 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         Test::PathPrefix(dirs) => v.any_part(|p| dirs.iter().any(|d| under(p, d))),
         Test::Cidr(nets) => nets::in_nets(v, nets),
         Test::Exists => v.is_set(),
+        // Outside `Cond::eval` (no scratch): a command line renders into a fresh string.
+        Test::Text(x) => x.test(v, &mut String::new()),
         Test::OpMask { any, net, other } => match *v {
             Value::OpFlags(f, t) => {
                 let is_net = matches!(t, RecordType::NetworkFlow | RecordType::NetworkEvent);

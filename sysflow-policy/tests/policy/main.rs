@@ -5,4 +5,7 @@
 mod engine;
 mod falco;
 mod load;
+mod sigma;
+mod sigma_match;
+mod sigma_traces;
 mod traces;

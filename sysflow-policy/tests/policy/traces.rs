@@ -20,7 +20,7 @@ fn shared() -> Option<PathBuf> {
 }
 
 /// Every trace of `shared/traces`, flattened: (file name, flat records).
-fn traces(shared: &Path) -> Vec<(String, Vec<FlatRecord>)> {
+pub(super) fn traces(shared: &Path) -> Vec<(String, Vec<FlatRecord>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(shared.join("traces"))
         .expect("traces dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
