@@ -1,5 +1,5 @@
 //! Helpers shared by the sysflow-sensor tests, benches, fuzz targets and `xtask`: where the
-//! peers and reference data are ([`locate`]), generated traces ([`traces`], [`flat`]),
+//! peers and reference data are ([`locate`]), generated traces ([`traces`], [`flat`], [`entities`]),
 //! running and measuring child processes ([`run`], [`reliability`]), the eBPF recording
 //! harness ([`ebpf`], [`ia32`]), the sysprint comparisons ([`print`]), a real S3 server
 //! ([`s3`]) and what keeps tests of one binary from disturbing each other ([`isolate`]).
@@ -11,6 +11,7 @@
 //! then returns.
 
 pub mod ebpf;
+pub mod entities;
 pub mod flat;
 #[cfg(target_arch = "x86_64")]
 pub mod ia32;

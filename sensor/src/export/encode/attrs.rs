@@ -2,7 +2,9 @@
 //! dot-parts, then full name), with the section and key each one is written under and how a
 //! value is rendered. Names are resolved to [`Field`]s once, when an encoder is built.
 
-use sysflow_model::flat::Field;
+use sysflow_model::flat::{Attr, Field};
+
+use super::fragment::Entity;
 
 /// How an attribute renders in JSON (and what a missing value renders as).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +184,69 @@ pub fn resolve_all() -> Vec<Exported> {
             }
         })
         .collect()
+}
+
+/// The entity an exported attribute is read from, for the fragment cache
+/// (`super::fragment`); `None` for attributes of the record itself.
+///
+/// This follows the readers in `sysflow_model::flat` (`read.rs`): `sf.proc.pid`, `oid` and
+/// `createts` come from the record's process OID and `sf.pproc.pid`, `oid` and `createts` from
+/// the process's parent OID, which [`Entity::key`] checks are the entity's own. An attribute
+/// not listed here is simply encoded per record.
+pub fn entity_of(a: &Exported) -> Option<Entity> {
+    if matches!(a.kind, PodHostIp | PodInternalIp | PodServices) {
+        return Some(Entity::Pod);
+    }
+    let f = a.field.as_ref()?;
+    if f.index.is_some() || f.json_path.is_some() {
+        return None;
+    }
+    Some(match f.attr {
+        Attr::ProcAName | Attr::ProcAExe | Attr::ProcACmdline | Attr::ProcAPid => Entity::Ancestry,
+        Attr::ProcOid
+        | Attr::ProcPid
+        | Attr::ProcCreateTs
+        | Attr::ProcExe
+        | Attr::ProcName
+        | Attr::ProcArgs
+        | Attr::ProcCmdline
+        | Attr::ProcUid
+        | Attr::ProcGid
+        | Attr::ProcUser
+        | Attr::ProcGroup
+        | Attr::ProcTty
+        | Attr::ProcEntry
+        | Attr::ProcCwd
+        | Attr::ProcEnv => Entity::Proc,
+        Attr::PProcOid
+        | Attr::PProcPid
+        | Attr::PProcCreateTs
+        | Attr::PProcExe
+        | Attr::PProcName
+        | Attr::PProcArgs
+        | Attr::PProcCmdline
+        | Attr::PProcUid
+        | Attr::PProcGid
+        | Attr::PProcUser
+        | Attr::PProcGroup
+        | Attr::PProcTty
+        | Attr::PProcEntry => Entity::PProc,
+        Attr::ContainerId
+        | Attr::ContainerName
+        | Attr::ContainerImage
+        | Attr::ContainerImageId
+        | Attr::ContainerType
+        | Attr::ContainerPrivileged
+        | Attr::ContainerPrivilegedBool => Entity::Container,
+        Attr::PodId
+        | Attr::PodName
+        | Attr::PodNodeName
+        | Attr::PodNamespace
+        | Attr::PodTs
+        | Attr::PodRestartCnt => Entity::Pod,
+        Attr::NodeId | Attr::NodeIp | Attr::MetaSchema | Attr::MetaTraceName => Entity::Header,
+        _ => return None,
+    })
 }
 
 /// Position-independent lookup by full name (for the ECS encoder).

@@ -1,29 +1,115 @@
 //! `format: json`: sf-processor's nested layout (reference §6.2), or with `flat: true` one flat
 //! object keyed by full `sf.*` names. Output is always valid JSON (the original's missing
 //! commas in pod arrays are fixed).
+//!
+//! The attribute list is compiled once into a plan: sections, and in each section parts that
+//! read one entity (process, ancestry, parent, container, pod, header) or the record. Entity
+//! parts are copied from the fragment cache (`super::fragment`) while the entity is unchanged.
+
+use std::ops::Range;
 
 use sysflow_model::flat::Value;
 use sysflow_model::record::{Pod, RecordType};
 
-use super::attrs::{resolve_all, Exported, Kind, Section};
+use super::attrs::{entity_of, resolve_all, Exported, Kind, Section};
+use super::fragment::{CacheStats, Caches, Entity};
 use super::jsonw;
 use super::Encoder;
 use crate::pipeline::Event;
+
+/// A run of attributes that read the same entity (or the record: `entity` is `None`).
+#[derive(Debug, Clone)]
+struct Part {
+    entity: Option<Entity>,
+    attrs: Range<usize>,
+    /// The part starts its section's object: no comma before its first key.
+    opens: bool,
+}
+
+/// A section of the nested layout (`Section::Top` for the top level), or the whole flat
+/// object.
+#[derive(Debug, Clone)]
+struct SectionPlan {
+    section: Section,
+    /// Indexes into `JsonEncoder::parts`.
+    parts: Range<usize>,
+}
 
 /// The JSON encoder.
 pub struct JsonEncoder {
     attrs: Vec<Exported>,
     version: u32,
     flat: bool,
+    sections: Vec<SectionPlan>,
+    parts: Vec<Part>,
+    /// One fragment cache per part (record parts leave theirs unused).
+    caches: Caches,
+    /// Encode every part afresh (the reference the cached output is tested against).
+    uncached: bool,
 }
 
 impl JsonEncoder {
     pub fn new(version: u32, flat: bool) -> Self {
+        let attrs = resolve_all();
+        let mut sections: Vec<SectionPlan> = Vec::new();
+        let mut parts: Vec<Part> = Vec::new();
+        for (i, a) in attrs.iter().enumerate() {
+            // The flat object is one section (keys are full names, every one after a comma).
+            let section = if flat { Section::Top } else { a.section };
+            let new_section = sections.last().is_none_or(|s| s.section != section);
+            if new_section {
+                sections.push(SectionPlan {
+                    section,
+                    parts: parts.len()..parts.len(),
+                });
+            }
+            let entity = entity_of(a);
+            match parts.last_mut() {
+                Some(p) if !new_section && p.entity == entity => p.attrs.end = i + 1,
+                _ => parts.push(Part {
+                    entity,
+                    attrs: i..i + 1,
+                    opens: new_section && section != Section::Top,
+                }),
+            }
+            if let Some(s) = sections.last_mut() {
+                s.parts.end = parts.len();
+            }
+        }
         JsonEncoder {
-            attrs: resolve_all(),
+            caches: Caches::new(parts.len()),
+            attrs,
             version,
             flat,
+            sections,
+            parts,
+            uncached: false,
         }
+    }
+
+    /// The same encoder without the fragment cache.
+    pub fn uncached(version: u32, flat: bool) -> Self {
+        JsonEncoder {
+            uncached: true,
+            ..Self::new(version, flat)
+        }
+    }
+
+    /// Fragment-cache hits and misses so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.caches.stats()
+    }
+}
+
+/// Appends the attributes of one part, each as `,"key":value` (no comma before the first
+/// when the part opens its section); `flat` keys are full names.
+fn write_part(attrs: &[Exported], flat: bool, p: &Part, ev: &Event, out: &mut Vec<u8>) {
+    for (j, a) in attrs[p.attrs.clone()].iter().enumerate() {
+        if !(p.opens && j == 0) {
+            out.push(b',');
+        }
+        jsonw::key(out, if flat { a.name } else { a.key });
+        write_value(out, a, ev);
     }
 }
 
@@ -180,49 +266,173 @@ pub(super) fn write_policies(out: &mut Vec<u8>, ev: &Event) {
 
 impl Encoder for JsonEncoder {
     fn encode(&mut self, ev: &Event, out: &mut Vec<u8>) {
+        let JsonEncoder {
+            attrs,
+            version,
+            flat,
+            sections,
+            parts,
+            caches,
+            uncached,
+        } = self;
         out.extend_from_slice(b"{\"version\":");
-        jsonw::int(out, self.version as i64);
-        if self.flat {
-            for a in &self.attrs {
-                out.push(b',');
-                jsonw::key(out, a.name);
-                write_value(out, a, ev);
-            }
-        } else {
-            let mut open: Option<Section> = None;
-            let mut skip: Option<Section> = None;
-            for a in &self.attrs {
-                if skip == Some(a.section) {
+        jsonw::int(out, *version as i64);
+        for s in sections.iter() {
+            let wrapped = s.section != Section::Top;
+            if wrapped {
+                if !section_present(s.section, ev) {
                     continue;
                 }
-                if a.section != Section::Top && open != Some(a.section) {
-                    if !section_present(a.section, ev) {
-                        skip = Some(a.section);
-                        continue;
-                    }
-                    if open.is_some_and(|s| s != Section::Top) {
-                        out.push(b'}');
-                    }
-                    out.push(b',');
-                    jsonw::key(out, a.section.key());
-                    out.push(b'{');
-                    open = Some(a.section);
-                } else {
-                    if a.section == Section::Top {
-                        open = Some(Section::Top);
-                    }
-                    if out.last() != Some(&b'{') {
-                        out.push(b',');
-                    }
-                }
-                jsonw::key(out, a.key);
-                write_value(out, a, ev);
+                out.push(b',');
+                jsonw::key(out, s.section.key());
+                out.push(b'{');
             }
-            if open.is_some_and(|s| s != Section::Top) {
+            for pi in s.parts.clone() {
+                let p = &parts[pi];
+                match p.entity.filter(|_| !*uncached).and_then(|e| e.key(&ev.rec)) {
+                    Some(k) => caches
+                        .get(pi)
+                        .write(k, out, |o| write_part(attrs, *flat, p, ev, o)),
+                    None => write_part(attrs, *flat, p, ev, out),
+                }
+            }
+            if wrapped {
                 out.push(b'}');
             }
         }
         write_policies(out, ev);
         out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sysflow_model::{Flattener, SysFlow, TableConfig};
+    use testkit::entities;
+
+    fn events(recs: impl IntoIterator<Item = SysFlow>) -> Vec<Event> {
+        let mut f = Flattener::new(TableConfig::default());
+        recs.into_iter()
+            .filter_map(|r| f.push(r))
+            .map(Event::new)
+            .collect()
+    }
+
+    fn encode_all(enc: &mut JsonEncoder, evs: &[Event]) -> Vec<String> {
+        evs.iter()
+            .map(|ev| {
+                let mut out = Vec::new();
+                enc.encode(ev, &mut out);
+                String::from_utf8(out).expect("utf-8")
+            })
+            .collect()
+    }
+
+    /// Equal document lists; on a difference, only the first differing document is shown.
+    fn assert_same(got: &[String], want: &[String], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: document count");
+        if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
+            panic!(
+                "{what}: document {i} differs\n got: {}\nwant: {}",
+                got[i], want[i]
+            );
+        }
+    }
+
+    /// The cached encoder writes what the uncached one writes, on every shared trace, nested
+    /// and flat (the uncached one is the pre-cache encoder: every attribute per record).
+    #[test]
+    fn cached_output_matches_uncached_on_shared_traces() {
+        let Some(dir) = testkit::traces_dir() else {
+            return;
+        };
+        let mut n = 0;
+        for path in testkit::print::traces(&dir) {
+            let Ok(f) = std::fs::File::open(&path) else {
+                continue;
+            };
+            let Ok(rd) = sysflow_model::avro::Reader::new(std::io::BufReader::new(f)) else {
+                continue;
+            };
+            let evs = events(rd.map_while(Result::ok));
+            for flat in [false, true] {
+                let mut cached = JsonEncoder::new(5, flat);
+                let want = encode_all(&mut JsonEncoder::uncached(5, flat), &evs);
+                let got = encode_all(&mut cached, &evs);
+                assert_same(&got, &want, &path.display().to_string());
+                if evs.len() > 100 {
+                    assert!(cached.cache_stats().hits > 0, "{}", path.display());
+                }
+                n += evs.len();
+            }
+        }
+        assert!(n > 10_000, "only {n} records encoded");
+    }
+
+    /// Exec, setuid, a parent's exec, container and pod updates and a new header between
+    /// records: every record shows the entity as it is at that record.
+    #[test]
+    fn fragments_follow_entity_changes() {
+        let evs = events(entities::stream());
+        for flat in [false, true] {
+            let mut enc = JsonEncoder::new(5, flat);
+            let docs = encode_all(&mut enc, &evs);
+            let want = encode_all(&mut JsonEncoder::uncached(5, flat), &evs);
+            assert_same(&docs, &want, "entity changes");
+            let expected = entities::expected();
+            let mut checked = 0;
+            for d in &docs {
+                let v: serde_json::Value = serde_json::from_str(d).expect("valid JSON");
+                let get = |sec: &str, k: &str| {
+                    if flat {
+                        v[format!("sf.{sec}.{k}")].clone()
+                    } else {
+                        v[sec][k].clone()
+                    }
+                };
+                if v["type"] != "FF" && v["sf.type"] != "FF" {
+                    continue;
+                }
+                let fd = get("file", "fd").as_i64().expect("fd") as i32;
+                let e = expected.iter().find(|e| e.fd == fd).expect("expected row");
+                let (node, pid, proc, parent, cont, restarts) =
+                    (e.node, e.pid, e.proc, e.parent, e.container, e.pod_restarts);
+                assert_eq!(get("node", "id"), node, "fd {fd}");
+                assert_eq!(get("proc", "pid"), pid, "fd {fd}");
+                let exe = proc.map_or("", |p| p.0);
+                assert_eq!(get("proc", "exe"), exe, "fd {fd}");
+                let uid = proc.map_or(0, |p| p.1);
+                assert_eq!(get("proc", "uid"), uid, "fd {fd}");
+                assert_eq!(
+                    get("proc", "user"),
+                    match proc {
+                        None => "",
+                        Some((_, 0)) => "root",
+                        _ => "alice",
+                    },
+                    "fd {fd}"
+                );
+                let aexe = get("proc", "aexe");
+                match proc {
+                    Some((exe, _)) => {
+                        assert_eq!(aexe[0], exe, "fd {fd}");
+                        assert_eq!(aexe[1], parent.unwrap_or(""), "fd {fd}");
+                    }
+                    None => assert_eq!(aexe, serde_json::json!([]), "fd {fd}"),
+                }
+                if flat || parent.is_some() {
+                    assert_eq!(get("pproc", "exe"), parent.unwrap_or(""), "fd {fd}");
+                }
+                if flat || cont.is_some() {
+                    assert_eq!(get("container", "name"), cont.unwrap_or(""), "fd {fd}");
+                    assert_eq!(get("pod", "restartcnt"), restarts.unwrap_or(0), "fd {fd}");
+                }
+                checked += 1;
+            }
+            assert_eq!(checked, expected.len());
+            let s = enc.cache_stats();
+            assert!(s.hits > 0 && s.misses > 0, "{s:?}");
+        }
     }
 }

@@ -1,11 +1,15 @@
 //! Encoders: an event becomes one document. [`json`] (sf-processor's nested and flat JSON,
 //! written by the hand-rolled [`jsonw`] writer) and [`ecs`] (Elastic Common Schema); the
-//! attribute table both export is in [`attrs`].
+//! attribute table both export is in [`attrs`]. Encoders copy the parts of a document that
+//! read one entity from a [`fragment`] cache; [`parallel`] spreads batches over threads with
+//! the output order kept.
 
 mod attrs;
 pub mod ecs;
+pub mod fragment;
 pub mod json;
 mod jsonw;
+pub mod parallel;
 
 use crate::pipeline::Event;
 
