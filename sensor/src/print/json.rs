@@ -1,10 +1,14 @@
 //! JSON output exactly as Python's `json.dumps` writes it (`ensure_ascii=True`, separators
 //! `", "` and `": "`), into a reused buffer.
 
+use std::ops::Range;
+
 use sysflow_model::record::Service;
 
 use super::fields::{Column, Sel};
-use super::render::{write_int, write_ip, write_text, Rec, Val};
+use super::render::{source, write_int, write_ip, write_text, Rec, Source, Val};
+use super::schema::SchemaTraits;
+use crate::export::encode::fragment::{CacheStats, Caches, Entity};
 
 /// Appends `s` as a JSON string the way `json.dumps` escapes it with `ensure_ascii=True`:
 /// everything outside printable ASCII becomes `\uXXXX` (lower-case hex, surrogate pairs).
@@ -154,11 +158,48 @@ enum Step {
 #[error("field {0:?} conflicts with field {1:?} in nested JSON output")]
 pub struct LayoutError(String, String);
 
+/// A run of steps whose values read one entity (`None`: the record).
+#[derive(Debug, Clone)]
+struct Part {
+    entity: Option<Entity>,
+    steps: Range<usize>,
+}
+
 /// A JSON object layout for a column list, computed once: nested (dotted keys become nested
-/// objects, as sysprint's `dotty` does) or flat (dotted keys kept).
+/// objects, as sysprint's `dotty` does) or flat (dotted keys kept). The steps are grouped
+/// into parts that read one entity each, which [`Layout::write_cached`] copies from a
+/// fragment cache while the entity is unchanged.
 #[derive(Debug, Clone)]
 pub struct Layout {
     steps: Vec<Step>,
+    parts: Vec<Part>,
+}
+
+/// The fragment caches of one writer of a [`Layout`] (one per thread). Fragments depend on
+/// the schema traits of the file too: a change of traits empties the caches.
+#[derive(Debug)]
+pub struct Fragments {
+    caches: Caches,
+    traits: Option<SchemaTraits>,
+}
+
+impl Fragments {
+    pub fn new(layout: &Layout) -> Self {
+        Fragments {
+            caches: Caches::new(layout.parts.len()),
+            traits: None,
+        }
+    }
+
+    /// Drops every fragment (a new file starts).
+    pub fn clear(&mut self) {
+        self.caches.clear();
+        self.traits = None;
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.caches.stats()
+    }
 }
 
 enum Node {
@@ -220,12 +261,40 @@ impl Layout {
         if !lit.is_empty() {
             steps.push(Step::Lit(lit));
         }
-        Layout { steps }
+        let parts = parts_of(&steps);
+        Layout { steps, parts }
     }
 
-    /// Appends the JSON object of one record.
+    /// Appends the JSON object of one record, every value rendered.
     pub fn write(&self, rec: &Rec, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
-        for s in &self.steps {
+        self.write_steps(0..self.steps.len(), rec, out, scratch);
+    }
+
+    /// Appends the JSON object of one record, the parts that read an unchanged entity copied
+    /// from `frags` (the same bytes as [`Layout::write`]).
+    pub fn write_cached(
+        &self,
+        rec: &Rec,
+        out: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+        frags: &mut Fragments,
+    ) {
+        if frags.traits.as_ref() != Some(rec.traits) {
+            frags.caches.clear();
+            frags.traits = Some(*rec.traits);
+        }
+        for (i, p) in self.parts.iter().enumerate() {
+            match p.entity.and_then(|e| e.key(rec.flat)) {
+                Some(k) => frags.caches.get(i).write(k, out, |o| {
+                    self.write_steps(p.steps.clone(), rec, o, scratch)
+                }),
+                None => self.write_steps(p.steps.clone(), rec, out, scratch),
+            }
+        }
+    }
+
+    fn write_steps(&self, r: Range<usize>, rec: &Rec, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+        for s in &self.steps[r] {
             match s {
                 Step::Lit(b) => out.extend_from_slice(b),
                 Step::Val(Sel::Key(k)) => write_val(&rec.get(*k), out, scratch),
@@ -234,6 +303,39 @@ impl Layout {
             }
         }
     }
+}
+
+/// Groups steps into runs whose values share a [`Source`]; literals and constants join the
+/// run they are in.
+fn parts_of(steps: &[Step]) -> Vec<Part> {
+    let mut parts: Vec<Part> = Vec::new();
+    // The source of the last part; `None` while it holds only literals and constants.
+    let mut cur: Option<Source> = None;
+    for (i, s) in steps.iter().enumerate() {
+        let src = match s {
+            Step::Lit(_) | Step::Val(Sel::Idx | Sel::Blank) => Source::Const,
+            Step::Val(Sel::Key(k)) => source(*k),
+        };
+        match parts.last_mut() {
+            Some(p) if src == Source::Const || cur.is_none_or(|c| c == src) => {
+                p.steps.end = i + 1;
+                if src != Source::Const {
+                    cur = Some(src);
+                }
+            }
+            _ => {
+                parts.push(Part {
+                    entity: None,
+                    steps: i..i + 1,
+                });
+                cur = (src != Source::Const).then_some(src);
+            }
+        }
+        if let (Some(p), Some(Source::Entity(e))) = (parts.last_mut(), cur) {
+            p.entity = Some(e);
+        }
+    }
+    parts
 }
 
 fn emit(nodes: &[Node], steps: &mut Vec<Step>, lit: &mut Vec<u8>) {

@@ -6,6 +6,7 @@ use sysflow_model::record::{Process, Service, SysFlow};
 
 use super::fields::Key;
 use super::schema::SchemaTraits;
+use crate::export::encode::fragment::Entity;
 use crate::time::Civil;
 
 /// One value of the flat map, as the Python object sysprint holds (rendered lazily).
@@ -297,6 +298,43 @@ impl<'a> Rec<'a> {
             Some(p) if self.traits.process_has_entry => Val::Bool(p.entry),
             _ => Val::Str(""),
         }
+    }
+}
+
+/// What the value of a key is read from: the JSON writer copies the parts of a record that
+/// read one entity from its fragment cache (`export::encode::fragment`). Keep this in step
+/// with [`Rec::get`]: a key may be given an entity only if `get` reads nothing else for it
+/// (the schema traits aside, which are fixed per file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The same for every record.
+    Const,
+    /// The record itself (or several entities at once).
+    Record,
+    Entity(Entity),
+}
+
+/// The [`Source`] of a key's value.
+pub fn source(key: Key) -> Source {
+    use Key::*;
+    match key {
+        Version | Tags => Source::Const,
+        ProcPid | ProcUid | ProcUser | ProcGid | ProcGroup | ProcCwd | ProcExe | ProcArgs
+        | ProcTty | ProcEntry | ProcEnv | ProcCreateTs => Source::Entity(Entity::Proc),
+        PProcPid | PProcGid | PProcUid | PProcGroup | PProcTty | PProcEntry | PProcEnv
+        | PProcUser | PProcCwd | PProcExe | PProcArgs | PProcCreateTs => {
+            Source::Entity(Entity::PProc)
+        }
+        ContainerId | ContainerName | ContainerImageId | ContainerImage | ContainerType
+        | ContainerPrivileged => Source::Entity(Entity::Container),
+        PodId | PodName | PodNName | PodHostIp | PodInternalIp | PodNs | PodRstrtCnt
+        | PodServices => Source::Entity(Entity::Pod),
+        NodeId | NodeIp | Filename | Schema => Source::Entity(Entity::Header),
+        // State reads the process or the file; the others the record.
+        Type | State | OpFlags | OpFlagsBitmap | Ret | Ts | TsUts | EndTs | EndTsUts | ProcTid
+        | FileFd | FilePath | FileNewPath | FileType | FileOpenFlags | NetProto | NetSport
+        | NetDport | NetSip | NetDip | Res | FlowRBytes | FlowROps | FlowWBytes | FlowWOps
+        | PfNThreads | PfNExits | PfNErrors | K8sAction | K8sKind | K8sMsg => Source::Record,
     }
 }
 
