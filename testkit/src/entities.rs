@@ -223,3 +223,225 @@ pub fn expected() -> Vec<Expected> {
         })
         .collect()
 }
+
+/// Checks the FileFlows among sf-processor JSON documents (the exporter's `format: json`,
+/// nested or `flat`) of [`stream`] against [`expected`]: node, process, ancestry, parent,
+/// container and pod as they are at each record. Panics naming the flow that differs.
+pub fn check_sf_json(docs: &[serde_json::Value], flat: bool) {
+    use serde_json::{json, Value};
+    let expected = expected();
+    let mut checked = 0;
+    for v in docs {
+        let get = |sec: &str, k: &str| -> Value {
+            if flat {
+                v[format!("sf.{sec}.{k}")].clone()
+            } else {
+                v[sec][k].clone()
+            }
+        };
+        let ty = if flat { &v["sf.type"] } else { &v["type"] };
+        if ty != "FF" {
+            continue;
+        }
+        let fd = get("file", "fd").as_i64().expect("file.fd") as i32;
+        let e = expected
+            .iter()
+            .find(|e| e.fd == fd)
+            .expect("an expected flow");
+        assert_eq!(get("node", "id"), e.node, "fd {fd}");
+        assert_eq!(get("proc", "pid"), e.pid, "fd {fd}");
+        assert_eq!(get("proc", "exe"), e.proc.map_or("", |p| p.0), "fd {fd}");
+        assert_eq!(get("proc", "uid"), e.proc.map_or(0, |p| p.1), "fd {fd}");
+        let user = match e.proc {
+            None => "",
+            Some((_, 0)) => "root",
+            _ => "alice",
+        };
+        assert_eq!(get("proc", "user"), user, "fd {fd}");
+        match e.proc {
+            Some((exe, _)) => {
+                let aexe = get("proc", "aexe");
+                assert_eq!(aexe[0], exe, "fd {fd}");
+                assert_eq!(aexe[1], e.parent.unwrap_or(""), "fd {fd}");
+            }
+            None => assert_eq!(get("proc", "aexe"), json!([]), "fd {fd}"),
+        }
+        // Nested documents leave out the sections of absent entities.
+        if flat || e.parent.is_some() {
+            assert_eq!(get("pproc", "exe"), e.parent.unwrap_or(""), "fd {fd}");
+        }
+        if flat || e.container.is_some() {
+            assert_eq!(
+                get("container", "name"),
+                e.container.unwrap_or(""),
+                "fd {fd}"
+            );
+            assert_eq!(
+                get("pod", "restartcnt"),
+                e.pod_restarts.unwrap_or(0),
+                "fd {fd}"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, expected.len(), "flows checked");
+}
+
+/// An entity of a flat record, for [`sharing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    Proc,
+    PProc,
+    Ancestry,
+    Container,
+    Pod,
+    Header,
+}
+
+/// A flat FileFlow whose every value (record, process, parent, ancestry, file, container,
+/// pod, header) differs with `n`, joined as the flattener joins.
+pub fn distinct(n: i64) -> sysflow_model::flat::FlatRecord {
+    use std::sync::Arc;
+    let oid = Oid {
+        create_ts: T0 + n,
+        hpid: n,
+    };
+    let poid = Oid {
+        create_ts: T0 + 1000 + n,
+        hpid: 1000 + n,
+    };
+    let p = |oid: Oid, poid: Option<Oid>, exe: String| Process {
+        state: if n % 2 == 0 {
+            ObjectState::Created
+        } else {
+            ObjectState::Modified
+        },
+        oid,
+        poid,
+        ts: oid.create_ts,
+        exe,
+        exe_args: format!("-n {n}"),
+        uid: n as i32,
+        user_name: format!("u{n}"),
+        gid: n as i32 + 1,
+        group_name: format!("g{n}"),
+        tty: n % 2 == 0,
+        container_id: Some(format!("c{n}")),
+        entry: n % 2 == 1,
+        cwd: format!("/w{n}"),
+        env: vec![format!("N={n}")],
+    };
+    let proc = Arc::new(p(oid, Some(poid), format!("/bin/p{n}")));
+    let pproc = Arc::new(p(poid, None, format!("/bin/pp{n}")));
+    let path = format!("/f{n}");
+    let file = Arc::new(File {
+        state: ObjectState::Created,
+        oid: Foid::of(&format!("c{n}"), &path),
+        ts: T0,
+        restype: if n % 2 == 0 { 'f' } else { 'd' } as i32,
+        path,
+        container_id: Some(format!("c{n}")),
+    });
+    sysflow_model::flat::FlatRecord {
+        index: n as u64,
+        rec: SysFlow::FileFlow(FileFlow {
+            proc_oid: oid,
+            ts: T0 + 10 * n,
+            tid: n + 7,
+            op_flags: OpFlags(if n % 2 == 0 {
+                OpFlags::READ
+            } else {
+                OpFlags::WRITE
+            }),
+            open_flags: OpenFlags(n as u32 % 2),
+            end_ts: T0 + 11 * n,
+            file_oid: file.oid,
+            fd: n as i32,
+            num_r_recv_ops: n,
+            num_w_send_ops: n + 1,
+            num_r_recv_bytes: n + 2,
+            num_w_send_bytes: n + 3,
+        }),
+        header: Some(Arc::new(SfHeader {
+            version: 4 + n % 2,
+            exporter: format!("node{n}"),
+            ip: format!("10.0.0.{n}"),
+            filename: format!("/t/{n}.sf"),
+        })),
+        ancestry: Arc::from(vec![proc.clone(), pproc.clone()]),
+        proc: Some(proc),
+        pproc: Some(pproc),
+        file: Some(file),
+        newfile: None,
+        container: Some(Arc::new(Container {
+            id: format!("c{n}"),
+            name: format!("name{n}"),
+            image: format!("img{n}"),
+            imageid: format!("sha{n}"),
+            r#type: if n % 2 == 0 {
+                ContainerType::Docker
+            } else {
+                ContainerType::Crio
+            },
+            privileged: n % 2 == 0,
+            pod_id: Some(format!("pod{n}")),
+            imagerepo: None,
+        })),
+        pod: Some(Arc::new(Pod {
+            ts: T0 + n,
+            id: format!("pod{n}"),
+            name: format!("web{n}"),
+            node_name: format!("n{n}"),
+            host_ip: vec![n],
+            internal_ip: vec![n + 1],
+            namespace: format!("ns{n}"),
+            restart_count: n,
+            labels: Vec::new(),
+            selectors: Vec::new(),
+            services: vec![Service {
+                name: format!("s{n}"),
+                id: format!("sid{n}"),
+                namespace: format!("ns{n}"),
+                port_list: vec![Port {
+                    port: n as i32,
+                    target_port: n as i32 + 1,
+                    node_port: n as i32 + 2,
+                    proto: "TCP".into(),
+                }],
+                cluster_ip: vec![n],
+            }],
+        })),
+    }
+}
+
+/// `other` with one entity of `base` in its place (the same `Arc`), joined as the flattener
+/// joins (the record's process OID, the process's parent OID follow).
+pub fn sharing(
+    base: &sysflow_model::flat::FlatRecord,
+    other: &sysflow_model::flat::FlatRecord,
+    what: Shared,
+) -> sysflow_model::flat::FlatRecord {
+    use std::sync::Arc;
+    let mut r = other.clone();
+    match what {
+        Shared::Proc => {
+            r.proc = base.proc.clone();
+            if let (SysFlow::FileFlow(f), Some(p)) = (&mut r.rec, &base.proc) {
+                f.proc_oid = p.oid;
+            }
+        }
+        Shared::PProc => {
+            r.pproc = base.pproc.clone();
+            if let (Some(p), Some(pp)) = (&r.proc, &base.pproc) {
+                let mut p = (**p).clone();
+                p.poid = Some(pp.oid);
+                r.proc = Some(Arc::new(p));
+            }
+        }
+        Shared::Ancestry => r.ancestry = base.ancestry.clone(),
+        Shared::Container => r.container = base.container.clone(),
+        Shared::Pod => r.pod = base.pod.clone(),
+        Shared::Header => r.header = base.header.clone(),
+    }
+    r
+}

@@ -1,8 +1,8 @@
 //! Running the daemon and talking to it: its output as text and JSON lines, the rule names of
 //! an alert, a collector-side socket client, a child whose output lines arrive on a channel,
-//! the records of a trace file.
+//! the records of a trace file, an enrich-mode pipeline file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A child's stdout as text.
@@ -165,4 +165,30 @@ pub fn is_event(r: &sysflow_model::SysFlow) -> bool {
             | RecordType::FileEvent
             | RecordType::NetworkFlow
     )
+}
+
+/// Writes, into `dir`, a rule file with one rule (PE EXEC) and a pipeline
+/// (`<name>.json`) of flattener → policy engine in enrich mode → exporter whose keys
+/// follow `"in":"evt eventchan"` (e.g. `,"export":"terminal","format":"ecs"`); returns the
+/// pipeline's path.
+pub fn enrich_pipeline(dir: &Path, name: &str, exporter: &str) -> PathBuf {
+    let rules = dir.join("exec.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: exec\n  desc: process started\n  condition: sf.type = PE and sf.opflags = EXEC\n  priority: low\n",
+    )
+    .expect("write rules");
+    let cfg = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"pipeline":[
+  {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
+  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"enrich"}},
+  {{"processor":"exporter","in":"evt eventchan"{exporter}}}]}}"#,
+            rules.display()
+        ),
+    )
+    .expect("write pipeline");
+    cfg
 }

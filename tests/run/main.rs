@@ -9,6 +9,7 @@ use std::process::Command;
 
 mod config;
 mod e2e;
+mod encode;
 mod lifecycle;
 mod pipeline;
 mod policy_check;

@@ -81,6 +81,7 @@ impl Default for ExporterConfig {
             syslog_insecure: false,
             syslog_backlog: SYSLOG_BACKLOG,
             version: JSON_VERSION,
+            encoders: concurrency(),
         }
     }
 }

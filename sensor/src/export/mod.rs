@@ -10,21 +10,36 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{select, Receiver, RecvTimeoutError};
 
-use crate::config::{defaults, ExportFormat, ExportKind, ExporterConfig, RecordKind};
-use crate::pipeline::{Event, EventBatch, StageStats};
-use encode::{ecs, json, Encoder};
+use crate::config::{defaults, ExportKind, ExporterConfig, RecordKind};
+use crate::pipeline::{EventBatch, StageStats};
+use encode::batches::{Batches, Encoded};
 use transport::{file, syslog, terminal, NullTransport, Transport};
 
-/// The stage's thread body: exports every arriving batch, and flushes a partial batch once
-/// it has waited [`defaults::BUFFER_FLUSH`], until the channel closes; then closes the
-/// transport (a syslog transport delivers its backlog here).
+/// The stage's thread body: exports every arriving batch (sending each encoded batch as soon
+/// as it is done, in arrival order), and flushes a partial batch once it has waited
+/// [`defaults::BUFFER_FLUSH`], until the channel closes; then closes the transport (a syslog
+/// transport delivers its backlog here).
 pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
+    let idle = Duration::from_millis(250);
     loop {
-        match rx.recv_timeout(Duration::from_millis(250)) {
+        let input = match exp.batches.oldest() {
+            // Batches are with the encoding threads: take whichever comes first.
+            Some(done) => select! {
+                recv(rx) -> b => b.map_err(|_| RecvTimeoutError::Disconnected),
+                recv(done) -> j => {
+                    exp.batches.took(j.ok());
+                    exp.send_ready();
+                    continue;
+                }
+                default(idle) => Err(RecvTimeoutError::Timeout),
+            },
+            None => rx.recv_timeout(idle),
+        };
+        match input {
             Ok(batch) => {
-                exp.export(&batch);
+                exp.export(batch);
                 exp.tick();
             }
             Err(RecvTimeoutError::Timeout) => exp.tick(),
@@ -36,7 +51,8 @@ pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
 
 /// One exporter: filters by `type`, encodes, batches and sends.
 pub struct Exporter {
-    enc: Box<dyn Encoder>,
+    /// Encoding, on this thread or on encoding threads.
+    batches: Batches,
     transport: Box<dyn Transport>,
     alerts_only: bool,
     /// `export: null`: records are counted, not even encoded (the null exporter measures
@@ -46,17 +62,12 @@ pub struct Exporter {
     buffer: usize,
     pending: usize,
     oldest_pending: Option<Instant>,
-    scratch: Vec<u8>,
     stats: Arc<StageStats>,
 }
 
 impl Exporter {
-    /// Builds the encoder and opens the transport.
+    /// Builds the encoder (and its threads) and opens the transport.
     pub fn build(cfg: &ExporterConfig, stats: Arc<StageStats>) -> anyhow::Result<Exporter> {
-        let enc: Box<dyn Encoder> = match cfg.format {
-            ExportFormat::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
-            ExportFormat::Ecs => Box::new(ecs::EcsEncoder::new()),
-        };
         let transport: Box<dyn Transport> = match cfg.export {
             ExportKind::Terminal => Box::new(terminal::Terminal::default()),
             ExportKind::File => Box::new(
@@ -71,35 +82,46 @@ impl Exporter {
             ExportKind::Null => Box::new(NullTransport),
         };
         Ok(Exporter {
-            enc,
+            batches: Batches::new(cfg, stats.clone()),
             transport,
             alerts_only: cfg.records == RecordKind::Alert,
             discard: cfg.export == ExportKind::Null,
             buffer: cfg.buffer,
             pending: 0,
             oldest_pending: None,
-            scratch: Vec::with_capacity(4096),
             stats,
         })
     }
 
     /// Exports the records of one arriving batch.
-    pub fn export(&mut self, batch: &[Event]) {
+    pub fn export(&mut self, batch: EventBatch) {
+        StageStats::add(&self.stats.input, batch.len() as u64);
+        if self.discard {
+            let kept = batch
+                .iter()
+                .filter(|ev| !self.alerts_only || ev.is_alert())
+                .count() as u64;
+            StageStats::add(&self.stats.output, kept);
+            StageStats::add(&self.stats.filtered, batch.len() as u64 - kept);
+            return;
+        }
+        self.batches.submit(batch);
+        self.send_ready();
+    }
+
+    /// Sends the documents of every encoded batch that is ready, in order.
+    fn send_ready(&mut self) {
+        while let Some(j) = self.batches.ready() {
+            self.send(&j);
+            self.batches.recycle(j);
+        }
+    }
+
+    fn send(&mut self, j: &Encoded) {
         let mut written = 0u64;
-        let mut filtered = 0u64;
         let mut errors = 0u64;
-        for ev in batch {
-            if self.alerts_only && !ev.is_alert() {
-                filtered += 1;
-                continue;
-            }
-            if self.discard {
-                written += 1;
-                continue;
-            }
-            self.scratch.clear();
-            self.enc.encode(ev, &mut self.scratch);
-            match self.transport.send(&self.scratch) {
+        for doc in j.docs() {
+            match self.transport.send(doc) {
                 Ok(()) => written += 1,
                 Err(e) => {
                     errors += 1;
@@ -115,9 +137,8 @@ impl Exporter {
         if self.buffer == 0 && self.pending > 0 {
             self.flush();
         }
-        StageStats::add(&self.stats.input, batch.len() as u64);
         StageStats::add(&self.stats.output, written);
-        StageStats::add(&self.stats.filtered, filtered);
+        StageStats::add(&self.stats.filtered, j.filtered);
         StageStats::add(&self.stats.export_errors, errors);
     }
 
@@ -151,8 +172,12 @@ impl Exporter {
         }
     }
 
-    /// Flushes and closes the transport at shutdown.
+    /// Sends what the encoding threads still hold, then flushes and closes the transport at
+    /// shutdown.
     pub fn finish(mut self) {
+        self.batches.drain();
+        self.send_ready();
+        self.batches.finish();
         self.pending = 0;
         if let Err(e) = self.transport.close() {
             StageStats::add(&self.stats.export_errors, 1);

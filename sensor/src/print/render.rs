@@ -569,3 +569,60 @@ mod tests {
         assert_eq!(s(|o| write_env(&env, o)), "A=1;B=2");
     }
 }
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+    use crate::print::json::write_val;
+    use testkit::entities::{distinct, sharing, Shared};
+
+    fn render(r: &FlatRecord, key: Key) -> String {
+        let traits = SchemaTraits::default();
+        let (mut out, mut scratch) = (Vec::new(), Vec::new());
+        write_val(
+            &Rec {
+                flat: r,
+                traits: &traits,
+            }
+            .get(key),
+            &mut out,
+            &mut scratch,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A key given an entity reads nothing else: two records that share only that entity
+    /// render it the same (the fragment cache relies on it).
+    #[test]
+    fn entity_keys_read_only_their_entity() {
+        let (a, b) = (distinct(1), distinct(2));
+        for (e, shared) in [
+            (Entity::Proc, Shared::Proc),
+            (Entity::PProc, Shared::PProc),
+            (Entity::Container, Shared::Container),
+            (Entity::Pod, Shared::Pod),
+            (Entity::Header, Shared::Header),
+        ] {
+            let b = sharing(&a, &b, shared);
+            let mut n = 0;
+            for &k in Key::ALL {
+                match source(k) {
+                    Source::Entity(x) if x == e => {
+                        assert_eq!(render(&a, k), render(&b, k), "{}", k.name());
+                        n += 1;
+                    }
+                    Source::Const => assert_eq!(render(&a, k), render(&b, k), "{}", k.name()),
+                    _ => {}
+                }
+            }
+            assert!(n > 0, "{e:?}");
+        }
+        // And without sharing, the two records differ in every entity key (so the
+        // comparisons above can fail).
+        for &k in Key::ALL {
+            if matches!(source(k), Source::Entity(_)) {
+                assert_ne!(render(&a, k), render(&b, k), "{}", k.name());
+            }
+        }
+    }
+}

@@ -253,3 +253,45 @@ pub fn entity_of(a: &Exported) -> Option<Entity> {
 pub fn field(name: &str) -> Option<Field> {
     Field::resolve(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::encode::json::write_value;
+    use crate::pipeline::Event;
+    use testkit::entities::{distinct, sharing, Shared};
+
+    fn render(a: &Exported, r: &sysflow_model::flat::FlatRecord) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, a, &Event::new(r.clone()));
+        String::from_utf8(out).unwrap()
+    }
+
+    /// An attribute given an entity reads nothing else once [`Entity::key`] accepts the
+    /// record: two records that share only that entity render it the same.
+    #[test]
+    fn entity_attributes_read_only_their_entity() {
+        let (a, b) = (distinct(1), distinct(2));
+        let attrs = resolve_all();
+        for (e, shared) in [
+            (Entity::Proc, Shared::Proc),
+            (Entity::Ancestry, Shared::Ancestry),
+            (Entity::PProc, Shared::PProc),
+            (Entity::Container, Shared::Container),
+            (Entity::Pod, Shared::Pod),
+            (Entity::Header, Shared::Header),
+        ] {
+            let b = sharing(&a, &b, shared);
+            assert!(e.key(&a).is_some() && e.key(&b).is_some(), "{e:?}");
+            let mine: Vec<&Exported> = attrs.iter().filter(|x| entity_of(x) == Some(e)).collect();
+            assert!(!mine.is_empty(), "{e:?}");
+            for x in mine {
+                assert_eq!(render(x, &a), render(x, &b), "{}", x.name);
+            }
+        }
+        // Without sharing, every entity attribute differs (so the comparisons can fail).
+        for x in attrs.iter().filter(|x| entity_of(x).is_some()) {
+            assert_ne!(render(x, &a), render(x, &b), "{}", x.name);
+        }
+    }
+}

@@ -380,57 +380,11 @@ mod tests {
             let docs = encode_all(&mut enc, &evs);
             let want = encode_all(&mut JsonEncoder::uncached(5, flat), &evs);
             assert_same(&docs, &want, "entity changes");
-            let expected = entities::expected();
-            let mut checked = 0;
-            for d in &docs {
-                let v: serde_json::Value = serde_json::from_str(d).expect("valid JSON");
-                let get = |sec: &str, k: &str| {
-                    if flat {
-                        v[format!("sf.{sec}.{k}")].clone()
-                    } else {
-                        v[sec][k].clone()
-                    }
-                };
-                if v["type"] != "FF" && v["sf.type"] != "FF" {
-                    continue;
-                }
-                let fd = get("file", "fd").as_i64().expect("fd") as i32;
-                let e = expected.iter().find(|e| e.fd == fd).expect("expected row");
-                let (node, pid, proc, parent, cont, restarts) =
-                    (e.node, e.pid, e.proc, e.parent, e.container, e.pod_restarts);
-                assert_eq!(get("node", "id"), node, "fd {fd}");
-                assert_eq!(get("proc", "pid"), pid, "fd {fd}");
-                let exe = proc.map_or("", |p| p.0);
-                assert_eq!(get("proc", "exe"), exe, "fd {fd}");
-                let uid = proc.map_or(0, |p| p.1);
-                assert_eq!(get("proc", "uid"), uid, "fd {fd}");
-                assert_eq!(
-                    get("proc", "user"),
-                    match proc {
-                        None => "",
-                        Some((_, 0)) => "root",
-                        _ => "alice",
-                    },
-                    "fd {fd}"
-                );
-                let aexe = get("proc", "aexe");
-                match proc {
-                    Some((exe, _)) => {
-                        assert_eq!(aexe[0], exe, "fd {fd}");
-                        assert_eq!(aexe[1], parent.unwrap_or(""), "fd {fd}");
-                    }
-                    None => assert_eq!(aexe, serde_json::json!([]), "fd {fd}"),
-                }
-                if flat || parent.is_some() {
-                    assert_eq!(get("pproc", "exe"), parent.unwrap_or(""), "fd {fd}");
-                }
-                if flat || cont.is_some() {
-                    assert_eq!(get("container", "name"), cont.unwrap_or(""), "fd {fd}");
-                    assert_eq!(get("pod", "restartcnt"), restarts.unwrap_or(0), "fd {fd}");
-                }
-                checked += 1;
-            }
-            assert_eq!(checked, expected.len());
+            let parsed: Vec<serde_json::Value> = docs
+                .iter()
+                .map(|d| serde_json::from_str(d).expect("valid JSON"))
+                .collect();
+            entities::check_sf_json(&parsed, flat);
             let s = enc.cache_stats();
             assert!(s.hits > 0 && s.misses > 0, "{s:?}");
         }

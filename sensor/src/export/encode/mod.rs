@@ -2,9 +2,10 @@
 //! written by the hand-rolled [`jsonw`] writer) and [`ecs`] (Elastic Common Schema); the
 //! attribute table both export is in [`attrs`]. Encoders copy the parts of a document that
 //! read one entity from a [`fragment`] cache; [`parallel`] spreads batches over threads with
-//! the output order kept.
+//! the output order kept, which [`batches`] does for the exporter stage.
 
 mod attrs;
+pub mod batches;
 pub mod ecs;
 pub mod fragment;
 pub mod json;

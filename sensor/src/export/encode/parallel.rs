@@ -113,7 +113,14 @@ impl<J> Ordered<J> {
         Ok(Some(self.took(j)))
     }
 
-    fn took(&mut self, j: J) -> J {
+    /// Where the oldest job in flight comes back, to wait for it among other things (a
+    /// `select!`); pass what it yields to [`Ordered::took`]. `None` when no job is in flight.
+    pub fn oldest(&self) -> Option<Receiver<J>> {
+        (self.in_flight > 0).then(|| self.lanes[self.next_out].rx.clone())
+    }
+
+    /// Records that the oldest job was received from [`Ordered::oldest`]; returns it.
+    pub fn took(&mut self, j: J) -> J {
         self.next_out = (self.next_out + 1) % self.lanes.len();
         self.in_flight -= 1;
         j
