@@ -293,6 +293,8 @@ pub enum Shared {
     Proc,
     PProc,
     Ancestry,
+    File,
+    NewFile,
     Container,
     Pod,
     Header,
@@ -333,7 +335,8 @@ pub fn distinct(n: i64) -> sysflow_model::flat::FlatRecord {
     };
     let proc = Arc::new(p(oid, Some(poid), format!("/bin/p{n}")));
     let pproc = Arc::new(p(poid, None, format!("/bin/pp{n}")));
-    let path = format!("/f{n}");
+    // The collector's socket form, so that the symlink part differs too.
+    let path = format!("{n:x}->{:x} /d{n}/f{n}", n + 16);
     let file = Arc::new(File {
         state: ObjectState::Created,
         oid: Foid::of(&format!("c{n}"), &path),
@@ -414,6 +417,33 @@ pub fn distinct(n: i64) -> sysflow_model::flat::FlatRecord {
     }
 }
 
+/// [`distinct`] as a FileEvent (RENAME) with a new file.
+pub fn distinct_rename(n: i64) -> sysflow_model::flat::FlatRecord {
+    let mut r = distinct(n);
+    let path = format!("{n:x}->{:x} /e{n}/g{n}", n + 32);
+    let newfile = std::sync::Arc::new(File {
+        state: ObjectState::Created,
+        oid: Foid::of(&format!("c{n}"), &path),
+        ts: T0,
+        restype: if n % 2 == 0 { 'd' } else { 'f' } as i32,
+        path,
+        container_id: Some(format!("c{n}")),
+    });
+    if let SysFlow::FileFlow(f) = &r.rec {
+        r.rec = SysFlow::FileEvent(FileEvent {
+            proc_oid: f.proc_oid,
+            ts: f.ts,
+            tid: f.tid,
+            op_flags: OpFlags(OpFlags::RENAME),
+            file_oid: f.file_oid,
+            ret: n as i32,
+            new_file_oid: Some(newfile.oid),
+        });
+    }
+    r.newfile = Some(newfile);
+    r
+}
+
 /// `other` with one entity of `base` in its place (the same `Arc`), joined as the flattener
 /// joins (the record's process OID, the process's parent OID follow).
 pub fn sharing(
@@ -426,8 +456,12 @@ pub fn sharing(
     match what {
         Shared::Proc => {
             r.proc = base.proc.clone();
-            if let (SysFlow::FileFlow(f), Some(p)) = (&mut r.rec, &base.proc) {
-                f.proc_oid = p.oid;
+            if let Some(p) = &base.proc {
+                match &mut r.rec {
+                    SysFlow::FileFlow(x) => x.proc_oid = p.oid,
+                    SysFlow::FileEvent(x) => x.proc_oid = p.oid,
+                    _ => {}
+                }
             }
         }
         Shared::PProc => {
@@ -439,6 +473,22 @@ pub fn sharing(
             }
         }
         Shared::Ancestry => r.ancestry = base.ancestry.clone(),
+        Shared::File => {
+            r.file = base.file.clone();
+            if let Some(f) = &base.file {
+                match &mut r.rec {
+                    SysFlow::FileFlow(x) => x.file_oid = f.oid,
+                    SysFlow::FileEvent(x) => x.file_oid = f.oid,
+                    _ => {}
+                }
+            }
+        }
+        Shared::NewFile => {
+            r.newfile = base.newfile.clone();
+            if let (SysFlow::FileEvent(x), Some(f)) = (&mut r.rec, &base.newfile) {
+                x.new_file_oid = Some(f.oid);
+            }
+        }
         Shared::Container => r.container = base.container.clone(),
         Shared::Pod => r.pod = base.pod.clone(),
         Shared::Header => r.header = base.header.clone(),

@@ -330,11 +330,13 @@ pub fn source(key: Key) -> Source {
         PodId | PodName | PodNName | PodHostIp | PodInternalIp | PodNs | PodRstrtCnt
         | PodServices => Source::Entity(Entity::Pod),
         NodeId | NodeIp | Filename | Schema => Source::Entity(Entity::Header),
+        FilePath | FileType => Source::Entity(Entity::File),
+        FileNewPath => Source::Entity(Entity::NewFile),
         // State reads the process or the file; the others the record.
         Type | State | OpFlags | OpFlagsBitmap | Ret | Ts | TsUts | EndTs | EndTsUts | ProcTid
-        | FileFd | FilePath | FileNewPath | FileType | FileOpenFlags | NetProto | NetSport
-        | NetDport | NetSip | NetDip | Res | FlowRBytes | FlowROps | FlowWBytes | FlowWOps
-        | PfNThreads | PfNExits | PfNErrors | K8sAction | K8sKind | K8sMsg => Source::Record,
+        | FileFd | FileOpenFlags | NetProto | NetSport | NetDport | NetSip | NetDip | Res
+        | FlowRBytes | FlowROps | FlowWBytes | FlowWOps | PfNThreads | PfNExits | PfNErrors
+        | K8sAction | K8sKind | K8sMsg => Source::Record,
     }
 }
 
@@ -410,6 +412,24 @@ pub fn write_iso_time(ns: i64, out: &mut Vec<u8>) {
         minute: mi,
         second: s,
     } = Civil::from_unix(secs);
+    if (0..=9999).contains(&y) {
+        // The common case, formatted on the stack in one go.
+        let mut b = *b"0000-00-00T00:00:00.000000";
+        digits(&mut b[0..4], y as u32);
+        digits(&mut b[5..7], m);
+        digits(&mut b[8..10], dd);
+        digits(&mut b[11..13], h);
+        digits(&mut b[14..16], mi);
+        digits(&mut b[17..19], s);
+        let n = if us != 0 {
+            digits(&mut b[20..26], us);
+            26
+        } else {
+            19
+        };
+        out.extend_from_slice(&b[..n]);
+        return;
+    }
     if y < 0 {
         out.push(b'-');
     }
@@ -427,6 +447,14 @@ pub fn write_iso_time(ns: i64, out: &mut Vec<u8>) {
     if us != 0 {
         out.push(b'.');
         push_num(out, us as u64, 6);
+    }
+}
+
+/// Writes `v` in decimal into all of `b`, zero-padded (the digits that fit).
+fn digits(b: &mut [u8], mut v: u32) {
+    for d in b.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
     }
 }
 
@@ -451,10 +479,7 @@ fn push_num(out: &mut Vec<u8>, v: u64, width: usize) {
 
 /// Appends an integer in decimal.
 pub fn write_int(v: i64, out: &mut Vec<u8>) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    push_num(out, v.unsigned_abs(), 1);
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends `getIpIntStr(ip)`: the four low bytes, least significant first.
@@ -574,7 +599,7 @@ mod tests {
 mod source_tests {
     use super::*;
     use crate::print::json::write_val;
-    use testkit::entities::{distinct, sharing, Shared};
+    use testkit::entities::{distinct_rename, sharing, Shared};
 
     fn render(r: &FlatRecord, key: Key) -> String {
         let traits = SchemaTraits::default();
@@ -595,10 +620,13 @@ mod source_tests {
     /// render it the same (the fragment cache relies on it).
     #[test]
     fn entity_keys_read_only_their_entity() {
-        let (a, b) = (distinct(1), distinct(2));
+        // FileEvents with a new file, so that every entity is there.
+        let (a, b) = (distinct_rename(1), distinct_rename(2));
         for (e, shared) in [
             (Entity::Proc, Shared::Proc),
             (Entity::PProc, Shared::PProc),
+            (Entity::File, Shared::File),
+            (Entity::NewFile, Shared::NewFile),
             (Entity::Container, Shared::Container),
             (Entity::Pod, Shared::Pod),
             (Entity::Header, Shared::Header),

@@ -22,8 +22,6 @@ use crate::pipeline::Event;
 struct Part {
     entity: Option<Entity>,
     attrs: Range<usize>,
-    /// The part starts its section's object: no comma before its first key.
-    opens: bool,
 }
 
 /// A section of the nested layout (`Section::Top` for the top level), or the whole flat
@@ -31,6 +29,8 @@ struct Part {
 #[derive(Debug, Clone)]
 struct SectionPlan {
     section: Section,
+    /// `,"key":{` of a nested section.
+    open: Box<[u8]>,
     /// Indexes into `JsonEncoder::parts`.
     parts: Range<usize>,
 }
@@ -38,8 +38,10 @@ struct SectionPlan {
 /// The JSON encoder.
 pub struct JsonEncoder {
     attrs: Vec<Exported>,
+    /// Per attribute, what comes before its value: `,"key":` (no comma for the first key of
+    /// a section; full names when flat).
+    prefixes: Vec<Box<[u8]>>,
     version: u32,
-    flat: bool,
     sections: Vec<SectionPlan>,
     parts: Vec<Part>,
     /// One fragment cache per part (record parts leave theirs unused).
@@ -53,23 +55,33 @@ impl JsonEncoder {
         let attrs = resolve_all();
         let mut sections: Vec<SectionPlan> = Vec::new();
         let mut parts: Vec<Part> = Vec::new();
+        let mut prefixes: Vec<Box<[u8]>> = Vec::with_capacity(attrs.len());
         for (i, a) in attrs.iter().enumerate() {
             // The flat object is one section (keys are full names, every one after a comma).
             let section = if flat { Section::Top } else { a.section };
             let new_section = sections.last().is_none_or(|s| s.section != section);
             if new_section {
+                let mut open = vec![b','];
+                jsonw::key(&mut open, section.key());
+                open.push(b'{');
                 sections.push(SectionPlan {
                     section,
+                    open: open.into(),
                     parts: parts.len()..parts.len(),
                 });
             }
+            let mut prefix = Vec::new();
+            if !(new_section && section != Section::Top) {
+                prefix.push(b',');
+            }
+            jsonw::key(&mut prefix, if flat { a.name } else { a.key });
+            prefixes.push(prefix.into());
             let entity = entity_of(a);
             match parts.last_mut() {
                 Some(p) if !new_section && p.entity == entity => p.attrs.end = i + 1,
                 _ => parts.push(Part {
                     entity,
                     attrs: i..i + 1,
-                    opens: new_section && section != Section::Top,
                 }),
             }
             if let Some(s) = sections.last_mut() {
@@ -79,8 +91,8 @@ impl JsonEncoder {
         JsonEncoder {
             caches: Caches::new(parts.len()),
             attrs,
+            prefixes,
             version,
-            flat,
             sections,
             parts,
             uncached: false,
@@ -101,15 +113,11 @@ impl JsonEncoder {
     }
 }
 
-/// Appends the attributes of one part, each as `,"key":value` (no comma before the first
-/// when the part opens its section); `flat` keys are full names.
-fn write_part(attrs: &[Exported], flat: bool, p: &Part, ev: &Event, out: &mut Vec<u8>) {
-    for (j, a) in attrs[p.attrs.clone()].iter().enumerate() {
-        if !(p.opens && j == 0) {
-            out.push(b',');
-        }
-        jsonw::key(out, if flat { a.name } else { a.key });
-        write_value(out, a, ev);
+/// Appends the attributes of one part, each as its prefix (`,"key":`) and value.
+fn write_part(attrs: &[Exported], prefixes: &[Box<[u8]>], p: &Part, ev: &Event, out: &mut Vec<u8>) {
+    for i in p.attrs.clone() {
+        out.extend_from_slice(&prefixes[i]);
+        write_value(out, &attrs[i], ev);
     }
 }
 
@@ -268,8 +276,8 @@ impl Encoder for JsonEncoder {
     fn encode(&mut self, ev: &Event, out: &mut Vec<u8>) {
         let JsonEncoder {
             attrs,
+            prefixes,
             version,
-            flat,
             sections,
             parts,
             caches,
@@ -283,17 +291,15 @@ impl Encoder for JsonEncoder {
                 if !section_present(s.section, ev) {
                     continue;
                 }
-                out.push(b',');
-                jsonw::key(out, s.section.key());
-                out.push(b'{');
+                out.extend_from_slice(&s.open);
             }
             for pi in s.parts.clone() {
                 let p = &parts[pi];
                 match p.entity.filter(|_| !*uncached).and_then(|e| e.key(&ev.rec)) {
                     Some(k) => caches
                         .get(pi)
-                        .write(k, out, |o| write_part(attrs, *flat, p, ev, o)),
-                    None => write_part(attrs, *flat, p, ev, out),
+                        .write(k, out, |o| write_part(attrs, prefixes, p, ev, o)),
+                    None => write_part(attrs, prefixes, p, ev, out),
                 }
             }
             if wrapped {
