@@ -192,3 +192,31 @@ pub fn enrich_pipeline(dir: &Path, name: &str, exporter: &str) -> PathBuf {
     .expect("write pipeline");
     cfg
 }
+
+/// Waits for `child` and returns whether it exited 0 and the CPU time (user + system) it
+/// used, read with `wait4` (for benchmarks that run several children at once). Pipes still
+/// in `child` are closed after it has exited.
+pub fn wait_cpu(mut child: std::process::Child) -> (bool, std::time::Duration) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain syscall on our own child with valid out-pointers.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    // The child is reaped; std's handle must not wait again.
+    drop((child.stdin.take(), child.stdout.take(), child.stderr.take()));
+    std::mem::forget(child);
+    let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+    )
+}
+
+/// The 1-minute load average (`/proc/loadavg`), to report beside timings.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
