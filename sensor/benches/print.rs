@@ -169,7 +169,7 @@ enum Sink {
     File,
 }
 
-/// One run of `prog args… trace` into `sink`: wall time, the printer's CPU time, the
+/// One run of `prog args… -o json trace` into `sink`: wall time, the printer's CPU time, the
 /// consumer's CPU time.
 fn print_once(
     prog: &Path,
@@ -179,8 +179,8 @@ fn print_once(
     out: &Path,
 ) -> (Duration, Duration, Duration) {
     let mut cmd = Command::new(prog);
-    cmd.args(["-o", "json"])
-        .args(args)
+    cmd.args(args)
+        .args(["-o", "json"])
         .arg(trace)
         .env("TZ", "UTC")
         .stdin(Stdio::null());

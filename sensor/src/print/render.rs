@@ -330,13 +330,12 @@ pub fn source(key: Key) -> Source {
         PodId | PodName | PodNName | PodHostIp | PodInternalIp | PodNs | PodRstrtCnt
         | PodServices => Source::Entity(Entity::Pod),
         NodeId | NodeIp | Filename | Schema => Source::Entity(Entity::Header),
-        FilePath | FileType => Source::Entity(Entity::File),
-        FileNewPath => Source::Entity(Entity::NewFile),
-        // State reads the process or the file; the others the record.
+        // State reads the process or the file; the others the record. (The file's values are
+        // few and cheap here, and files change often: caching them did not pay.)
         Type | State | OpFlags | OpFlagsBitmap | Ret | Ts | TsUts | EndTs | EndTsUts | ProcTid
-        | FileFd | FileOpenFlags | NetProto | NetSport | NetDport | NetSip | NetDip | Res
-        | FlowRBytes | FlowROps | FlowWBytes | FlowWOps | PfNThreads | PfNExits | PfNErrors
-        | K8sAction | K8sKind | K8sMsg => Source::Record,
+        | FileFd | FilePath | FileNewPath | FileType | FileOpenFlags | NetProto | NetSport
+        | NetDport | NetSip | NetDip | Res | FlowRBytes | FlowROps | FlowWBytes | FlowWOps
+        | PfNThreads | PfNExits | PfNErrors | K8sAction | K8sKind | K8sMsg => Source::Record,
     }
 }
 
@@ -625,8 +624,6 @@ mod source_tests {
         for (e, shared) in [
             (Entity::Proc, Shared::Proc),
             (Entity::PProc, Shared::PProc),
-            (Entity::File, Shared::File),
-            (Entity::NewFile, Shared::NewFile),
             (Entity::Container, Shared::Container),
             (Entity::Pod, Shared::Pod),
             (Entity::Header, Shared::Header),
