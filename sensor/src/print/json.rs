@@ -9,6 +9,7 @@ use super::fields::{Column, Sel};
 use super::render::{source, write_int, write_ip, write_text, Rec, Source, Val};
 use super::schema::SchemaTraits;
 use crate::export::encode::fragment::{CacheStats, Caches, Entity};
+use crate::export::encode::jsonw::{has_below, has_byte, has_high, next_dirty, short_escape};
 
 /// Appends `s` as a JSON string the way `json.dumps` escapes it with `ensure_ascii=True`:
 /// everything outside printable ASCII becomes `\uXXXX` (lower-case hex, surrogate pairs).
@@ -17,50 +18,32 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // Fast path: clean words (printable ASCII except '"' and '\\') are skipped 8 bytes
-        // at a time, then single bytes up to the first that needs escaping.
-        while let Some(w) = bytes.get(i..i + 8) {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(w);
-            if word_needs_escape(u64::from_le_bytes(a)) {
-                break;
-            }
-            i += 8;
-        }
-        let stop = (i + 8).min(bytes.len());
-        while i < stop && !ESCAPE[bytes[i] as usize] {
-            i += 1;
-        }
-        if i == stop {
-            continue;
+    loop {
+        // Clean words (printable ASCII except '"' and '\\') are skipped 8 bytes at a time.
+        i = next_dirty(bytes, i, word_needs_escape, |b| ESCAPE[b as usize]);
+        if i >= bytes.len() {
+            break;
         }
         let b = bytes[i];
         out.extend_from_slice(&bytes[start..i]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            _ if b < 0x80 => push_u(b as u32, out),
-            _ => {
-                // `i` is a char boundary: continuation bytes are consumed with their lead.
-                let c = s[i..].chars().next().unwrap_or('\u{fffd}');
-                let u = c as u32;
-                if u >= 0x10000 {
-                    let v = u - 0x10000;
-                    push_u(0xd800 | (v >> 10), out);
-                    push_u(0xdc00 | (v & 0x3ff), out);
-                } else {
-                    push_u(u, out);
-                }
-                i += c.len_utf8();
-                start = i;
-                continue;
+        if let Some(e) = short_escape(b) {
+            out.extend_from_slice(e);
+        } else if b < 0x80 {
+            push_u(b as u32, out);
+        } else {
+            // `i` is a char boundary: continuation bytes are consumed with their lead.
+            let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+            let u = c as u32;
+            if u >= 0x10000 {
+                let v = u - 0x10000;
+                push_u(0xd800 | (v >> 10), out);
+                push_u(0xdc00 | (v & 0x3ff), out);
+            } else {
+                push_u(u, out);
             }
+            i += c.len_utf8();
+            start = i;
+            continue;
         }
         i += 1;
         start = i;
@@ -69,16 +52,11 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Whether any of the 8 bytes of `x` is one [`ESCAPE`] marks (exact; the word tests of
-/// "Bit Twiddling Hacks": `hasless`, `haszero`).
+/// Whether any of the 8 bytes of `x` is one [`ESCAPE`] marks (exact).
 #[inline]
 fn word_needs_escape(x: u64) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
-    let eq = |c: u8| zero(x ^ (LO * c as u64));
-    let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
-    (below_space | (x & HI) | eq(0x7f) | eq(b'"') | eq(b'\\')) != 0
+    (has_below(x, 0x20) | has_high(x) | has_byte(x, 0x7f) | has_byte(x, b'"') | has_byte(x, b'\\'))
+        != 0
 }
 
 /// Bytes `json.dumps` (ensure_ascii) does not copy verbatim.

@@ -261,11 +261,6 @@ pub fn entity_of(a: &Exported) -> Option<Entity> {
     })
 }
 
-/// Position-independent lookup by full name (for the ECS encoder).
-pub fn field(name: &str) -> Option<Field> {
-    Field::resolve(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

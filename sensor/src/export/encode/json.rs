@@ -314,54 +314,15 @@ impl Encoder for JsonEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sysflow_model::{Flattener, SysFlow, TableConfig};
+    use crate::export::encode::testutil::{assert_same, encode_all, events, shared_trace_events};
     use testkit::entities;
-
-    fn events(recs: impl IntoIterator<Item = SysFlow>) -> Vec<Event> {
-        let mut f = Flattener::new(TableConfig::default());
-        recs.into_iter()
-            .filter_map(|r| f.push(r))
-            .map(Event::new)
-            .collect()
-    }
-
-    fn encode_all(enc: &mut JsonEncoder, evs: &[Event]) -> Vec<String> {
-        evs.iter()
-            .map(|ev| {
-                let mut out = Vec::new();
-                enc.encode(ev, &mut out);
-                String::from_utf8(out).expect("utf-8")
-            })
-            .collect()
-    }
-
-    /// Equal document lists; on a difference, only the first differing document is shown.
-    fn assert_same(got: &[String], want: &[String], what: &str) {
-        assert_eq!(got.len(), want.len(), "{what}: document count");
-        if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
-            panic!(
-                "{what}: document {i} differs\n got: {}\nwant: {}",
-                got[i], want[i]
-            );
-        }
-    }
 
     /// The cached encoder writes what the uncached one writes, on every shared trace, nested
     /// and flat (the uncached one is the pre-cache encoder: every attribute per record).
     #[test]
     fn cached_output_matches_uncached_on_shared_traces() {
-        let Some(dir) = testkit::traces_dir() else {
-            return;
-        };
         let mut n = 0;
-        for path in testkit::print::traces(&dir) {
-            let Ok(f) = std::fs::File::open(&path) else {
-                continue;
-            };
-            let Ok(rd) = sysflow_model::avro::Reader::new(std::io::BufReader::new(f)) else {
-                continue;
-            };
-            let evs = events(rd.map_while(Result::ok));
+        for (path, evs) in shared_trace_events() {
             for flat in [false, true] {
                 let mut cached = JsonEncoder::new(5, flat);
                 let want = encode_all(&mut JsonEncoder::uncached(5, flat), &evs);
@@ -373,7 +334,10 @@ mod tests {
                 n += evs.len();
             }
         }
-        assert!(n > 10_000, "only {n} records encoded");
+        assert!(
+            n > 10_000 || testkit::traces_dir().is_none(),
+            "only {n} records encoded"
+        );
     }
 
     /// Exec, setuid, a parent's exec, container and pod updates and a new header between

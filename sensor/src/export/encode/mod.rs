@@ -9,8 +9,10 @@ pub mod batches;
 pub mod ecs;
 pub mod fragment;
 pub mod json;
-mod jsonw;
+pub(crate) mod jsonw;
 pub mod parallel;
+#[cfg(test)]
+mod testutil;
 
 use crate::pipeline::Event;
 
