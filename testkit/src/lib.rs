@@ -2,7 +2,7 @@
 //! peers and reference data are ([`locate`]), generated traces ([`traces`], [`flat`], [`entities`]),
 //! running and measuring child processes ([`run`], [`reliability`]), the eBPF recording
 //! harness ([`ebpf`], [`ia32`]), the sysprint comparisons ([`print`]), a real S3 server
-//! ([`s3`]) and what keeps tests of one binary from disturbing each other ([`isolate`]).
+//! ([`s3`]), HTTP on loopback ([`http`]), a Docker daemon and local images ([`docker`]) and what keeps tests of one binary from disturbing each other ([`isolate`]).
 //!
 //! Dev only (`publish = false`). Nothing here knows the path of the binaries under test:
 //! `env!("CARGO_BIN_EXE_sensor")` exists only in the test crate itself, so helpers that run
@@ -10,9 +10,11 @@
 //! A helper that finds a peer missing prints `SKIPPED: <why>` and returns `None`; the test
 //! then returns.
 
+pub mod docker;
 pub mod ebpf;
 pub mod entities;
 pub mod flat;
+pub mod http;
 #[cfg(target_arch = "x86_64")]
 pub mod ia32;
 pub mod isolate;

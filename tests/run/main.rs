@@ -8,9 +8,12 @@
 use std::process::Command;
 
 mod config;
+mod deploy;
 mod e2e;
 mod encode;
 mod lifecycle;
+mod metrics;
+mod operator;
 mod pipeline;
 mod policy_check;
 mod socket;

@@ -71,6 +71,8 @@ pub enum ExportFormat {
     Json,
     /// Elastic Common Schema.
     Ecs,
+    /// Falco's JSON alert (one per matched rule; alerts only).
+    Falco,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -325,15 +327,16 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
         Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
             "json" => ExportFormat::Json,
             "ecs" => ExportFormat::Ecs,
+            "falco" => ExportFormat::Falco,
             "otel" | "occurrence" => {
                 return Err(k.bad(
                     key,
                     format!(
-                        "format {v:?} is not available in sysflow-sensor (available: json, ecs)"
-                    ),
+                    "format {v:?} is not available in sysflow-sensor (available: json, ecs, falco)"
+                ),
                 ))
             }
-            _ => return Err(k.bad(key, format!("expected one of json, ecs, got {v:?}"))),
+            _ => return Err(k.bad(key, format!("expected one of json, ecs, falco, got {v:?}"))),
         },
     };
     let records = k.choice(

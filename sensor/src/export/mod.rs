@@ -1,5 +1,5 @@
 //! The `exporter` stage: events are filtered by `type` (alerts or all telemetry), encoded
-//! ([`encode`]: JSON, ECS) and delivered ([`transport`]: terminal, file, syslog, null), with
+//! ([`encode`]: JSON, ECS, Falco) and delivered ([`transport`]: terminal, file, syslog, null), with
 //! `buffer` batching bounded by time.
 
 pub mod encode;
@@ -120,12 +120,14 @@ impl Exporter {
     fn send(&mut self, j: &Encoded) {
         let mut written = 0u64;
         let mut errors = 0u64;
-        for doc in j.docs() {
-            match self.transport.send(doc) {
-                Ok(()) => written += 1,
-                Err(e) => {
-                    errors += 1;
-                    self.report(&e);
+        for docs in j.events() {
+            for doc in docs {
+                match self.transport.send(doc) {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        errors += 1;
+                        self.report(&e);
+                    }
                 }
             }
             self.pending += 1;

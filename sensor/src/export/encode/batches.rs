@@ -9,43 +9,54 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Receiver;
 
 use super::parallel::{self, Ordered, WorkerGone};
-use super::{ecs, json, Encoder};
+use super::{ecs, falco, json, Encoder};
 use crate::config::{defaults, ExportFormat, ExportKind, ExporterConfig, RecordKind};
 use crate::pipeline::{EventBatch, StageStats};
 
 /// Batches in flight per encoding thread.
 const PER_THREAD: usize = 2;
 
-/// A batch of events and the documents encoded from it.
+/// A batch of events and the documents encoded from it (none, one or, in Falco's format,
+/// several per event).
 #[derive(Default)]
 pub struct Encoded {
     events: EventBatch,
     /// The documents, back to back; `ends[i]` is where document `i` ends.
     out: Vec<u8>,
     ends: Vec<usize>,
+    /// Per exported event, how many documents in `ends` precede the end of its own.
+    event_ends: Vec<usize>,
+    scratch: Vec<u8>,
     /// Events left out by `type: alert`.
     pub filtered: u64,
 }
 
 impl Encoded {
-    /// The documents, in event order.
-    pub fn docs(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(self.ends.iter()).map(|(s, &e)| &self.out[s..e])
+    /// The exported events, each as its documents in order.
+    pub fn events(&self) -> impl Iterator<Item = impl Iterator<Item = &[u8]>> {
+        let doc = |d: usize| {
+            let start = if d == 0 { 0 } else { self.ends[d - 1] };
+            &self.out[start..self.ends[d]]
+        };
+        let firsts = std::iter::once(0).chain(self.event_ends.iter().copied());
+        firsts
+            .zip(self.event_ends.iter().copied())
+            .map(move |(a, b)| (a..b).map(doc))
     }
 
     /// Encodes the events that pass the `type` filter, and drops the events.
     fn encode(&mut self, enc: &mut dyn Encoder, alerts_only: bool) {
         self.out.clear();
         self.ends.clear();
+        self.event_ends.clear();
         self.filtered = 0;
         for ev in &self.events {
             if alerts_only && !ev.is_alert() {
                 self.filtered += 1;
                 continue;
             }
-            enc.encode(ev, &mut self.out);
-            self.ends.push(self.out.len());
+            enc.encode_batch(ev, &mut self.out, &mut self.ends, &mut self.scratch);
+            self.event_ends.push(self.ends.len());
         }
         self.events.clear();
     }
@@ -65,6 +76,7 @@ impl Spec {
         match self.format {
             ExportFormat::Json => Box::new(json::JsonEncoder::new(self.version, self.flat)),
             ExportFormat::Ecs => Box::new(ecs::EcsEncoder::new()),
+            ExportFormat::Falco => Box::new(falco::FalcoEncoder::new()),
         }
     }
 }

@@ -19,6 +19,8 @@ pub fn events(recs: impl IntoIterator<Item = SysFlow>) -> Vec<Event> {
             desc: "d & e".into(),
             priority: (i % 5) as u8,
             tags: vec![format!("t{i}"), "mitre:T1059".into()],
+            falco_priority: "Warning",
+            template: None,
         })
     };
     recs.into_iter()

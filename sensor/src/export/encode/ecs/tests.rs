@@ -6,6 +6,7 @@ use testkit::entities::{self, distinct_rename, sharing, Shared};
 
 use super::reference;
 use super::*;
+use crate::export::encode::fragment::Entity;
 use crate::export::encode::testutil::{assert_same, encode_all, events, shared_trace_events};
 
 fn check(evs: &[Event], what: &str) -> EcsEncoder {
