@@ -51,10 +51,12 @@ fn every_shared_trace_exports_the_same_bytes_with_one_or_several_encoders() {
         r#","format":"json""#,
         r#","format":"json","flat":"true""#,
         r#","format":"ecs""#,
+        // One document per matched rule, none for the others.
+        r#","format":"falco""#,
     ] {
         let one = run(tmp.path(), &traces, &format!(r#"{format},"encoders":"1""#));
         let many = run(tmp.path(), &traces, &format!(r#"{format},"encoders":"4""#));
-        assert!(one.len() > 1_000_000, "{format}: only {} bytes", one.len());
+        assert!(one.len() > 10_000, "{format}: only {} bytes", one.len());
         if let Some(d) = first_difference(&one, &many) {
             panic!("{format}: {d}");
         }
