@@ -3,7 +3,9 @@
 //! 1. records/s from a 1 M-record trace file through the flattener and the runtimeintegrity
 //!    rules to the file exporter, in `alert` mode (what a deployment runs) and in `enrich`
 //!    mode (every record JSON-encoded and written: the exporter's worst case), with the
-//!    default `concurrency` and with `concurrency: 1`;
+//!    default `concurrency` and `encoders`, with `encoders: 1` and with both at 1; with
+//!    `BENCH_BASELINE=/path/to/sensor` (another build, e.g. main before a change) the same
+//!    runs of that binary alternate with ours, round by round (it gets no `encoders` key);
 //! 2. the sustained socket ingest rate: a SOCK_SEQPACKET client sends 1 M bare datums as
 //!    fast as the daemon takes them, into a `null` exporter;
 //! 3. the syslog exporter over TCP (enrich mode, every record) into a sink in this process
@@ -17,6 +19,7 @@
 //! joinable. Timings include process start-up and rule compilation (a few ms).
 //!
 //! Run: `cargo bench -p sensor --bench pipeline` (`BENCH_RECORDS` changes the record count,
+//! `BENCH_EXPORT=FILE` the exporter's output file, default in the temporary directory,
 //! `BENCH_KEEP_TRACE=FILE` keeps a copy of the trace, e.g. for `perf record`, `BENCH_ONLY=file`,
 //! `socket` or `syslog` runs one part). Besides wall
 //! time, the daemon's CPU time (user + system, from `getrusage`) is shown: on a loaded
@@ -68,14 +71,27 @@ fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-fn pipeline_json(policies: &Path, mode: &str, concurrency: Option<usize>, out: &Path) -> String {
-    let conc = concurrency.map_or(String::new(), |c| format!(r#","concurrency":"{c}""#));
+/// One configuration of the file bench.
+struct Case {
+    mode: &'static str,
+    concurrency: Option<usize>,
+    encoders: Option<usize>,
+}
+
+fn pipeline_json(policies: &Path, c: &Case, out: &Path) -> String {
+    let conc = c
+        .concurrency
+        .map_or(String::new(), |c| format!(r#","concurrency":"{c}""#));
+    let enc = c
+        .encoders
+        .map_or(String::new(), |c| format!(r#","encoders":"{c}""#));
     format!(
         r#"{{"pipeline":[
   {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
-  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"{mode}"{conc}}},
-  {{"processor":"exporter","in":"evt eventchan","export":"file","format":"json","file.path":"{}","file.truncate":"true"}}]}}"#,
+  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"{}"{conc}}},
+  {{"processor":"exporter","in":"evt eventchan","export":"file","format":"json","file.path":"{}","file.truncate":"true"{enc}}}]}}"#,
         policies.display(),
+        c.mode,
         out.display()
     )
 }
@@ -89,18 +105,18 @@ fn children_cpu() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-/// Runs the binary once; returns the wall time, CPU time and the exporter's written count.
-fn run_file(cfg: &Path, trace: &Path) -> (Duration, Duration, u64) {
-    let (t, cpu, err) = run_logged(cfg, trace);
+/// Runs a binary once; returns the wall time, CPU time and the exporter's written count.
+fn run_file(bin: &Path, cfg: &Path, trace: &Path) -> (Duration, Duration, u64) {
+    let (t, cpu, err) = run_logged(bin, cfg, trace);
     (t.elapsed(), cpu, exporter_out(&err))
 }
 
-/// Runs the binary on `trace` with `cfg` until it exits; returns when it started, its CPU
-/// time and its log.
-fn run_logged(cfg: &Path, trace: &Path) -> (Instant, Duration, String) {
+/// Runs `bin` on `trace` with `cfg` until it exits; returns when it started, its CPU time
+/// and its log.
+fn run_logged(bin: &Path, cfg: &Path, trace: &Path) -> (Instant, Duration, String) {
     let cpu0 = children_cpu();
     let t = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_sensor"))
+    let o = Command::new(bin)
         .args(["run", "--log", "info", "--config"])
         .arg(cfg)
         .arg(trace)
@@ -129,34 +145,68 @@ fn file_bench(shared: &Path, trace: &Path, n: usize, tmp: &Path) {
         println!("SKIPPED: {} not found", policies.display());
         return;
     }
-    let out = tmp.join("export.json");
-    for (mode, conc) in [
-        ("alert", None),
-        ("alert", Some(1)),
-        ("enrich", None),
-        ("enrich", Some(1)),
-    ] {
-        let cfg = tmp.join("pipeline.json");
-        std::fs::write(&cfg, pipeline_json(&policies, mode, conc, &out)).expect("write cfg");
-        let (mut best, mut best_cpu) = (Duration::MAX, Duration::MAX);
-        let mut written = 0;
-        for _ in 0..3 {
-            let (d, cpu, w) = run_file(&cfg, trace);
-            best = best.min(d);
-            best_cpu = best_cpu.min(cpu);
-            written = w;
+    let out = std::env::var_os("BENCH_EXPORT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tmp.join("export.json"));
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_sensor"));
+    let baseline = std::env::var_os("BENCH_BASELINE").map(PathBuf::from);
+    let case = |mode, concurrency, encoders| Case {
+        mode,
+        concurrency,
+        encoders,
+    };
+    let cases = [
+        case("alert", None, None),
+        case("alert", Some(1), None),
+        case("enrich", None, None),
+        case("enrich", None, Some(1)),
+        case("enrich", Some(1), Some(1)),
+    ];
+    // (binary, case index) → best wall, best CPU, records written, bytes.
+    let mut runs: Vec<(PathBuf, usize, Duration, Duration, u64, u64)> = Vec::new();
+    println!(
+        "file bench: output {}, load average {}",
+        out.display(),
+        testkit::run::load_average()
+    );
+    for _round in 0..3 {
+        for (ci, c) in cases.iter().enumerate() {
+            for bin in std::iter::once(&ours).chain(baseline.as_ref()) {
+                if bin != &ours && c.encoders.is_some() {
+                    continue;
+                }
+                let cfg = tmp.join("pipeline.json");
+                std::fs::write(&cfg, pipeline_json(&policies, c, &out)).expect("write cfg");
+                let (d, cpu, w) = run_file(bin, &cfg, trace);
+                let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+                match runs.iter_mut().find(|r| &r.0 == bin && r.1 == ci) {
+                    Some(r) => {
+                        r.2 = r.2.min(d);
+                        r.3 = r.3.min(cpu);
+                    }
+                    None => runs.push((bin.clone(), ci, d, cpu, w, bytes)),
+                }
+            }
         }
-        let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    }
+    let _ = std::fs::remove_file(&out);
+    for (bin, ci, best, best_cpu, written, bytes) in &runs {
+        let c = &cases[*ci];
+        let who = if bin == &ours { "ours    " } else { "baseline" };
+        let opt = |o: Option<usize>| o.map_or("default".to_string(), |c| c.to_string());
         println!(
-            "file → runtimeintegrity ({mode:6}, concurrency {:>7}) → file: {:>10.0} records/s ({:.3} s; {:.3} s CPU = {:.0} records/CPU-s; {written} records exported, {:.1} MB)",
-            conc.map_or("default".to_string(), |c| c.to_string()),
-            rate(n, best),
+            "{who} file → runtimeintegrity ({:6}, concurrency {:>7}, encoders {:>7}) → file: {:>10.0} records/s ({:.3} s; {:.3} s CPU = {:.0} records/CPU-s; {written} records exported, {:.1} MB)",
+            c.mode,
+            opt(c.concurrency),
+            opt(c.encoders),
+            rate(n, *best),
             best.as_secs_f64(),
             best_cpu.as_secs_f64(),
-            rate(n, best_cpu),
-            bytes as f64 / 1e6
+            rate(n, *best_cpu),
+            *bytes as f64 / 1e6
         );
     }
+    println!("load average after: {}", testkit::run::load_average());
 }
 
 /// A collector-side SOCK_SEQPACKET connection.
@@ -427,7 +477,7 @@ fn syslog_bench(trace: &Path, n: usize, tmp: &Path) {
         for (i, disk) in [None, Some(buf.as_path())].into_iter().enumerate() {
             std::fs::write(&cfg, syslog_json(sink.port, disk)).expect("write cfg");
             let from = sink.count();
-            let (t, cpu, err) = run_logged(&cfg, trace);
+            let (t, cpu, err) = run_logged(Path::new(env!("CARGO_BIN_EXE_sensor")), &cfg, trace);
             sent = exporter_counter(&err, "out");
             assert!(sink.wait(from, sent), "lines missing at the sink:\n{err}");
             // The server took everything: nothing went to disk.
@@ -451,7 +501,7 @@ fn syslog_bench(trace: &Path, n: usize, tmp: &Path) {
     let dead_port = dead.local_addr().expect("addr").port();
     drop(dead);
     std::fs::write(&cfg, syslog_json(dead_port, Some(&buf))).expect("write cfg");
-    let (t, cpu, err) = run_logged(&cfg, trace);
+    let (t, cpu, err) = run_logged(Path::new(env!("CARGO_BIN_EXE_sensor")), &cfg, trace);
     let d = t.elapsed();
     let persisted = exporter_counter(&err, "persisted");
     // What is left on disk: `backlog.disk.maxbytes` (1 GiB) may have dropped the oldest.

@@ -1,13 +1,23 @@
-//! Print benchmark: records/s for decode, decode+flatten and decode+flatten+JSON on one core,
-//! on a trace of >= 1 M records built with our writer from the real traces; and, when
-//! `SYSPRINT` is set, the real `sysprint -o json` on a copy cut to 100 k records
-//! (`SYSPRINT_RECORDS` to change).
+//! Print benchmark, on a trace of 1 M records built with our writer from the real traces:
 //!
-//! Run: `SYSPRINT=/path/to/sysprint cargo bench -p sensor --bench print`.
+//! 1. in process, on one core: records/s of decode, decode+flatten and
+//!    decode+flatten+sysprint JSON (into a counting sink);
+//! 2. the real binaries side by side in one run: `sensor print -o json TRACE` into a pipe read
+//!    by `wc -l` and into a file (stdout redirected), with the default encoding threads and
+//!    with `--threads 1`, alternating round by round with `BENCH_BASELINE` (another `sensor`
+//!    build, e.g. main before a change) when it is set, and the real `sysprint -o json` (when
+//!    `SYSPRINT` is set) into the same pipe and file on a cut of the same trace (50 k records,
+//!    `SYSPRINT_RECORDS` to change). Best of three rounds; the CPU time of the printer and of
+//!    `wc` (user + system) is shown beside the wall time, and the load average before and
+//!    after, since the machine may be shared.
+//!
+//! Run: `SYSPRINT=/path/to/sysprint [BENCH_BASELINE=/path/to/sensor] cargo bench -p sensor
+//! --bench print`. The output file goes to the temporary directory (`TMPDIR`; about 1.3 GB).
 //! The traces are read from `../shared/traces` beside the repository (`SYSFLOW_SHARED` overrides).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -16,6 +26,7 @@ use sensor::print::schema::SchemaTraits;
 use sensor::print::{PrintArgs, Printer};
 use sysflow_model::avro::{Codec, Reader, Writer};
 use sysflow_model::{Flattener, SysFlow, TableConfig};
+use testkit::run::{load_average, wait_cpu};
 
 const TARGET: usize = 1_000_000;
 
@@ -146,35 +157,155 @@ fn main() {
         bytes as f64 / 1e6
     );
 
-    let Some(sp) = std::env::var_os("SYSPRINT") else {
-        println!("sysprint: not measured (set SYSPRINT=/path/to/sysprint)");
-        return;
-    };
+    binaries(&dir, &trace, n, ours);
+}
+
+/// Where a printer's output goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    /// A pipe read by `wc -l`.
+    Pipe,
+    /// A file (stdout redirected).
+    File,
+}
+
+/// One run of `prog args… -o json trace` into `sink`: wall time, the printer's CPU time, the
+/// consumer's CPU time.
+fn print_once(
+    prog: &Path,
+    args: &[&str],
+    trace: &Path,
+    sink: Sink,
+    out: &Path,
+) -> (Duration, Duration, Duration) {
+    let mut cmd = Command::new(prog);
+    cmd.args(args)
+        .args(["-o", "json"])
+        .arg(trace)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null());
+    let t = Instant::now();
+    match sink {
+        Sink::Pipe => {
+            let mut p = cmd.stdout(Stdio::piped()).spawn().expect("start printer");
+            let pipe = p.stdout.take().expect("stdout pipe");
+            let wc = Command::new("wc")
+                .arg("-l")
+                .stdin(Stdio::from(pipe))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start wc");
+            let (ok, cpu) = wait_cpu(p);
+            let (wc_ok, wc_cpu) = wait_cpu(wc);
+            let d = t.elapsed();
+            assert!(ok && wc_ok, "{} failed", prog.display());
+            (d, cpu, wc_cpu)
+        }
+        Sink::File => {
+            let f = std::fs::File::create(out).expect("create output file");
+            let p = cmd.stdout(f).spawn().expect("start printer");
+            let (ok, cpu) = wait_cpu(p);
+            let d = t.elapsed();
+            assert!(ok, "{} failed", prog.display());
+            let _ = std::fs::remove_file(out);
+            (d, cpu, Duration::ZERO)
+        }
+    }
+}
+
+/// The binaries, side by side: ours (default threads and one), the baseline, sysprint.
+fn binaries(dir: &Path, trace: &[u8], n: usize, in_process: f64) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("bench.sf");
+    std::fs::write(&path, trace).expect("write trace");
+    let out = tmp.path().join("out.json");
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_sensor"));
+    let baseline = std::env::var_os("BENCH_BASELINE").map(PathBuf::from);
+    let mut cases: Vec<(String, PathBuf, Vec<&str>)> = vec![
+        ("sensor print".into(), ours.clone(), vec!["print"]),
+        (
+            "sensor print --threads 1".into(),
+            ours,
+            vec!["print", "--threads", "1"],
+        ),
+    ];
+    if let Some(b) = &baseline {
+        cases.push((
+            format!("baseline {}", b.display()),
+            b.clone(),
+            vec!["print"],
+        ));
+    }
+    let sysprint = std::env::var_os("SYSPRINT").map(PathBuf::from);
     let cut: usize = std::env::var("SYSPRINT_RECORDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    let (small, m) = build(&dir, cut);
-    let path = std::env::temp_dir().join(format!("sfprint-bench-{}.sf", std::process::id()));
-    std::fs::write(&path, &small).expect("write cut trace");
-    let t = Instant::now();
-    let out = std::process::Command::new(&sp)
-        .args(["-o", "json"])
-        .arg(&path)
-        .env("TZ", "UTC")
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run sysprint");
-    let d = t.elapsed();
-    let _ = std::fs::remove_file(&path);
-    assert!(out.success(), "sysprint failed");
-    let theirs = rate(m, d);
+        .unwrap_or(50_000);
+    let cut_path = tmp.path().join("cut.sf");
+    let m = if sysprint.is_some() {
+        let (small, m) = build(dir, cut);
+        std::fs::write(&cut_path, &small).expect("write cut trace");
+        m
+    } else {
+        0
+    };
     println!(
-        "sysprint -o json:      {:>12.0} records/s ({:.1} s for {m} records)",
-        theirs,
-        d.as_secs_f64()
+        "binaries, {n} records into a pipe (wc -l) and into a file ({}); load average {}",
+        std::env::temp_dir().display(),
+        load_average()
     );
-    println!("JSON speed-up over sysprint: {:.0}x", ours / theirs);
+    type Best = (Duration, Duration, Duration);
+    let mut best: Vec<[Best; 2]> =
+        vec![[(Duration::MAX, Duration::MAX, Duration::MAX); 2]; cases.len()];
+    let mut theirs: [Option<Best>; 2] = [None, None];
+    let sinks = [Sink::Pipe, Sink::File];
+    for round in 0..3 {
+        for (c, (_, prog, args)) in cases.iter().enumerate() {
+            for (k, &sink) in sinks.iter().enumerate() {
+                let r = print_once(prog, args, &path, sink, &out);
+                let b = &mut best[c][k];
+                *b = (b.0.min(r.0), b.1.min(r.1), b.2.min(r.2));
+            }
+        }
+        // sysprint once, in the middle round.
+        if let (1, Some(sp)) = (round, &sysprint) {
+            for (k, &sink) in sinks.iter().enumerate() {
+                theirs[k] = Some(print_once(sp, &[], &cut_path, sink, &out));
+            }
+        }
+    }
+    for (k, sink) in ["pipe", "file"].iter().enumerate() {
+        let sp_rate = theirs[k].map(|t| rate(m, t.0));
+        if let (Some(t), Some(r)) = (theirs[k], sp_rate) {
+            println!(
+                "  {sink}: sysprint -o json: {r:>10.0} records/s ({:.1} s wall, {:.1} s CPU for {m} records)",
+                t.0.as_secs_f64(),
+                t.1.as_secs_f64()
+            );
+        }
+        for (c, (name, _, _)) in cases.iter().enumerate() {
+            let (d, cpu, wc) = best[c][k];
+            let r = rate(n, d);
+            let speedup = sp_rate.map_or(String::new(), |s| format!(", {:.0}x sysprint", r / s));
+            let wc = if *sink == "pipe" {
+                format!(", wc {:.2} s CPU", wc.as_secs_f64())
+            } else {
+                String::new()
+            };
+            println!(
+                "  {sink}: {name}: {r:>10.0} records/s ({:.3} s wall, {:.3} s CPU{wc}{speedup})",
+                d.as_secs_f64(),
+                cpu.as_secs_f64()
+            );
+        }
+    }
+    if let Some(s) = theirs[0].map(|t| rate(m, t.0)) {
+        println!(
+            "  in process (one core, no I/O): {:.0}x sysprint into a pipe",
+            in_process / s
+        );
+    }
+    println!("load average after: {}", load_average());
 }
 
 /// Counts bytes, keeps nothing (the formatting cost without the I/O).

@@ -1,5 +1,5 @@
 //! Helpers shared by the sysflow-sensor tests, benches, fuzz targets and `xtask`: where the
-//! peers and reference data are ([`locate`]), generated traces ([`traces`], [`flat`]),
+//! peers and reference data are ([`locate`]), generated traces ([`traces`], [`flat`], [`entities`]),
 //! running and measuring child processes ([`run`], [`reliability`]), the eBPF recording
 //! harness ([`ebpf`], [`ia32`]), the sysprint comparisons ([`print`]), a real S3 server
 //! ([`s3`]), HTTP on loopback ([`http`]), a Docker daemon and local images ([`docker`]),
@@ -15,6 +15,7 @@
 pub mod containerd;
 pub mod docker;
 pub mod ebpf;
+pub mod entities;
 pub mod flat;
 pub mod http;
 #[cfg(target_arch = "x86_64")]

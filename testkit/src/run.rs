@@ -1,8 +1,8 @@
 //! Running the daemon and talking to it: its output as text and JSON lines, the rule names of
 //! an alert, a collector-side socket client, a child whose output lines arrive on a channel,
-//! the records of a trace file.
+//! the records of a trace file, an enrich-mode pipeline file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A child's stdout as text.
@@ -297,4 +297,58 @@ pub fn numbered_events(
         })
         .collect();
     (out, n)
+}
+
+/// Writes, into `dir`, a rule file with one rule (PE EXEC) and a pipeline
+/// (`<name>.json`) of flattener → policy engine in enrich mode → exporter whose keys
+/// follow `"in":"evt eventchan"` (e.g. `,"export":"terminal","format":"ecs"`); returns the
+/// pipeline's path.
+pub fn enrich_pipeline(dir: &Path, name: &str, exporter: &str) -> PathBuf {
+    let rules = dir.join("exec.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: exec\n  desc: process started\n  condition: sf.type = PE and sf.opflags = EXEC\n  priority: low\n",
+    )
+    .expect("write rules");
+    let cfg = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"pipeline":[
+  {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
+  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"enrich"}},
+  {{"processor":"exporter","in":"evt eventchan"{exporter}}}]}}"#,
+            rules.display()
+        ),
+    )
+    .expect("write pipeline");
+    cfg
+}
+
+/// Waits for `child` and returns whether it exited 0 and the CPU time (user + system) it
+/// used, read with `wait4` (for benchmarks that run several children at once). Pipes still
+/// in `child` are closed after it has exited.
+pub fn wait_cpu(mut child: std::process::Child) -> (bool, std::time::Duration) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain syscall on our own child with valid out-pointers.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    // The child is reaped; std's handle must not wait again.
+    drop((child.stdin.take(), child.stdout.take(), child.stderr.take()));
+    std::mem::forget(child);
+    let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+    )
+}
+
+/// The 1-minute load average (`/proc/loadavg`), to report beside timings.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 mod bad_input;
 mod compat;
+mod entities;
 mod legacy;
 mod notebook;
 mod options;

@@ -11,6 +11,7 @@ use std::process::Command;
 mod config;
 mod deploy;
 mod e2e;
+mod encode;
 mod lifecycle;
 mod metrics;
 mod operator;

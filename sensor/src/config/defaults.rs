@@ -105,6 +105,7 @@ impl Default for ExporterConfig {
             syslog_insecure: false,
             backlog: BacklogConfig::default(),
             version: JSON_VERSION,
+            encoders: concurrency(),
         }
     }
 }

@@ -153,6 +153,9 @@ pub struct ExporterConfig {
     pub backlog: BacklogConfig,
     /// `version`: the JSON `version` field.
     pub version: u32,
+    /// `encoders`: threads encoding documents (batches in parallel, written in order);
+    /// 1 encodes on the stage thread.
+    pub encoders: usize,
 }
 
 /// One plugin of the pipeline.
@@ -453,7 +456,11 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
         syslog_insecure: k.flag("syslog.insecure", d.syslog_insecure)?,
         backlog: parse_backlog(k, export)?,
         version: k.parse("version", &[], "an integer", d.version)?,
+        encoders: k.parse("encoders", &[], "a positive integer", d.encoders)?,
     };
+    if cfg.encoders == 0 {
+        return Err(k.bad("encoders", "expected a positive integer, got 0"));
+    }
     if cfg.syslog_port == 0 {
         return Err(k.bad("syslog.port", "expected a port number (1-65535), got 0"));
     }

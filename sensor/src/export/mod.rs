@@ -13,22 +13,37 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{select, Receiver, RecvTimeoutError};
 
-use crate::config::{defaults, ExportFormat, ExportKind, ExporterConfig, RecordKind};
-use crate::pipeline::{Event, EventBatch, StageStats};
-use encode::{ecs, falco, json, Encoder};
+use crate::config::{defaults, ExportKind, ExporterConfig, RecordKind};
+use crate::pipeline::{EventBatch, StageStats};
+use encode::batches::{Batches, Encoded};
 use transport::{file, syslog, terminal, NullTransport, Transport};
 
-/// The stage's thread body: exports every arriving batch, and flushes a partial batch once
-/// it has waited [`defaults::BUFFER_FLUSH`], until the channel closes; then closes the
-/// transport (a network transport delivers its backlog here, within
-/// [`defaults::BACKLOG_CLOSE_DEADLINE`], and says what it kept or dropped).
+/// The stage's thread body: exports every arriving batch (sending each encoded batch as soon
+/// as it is done, in arrival order), and flushes a partial batch once it has waited
+/// [`defaults::BUFFER_FLUSH`], until the channel closes; then closes the transport (a network
+/// transport delivers its backlog here, within [`defaults::BACKLOG_CLOSE_DEADLINE`], and says
+/// what it kept or dropped).
 pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
+    let idle = Duration::from_millis(250);
     loop {
-        match rx.recv_timeout(Duration::from_millis(250)) {
+        let input = match exp.batches.oldest() {
+            // Batches are with the encoding threads: take whichever comes first.
+            Some(done) => select! {
+                recv(rx) -> b => b.map_err(|_| RecvTimeoutError::Disconnected),
+                recv(done) -> j => {
+                    exp.batches.took(j.ok());
+                    exp.send_ready();
+                    continue;
+                }
+                default(idle) => Err(RecvTimeoutError::Timeout),
+            },
+            None => rx.recv_timeout(idle),
+        };
+        match input {
             Ok(batch) => {
-                exp.export(&batch);
+                exp.export(batch);
                 exp.tick();
             }
             Err(RecvTimeoutError::Timeout) => exp.tick(),
@@ -38,20 +53,10 @@ pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
     exp.finish();
 }
 
-/// Logs a write error: the first few and then one in a thousand (a dead disk must not
-/// flood the log).
-fn report(stats: &StageStats, e: &io::Error) {
-    let n = stats
-        .export_errors
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if n < 10 || n.is_multiple_of(1000) {
-        tracing::error!("{}: write failed: {e}", stats.label);
-    }
-}
-
 /// One exporter: filters by `type`, encodes, batches and sends.
 pub struct Exporter {
-    enc: Box<dyn Encoder>,
+    /// Encoding, on this thread or on encoding threads.
+    batches: Batches,
     transport: Box<dyn Transport>,
     alerts_only: bool,
     /// `export: null`: records are counted, not even encoded (the null exporter measures
@@ -61,23 +66,18 @@ pub struct Exporter {
     buffer: usize,
     pending: usize,
     oldest_pending: Option<Instant>,
-    scratch: Vec<u8>,
     stats: Arc<StageStats>,
 }
 
 impl Exporter {
-    /// Builds the encoder and opens the transport. `stop` is the pipeline's stop flag (a
-    /// network transport's backlog stops blocking after the close deadline once it is set).
+    /// Builds the encoder (and its threads) and opens the transport. `stop` is the
+    /// pipeline's stop flag (a network transport's backlog stops blocking after the close
+    /// deadline once it is set).
     pub fn build(
         cfg: &ExporterConfig,
         stats: Arc<StageStats>,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Exporter> {
-        let enc: Box<dyn Encoder> = match cfg.format {
-            ExportFormat::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
-            ExportFormat::Ecs => Box::new(ecs::EcsEncoder::new()),
-            ExportFormat::Falco => Box::new(falco::FalcoEncoder::new()),
-        };
         let transport: Box<dyn Transport> = match cfg.export {
             ExportKind::Terminal => Box::new(terminal::Terminal::default()),
             ExportKind::File => Box::new(
@@ -92,44 +92,54 @@ impl Exporter {
             ExportKind::Null => Box::new(NullTransport),
         };
         Ok(Exporter {
-            enc,
+            batches: Batches::new(cfg, stats.clone()),
             transport,
             alerts_only: cfg.records == RecordKind::Alert,
             discard: cfg.export == ExportKind::Null,
             buffer: cfg.buffer,
             pending: 0,
             oldest_pending: None,
-            scratch: Vec::with_capacity(4096),
             stats,
         })
     }
 
     /// Exports the records of one arriving batch.
-    pub fn export(&mut self, batch: &[Event]) {
+    pub fn export(&mut self, batch: EventBatch) {
+        StageStats::add(&self.stats.input, batch.len() as u64);
+        if self.discard {
+            let kept = batch
+                .iter()
+                .filter(|ev| !self.alerts_only || ev.is_alert())
+                .count() as u64;
+            StageStats::add(&self.stats.output, kept);
+            StageStats::add(&self.stats.filtered, batch.len() as u64 - kept);
+            return;
+        }
+        self.batches.submit(batch);
+        self.send_ready();
+    }
+
+    /// Sends the documents of every encoded batch that is ready, in order.
+    fn send_ready(&mut self) {
+        while let Some(j) = self.batches.ready() {
+            self.send(&j);
+            self.batches.recycle(j);
+        }
+    }
+
+    fn send(&mut self, j: &Encoded) {
         let mut written = 0u64;
-        let mut filtered = 0u64;
         let mut errors = 0u64;
-        for ev in batch {
-            if self.alerts_only && !ev.is_alert() {
-                filtered += 1;
-                continue;
-            }
-            if self.discard {
-                written += 1;
-                continue;
-            }
-            let (transport, stats) = (&mut self.transport, &self.stats);
-            self.enc.encode_each(
-                ev,
-                &mut self.scratch,
-                &mut |doc| match transport.send(doc) {
+        for docs in j.events() {
+            for doc in docs {
+                match self.transport.send(doc) {
                     Ok(()) => written += 1,
                     Err(e) => {
                         errors += 1;
-                        report(stats, &e);
+                        self.report(&e);
                     }
-                },
-            );
+                }
+            }
             self.pending += 1;
             self.oldest_pending.get_or_insert_with(Instant::now);
             if self.buffer > 0 && self.pending >= self.buffer {
@@ -139,9 +149,8 @@ impl Exporter {
         if self.buffer == 0 && self.pending > 0 {
             self.flush();
         }
-        StageStats::add(&self.stats.input, batch.len() as u64);
         StageStats::add(&self.stats.output, written);
-        StageStats::add(&self.stats.filtered, filtered);
+        StageStats::add(&self.stats.filtered, j.filtered);
         StageStats::add(&self.stats.export_errors, errors);
     }
 
@@ -165,11 +174,22 @@ impl Exporter {
     }
 
     fn report(&self, e: &io::Error) {
-        report(&self.stats, e);
+        let n = self
+            .stats
+            .export_errors
+            .load(std::sync::atomic::Ordering::Relaxed);
+        // The first few errors and then one in a thousand: a dead disk must not flood the log.
+        if n < 10 || n.is_multiple_of(1000) {
+            tracing::error!("{}: write failed: {e}", self.stats.label);
+        }
     }
 
-    /// Flushes and closes the transport at shutdown.
+    /// Sends what the encoding threads still hold, then flushes and closes the transport at
+    /// shutdown.
     pub fn finish(mut self) {
+        self.batches.drain();
+        self.send_ready();
+        self.batches.finish();
         self.pending = 0;
         if let Err(e) = self.transport.close() {
             StageStats::add(&self.stats.export_errors, 1);

@@ -67,6 +67,10 @@ pub struct PrintArgs {
     /// On a bad trace file, report it and go on with the next file.
     #[arg(long = "keep-going")]
     pub keep_going: bool,
+    /// Threads encoding JSON output (json, flatjson); 1 encodes on the reading thread.
+    /// Default: the available cores, at most 8. The output is the same whatever the number.
+    #[arg(long = "threads", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// S3 server address: HOST, HOST:PORT or http(s)://HOST[:PORT] (else AWS_ENDPOINT_URL).
     #[arg(short = 'e', long = "s3endpoint")]
     pub s3endpoint: Option<String>,
@@ -89,6 +93,14 @@ pub struct PrintArgs {
 }
 
 impl PrintArgs {
+    /// Threads that encode JSON output (`--threads`, else the available cores, at most 8).
+    pub fn encoding_threads(&self) -> usize {
+        match self.threads {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        }
+    }
+
     /// The `-c` list (`None` when absent or empty, as sysprint treats it).
     pub fn field_list(&self) -> Option<Vec<String>> {
         self.fields

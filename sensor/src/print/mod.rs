@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod csv;
+pub mod encode;
 pub mod fields;
 pub mod json;
 pub mod parquet;
@@ -17,7 +18,8 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use sysflow_model::avro::Reader;
+use sysflow_model::avro::{ReadError, Reader};
+use sysflow_model::flat::FlatRecord;
 use sysflow_model::{Flattener, TableConfig};
 
 pub use args::{Input, Output, PrintArgs};
@@ -155,7 +157,10 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
             File::create(f)
                 .with_context(|| format!("cannot create output file {}", f.display()))?,
         ),
-        None => Box::new(stdout.lock()),
+        None => {
+            widen_pipe(&stdout);
+            Box::new(stdout.lock())
+        }
     };
     let mut out = BufWriter::with_capacity(256 << 10, sink);
     let mut printer = Printer::with_filter(args, filter)?;
@@ -203,6 +208,22 @@ pub fn run(args: &PrintArgs, prog: &str) -> anyhow::Result<u8> {
     }
 }
 
+/// Output written into a pipe is written in batches of about 2 MB: a 64 KiB pipe (Linux's
+/// default) makes each batch wake the reader and block the writer some thirty times. The
+/// pipe is widened to 1 MiB (the unprivileged limit, `/proc/sys/fs/pipe-max-size`) when it
+/// is one; anything else is left alone, and a refusal is harmless.
+fn widen_pipe(out: &io::Stdout) {
+    use std::os::fd::AsRawFd;
+    let fd = out.as_raw_fd();
+    // SAFETY: fstat and fcntl on our own stdout descriptor, with a valid out-pointer.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFIFO {
+            libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20);
+        }
+    }
+}
+
 fn quiet_pipe(e: io::Error) -> io::Result<u8> {
     if e.kind() == io::ErrorKind::BrokenPipe {
         Ok(0)
@@ -232,7 +253,7 @@ pub fn write_field_list(o: &mut impl Write) -> io::Result<()> {
 }
 
 enum Mode {
-    Json(json::Layout),
+    Json(json::Layout, json::Fragments),
     Csv(csv::CsvWriter),
     Table(table::TableWriter),
     /// Parquet / Arrow IPC; `None` once finished.
@@ -249,6 +270,8 @@ pub struct Printer {
     scratch: Vec<u8>,
     /// `-f`: only matching records are printed.
     filter: Option<sfql::Filter>,
+    /// Threads encoding JSON (`--threads`); 1: on the reading thread.
+    threads: usize,
 }
 
 impl Printer {
@@ -264,9 +287,13 @@ impl Printer {
             (Some(l), false) => fields::columns(l),
             _ => fields::all_columns(),
         };
+        let json = |l: json::Layout| {
+            let f = json::Fragments::new(&l);
+            Mode::Json(l, f)
+        };
         let mode = match args.output {
-            Output::Json => Mode::Json(json::Layout::nested(&cols)?),
-            Output::Flatjson => Mode::Json(json::Layout::flat(&cols)),
+            Output::Json => json(json::Layout::nested(&cols)?),
+            Output::Flatjson => json(json::Layout::flat(&cols)),
             Output::Csv => Mode::Csv(csv::CsvWriter::new(cols)),
             Output::Parquet | Output::Arrow => {
                 let format = if args.output == Output::Parquet {
@@ -307,6 +334,7 @@ impl Printer {
             buf: Vec::with_capacity(8 << 10),
             scratch: Vec::with_capacity(1 << 10),
             filter,
+            threads: args.encoding_threads(),
         })
     }
 
@@ -322,11 +350,11 @@ impl Printer {
     pub fn record(&mut self, rec: &Rec, out: &mut impl Write) -> io::Result<()> {
         self.buf.clear();
         match &mut self.mode {
-            Mode::Json(l) => {
+            Mode::Json(l, frags) => {
                 if self.array && self.records > 0 {
                     self.buf.extend_from_slice(b", ");
                 }
-                l.write(rec, &mut self.buf, &mut self.scratch);
+                l.write_cached(rec, &mut self.buf, &mut self.scratch, frags);
                 if !self.array {
                     self.buf.push(b'\n');
                 }
@@ -378,11 +406,11 @@ impl Printer {
         path: &Path,
         out: &mut impl Write,
         progress: &progress::Progress,
-    ) -> io::Result<Result<(), sysflow_model::avro::ReadError>> {
+    ) -> io::Result<Result<(), ReadError>> {
         let f = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
-                return Ok(Err(sysflow_model::avro::ReadError::Io {
+                return Ok(Err(ReadError::Io {
                     offset: 0,
                     source: e,
                 }))
@@ -397,45 +425,72 @@ impl Printer {
         input: impl Read,
         out: &mut impl Write,
         progress: &progress::Progress,
-    ) -> io::Result<Result<(), sysflow_model::avro::ReadError>> {
+    ) -> io::Result<Result<(), ReadError>> {
         let mut reader = match Reader::new(input) {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
         let traits = SchemaTraits::from_schema_text(reader.writer_schema());
-        let mut flat = Flattener::new(TableConfig::default());
-        let mut n: u64 = 0;
-        let mut fault = None;
-        while let Some(r) = reader.next() {
-            match r {
-                Ok(rec) => {
-                    if let Some(fr) = flat.push(rec) {
-                        let keep = self.filter.as_mut().is_none_or(|f| f.matches(&fr));
-                        if keep {
-                            self.record(
-                                &Rec {
-                                    flat: &fr,
-                                    traits: &traits,
-                                },
-                                out,
-                            )?;
-                        }
-                    }
-                }
-                Err(e) => {
-                    fault = Some(e);
-                    break;
-                }
+        let mut filter = self.filter.take();
+        let fault = match &mut self.mode {
+            Mode::Json(layout, frags) if self.threads > 1 => {
+                // The encoding threads keep their own fragments; these would only pin the
+                // entities of the previous file.
+                frags.clear();
+                encode::with_threads(
+                    layout,
+                    &traits,
+                    self.threads,
+                    self.array,
+                    &mut self.records,
+                    out,
+                    |b| each_record(&mut reader, &mut filter, progress, |fr| b.push(fr)),
+                )
             }
-            n += 1;
-            if n.is_multiple_of(4096) {
-                progress.at(reader.offset());
-            }
-        }
+            _ => each_record(&mut reader, &mut filter, progress, |fr| {
+                let rec = Rec {
+                    flat: &fr,
+                    traits: &traits,
+                };
+                self.record(&rec, out)
+            }),
+        };
+        self.filter = filter;
+        let fault = fault?;
         self.end_file(out)?;
         Ok(match fault {
             Some(e) => Err(e),
             None => Ok(()),
         })
     }
+}
+
+/// Reads, flattens and (with `-f`) filters every record of a trace, handing each record to
+/// print to `f`. Returns the fault that ended the trace early, if any (every record before
+/// it has been handed over); the error is `f`'s.
+fn each_record(
+    reader: &mut Reader<impl Read>,
+    filter: &mut Option<sfql::Filter>,
+    progress: &progress::Progress,
+    mut f: impl FnMut(FlatRecord) -> io::Result<()>,
+) -> io::Result<Option<ReadError>> {
+    let mut flat = Flattener::new(TableConfig::default());
+    let mut n: u64 = 0;
+    while let Some(r) = reader.next() {
+        match r {
+            Ok(rec) => {
+                if let Some(fr) = flat.push(rec) {
+                    if filter.as_mut().is_none_or(|f| f.matches(&fr)) {
+                        f(fr)?;
+                    }
+                }
+            }
+            Err(e) => return Ok(Some(e)),
+        }
+        n += 1;
+        if n.is_multiple_of(4096) {
+            progress.at(reader.offset());
+        }
+    }
+    Ok(None)
 }

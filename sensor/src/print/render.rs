@@ -6,6 +6,7 @@ use sysflow_model::record::{Process, Service, SysFlow};
 
 use super::fields::Key;
 use super::schema::SchemaTraits;
+use crate::export::encode::fragment::Entity;
 use crate::time::Civil;
 
 /// One value of the flat map, as the Python object sysprint holds (rendered lazily).
@@ -300,6 +301,44 @@ impl<'a> Rec<'a> {
     }
 }
 
+/// What the value of a key is read from: the JSON writer copies the parts of a record that
+/// read one entity from its fragment cache (`export::encode::fragment`). Keep this in step
+/// with [`Rec::get`]: a key may be given an entity only if `get` reads nothing else for it
+/// (the schema traits aside, which are fixed per file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The same for every record.
+    Const,
+    /// The record itself (or several entities at once).
+    Record,
+    Entity(Entity),
+}
+
+/// The [`Source`] of a key's value.
+pub fn source(key: Key) -> Source {
+    use Key::*;
+    match key {
+        Version | Tags => Source::Const,
+        ProcPid | ProcUid | ProcUser | ProcGid | ProcGroup | ProcCwd | ProcExe | ProcArgs
+        | ProcTty | ProcEntry | ProcEnv | ProcCreateTs => Source::Entity(Entity::Proc),
+        PProcPid | PProcGid | PProcUid | PProcGroup | PProcTty | PProcEntry | PProcEnv
+        | PProcUser | PProcCwd | PProcExe | PProcArgs | PProcCreateTs => {
+            Source::Entity(Entity::PProc)
+        }
+        ContainerId | ContainerName | ContainerImageId | ContainerImage | ContainerType
+        | ContainerPrivileged => Source::Entity(Entity::Container),
+        PodId | PodName | PodNName | PodHostIp | PodInternalIp | PodNs | PodRstrtCnt
+        | PodServices => Source::Entity(Entity::Pod),
+        NodeId | NodeIp | Filename | Schema => Source::Entity(Entity::Header),
+        // State reads the process or the file; the others the record. (The file's values are
+        // few and cheap here, and files change often: caching them did not pay.)
+        Type | State | OpFlags | OpFlagsBitmap | Ret | Ts | TsUts | EndTs | EndTsUts | ProcTid
+        | FileFd | FilePath | FileNewPath | FileType | FileOpenFlags | NetProto | NetSport
+        | NetDport | NetSip | NetDip | Res | FlowRBytes | FlowROps | FlowWBytes | FlowWOps
+        | PfNThreads | PfNExits | PfNErrors | K8sAction | K8sKind | K8sMsg => Source::Record,
+    }
+}
+
 /// Appends `getOpFlagsStr(bits)`.
 pub fn write_opflags(bits: u32, out: &mut Vec<u8>) {
     use sysflow_model::OpFlags as F;
@@ -372,6 +411,24 @@ pub fn write_iso_time(ns: i64, out: &mut Vec<u8>) {
         minute: mi,
         second: s,
     } = Civil::from_unix(secs);
+    if (0..=9999).contains(&y) {
+        // The common case, formatted on the stack in one go.
+        let mut b = *b"0000-00-00T00:00:00.000000";
+        digits(&mut b[0..4], y as u32);
+        digits(&mut b[5..7], m);
+        digits(&mut b[8..10], dd);
+        digits(&mut b[11..13], h);
+        digits(&mut b[14..16], mi);
+        digits(&mut b[17..19], s);
+        let n = if us != 0 {
+            digits(&mut b[20..26], us);
+            26
+        } else {
+            19
+        };
+        out.extend_from_slice(&b[..n]);
+        return;
+    }
     if y < 0 {
         out.push(b'-');
     }
@@ -389,6 +446,14 @@ pub fn write_iso_time(ns: i64, out: &mut Vec<u8>) {
     if us != 0 {
         out.push(b'.');
         push_num(out, us as u64, 6);
+    }
+}
+
+/// Writes `v` in decimal into all of `b`, zero-padded (the digits that fit).
+fn digits(b: &mut [u8], mut v: u32) {
+    for d in b.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
     }
 }
 
@@ -413,10 +478,7 @@ fn push_num(out: &mut Vec<u8>, v: u64, width: usize) {
 
 /// Appends an integer in decimal.
 pub fn write_int(v: i64, out: &mut Vec<u8>) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    push_num(out, v.unsigned_abs(), 1);
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends `getIpIntStr(ip)`: the four low bytes, least significant first.
@@ -529,5 +591,63 @@ mod tests {
         assert_eq!(s(|o| write_ip(-1, o)), "255.255.255.255");
         let env = vec!["A=1".to_string(), "".into(), "=".into(), "B=2".into()];
         assert_eq!(s(|o| write_env(&env, o)), "A=1;B=2");
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+    use crate::print::json::write_val;
+    use testkit::entities::{distinct_rename, sharing, Shared};
+
+    fn render(r: &FlatRecord, key: Key) -> String {
+        let traits = SchemaTraits::default();
+        let (mut out, mut scratch) = (Vec::new(), Vec::new());
+        write_val(
+            &Rec {
+                flat: r,
+                traits: &traits,
+            }
+            .get(key),
+            &mut out,
+            &mut scratch,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A key given an entity reads nothing else: two records that share only that entity
+    /// render it the same (the fragment cache relies on it).
+    #[test]
+    fn entity_keys_read_only_their_entity() {
+        // FileEvents with a new file, so that every entity is there.
+        let (a, b) = (distinct_rename(1), distinct_rename(2));
+        for (e, shared) in [
+            (Entity::Proc, Shared::Proc),
+            (Entity::PProc, Shared::PProc),
+            (Entity::Container, Shared::Container),
+            (Entity::Pod, Shared::Pod),
+            (Entity::Header, Shared::Header),
+        ] {
+            let b = sharing(&a, &b, shared);
+            let mut n = 0;
+            for &k in Key::ALL {
+                match source(k) {
+                    Source::Entity(x) if x == e => {
+                        assert_eq!(render(&a, k), render(&b, k), "{}", k.name());
+                        n += 1;
+                    }
+                    Source::Const => assert_eq!(render(&a, k), render(&b, k), "{}", k.name()),
+                    _ => {}
+                }
+            }
+            assert!(n > 0, "{e:?}");
+        }
+        // And without sharing, the two records differ in every entity key (so the
+        // comparisons above can fail).
+        for &k in Key::ALL {
+            if matches!(source(k), Source::Entity(_)) {
+                assert_ne!(render(&a, k), render(&b, k), "{}", k.name());
+            }
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! dot-parts, then full name), with the section and key each one is written under and how a
 //! value is rendered. Names are resolved to [`Field`]s once, when an encoder is built.
 
-use sysflow_model::flat::Field;
+use sysflow_model::flat::{Attr, Field};
+
+use super::fragment::Entity;
 
 /// How an attribute renders in JSON (and what a missing value renders as).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +186,122 @@ pub fn resolve_all() -> Vec<Exported> {
         .collect()
 }
 
-/// Position-independent lookup by full name (for the ECS encoder).
-pub fn field(name: &str) -> Option<Field> {
-    Field::resolve(name)
+/// The entity an exported attribute is read from, for the fragment cache
+/// (`super::fragment`); `None` for attributes of the record itself.
+///
+/// This follows the readers in `sysflow_model::flat` (`read.rs`): `sf.proc.pid`, `oid` and
+/// `createts` come from the record's process OID, `sf.pproc.pid`, `oid` and `createts` from
+/// the process's parent OID and `sf.file.oid`, `newoid` from the record's file OIDs, which
+/// [`Entity::key`] checks are the entity's own. An attribute
+/// not listed here is simply encoded per record.
+pub fn entity_of(a: &Exported) -> Option<Entity> {
+    if matches!(a.kind, PodHostIp | PodInternalIp | PodServices) {
+        return Some(Entity::Pod);
+    }
+    let f = a.field.as_ref()?;
+    if f.index.is_some() || f.json_path.is_some() {
+        return None;
+    }
+    Some(match f.attr {
+        Attr::ProcAName | Attr::ProcAExe | Attr::ProcACmdline | Attr::ProcAPid => Entity::Ancestry,
+        Attr::ProcOid
+        | Attr::ProcPid
+        | Attr::ProcCreateTs
+        | Attr::ProcExe
+        | Attr::ProcName
+        | Attr::ProcArgs
+        | Attr::ProcCmdline
+        | Attr::ProcUid
+        | Attr::ProcGid
+        | Attr::ProcUser
+        | Attr::ProcGroup
+        | Attr::ProcTty
+        | Attr::ProcEntry
+        | Attr::ProcCwd
+        | Attr::ProcEnv => Entity::Proc,
+        Attr::PProcOid
+        | Attr::PProcPid
+        | Attr::PProcCreateTs
+        | Attr::PProcExe
+        | Attr::PProcName
+        | Attr::PProcArgs
+        | Attr::PProcCmdline
+        | Attr::PProcUid
+        | Attr::PProcGid
+        | Attr::PProcUser
+        | Attr::PProcGroup
+        | Attr::PProcTty
+        | Attr::PProcEntry => Entity::PProc,
+        Attr::ContainerId
+        | Attr::ContainerName
+        | Attr::ContainerImage
+        | Attr::ContainerImageId
+        | Attr::ContainerType
+        | Attr::ContainerPrivileged
+        | Attr::ContainerPrivilegedBool => Entity::Container,
+        Attr::PodId
+        | Attr::PodName
+        | Attr::PodNodeName
+        | Attr::PodNamespace
+        | Attr::PodTs
+        | Attr::PodRestartCnt => Entity::Pod,
+        Attr::FilePath
+        | Attr::FileSymlink
+        | Attr::FileName
+        | Attr::FileDirectory
+        | Attr::FileType
+        | Attr::FileOid => Entity::File,
+        Attr::FileNewPath
+        | Attr::FileNewName
+        | Attr::FileNewDirectory
+        | Attr::FileNewSymlink
+        | Attr::FileNewOid => Entity::NewFile,
+        Attr::NodeId | Attr::NodeIp | Attr::MetaSchema | Attr::MetaTraceName => Entity::Header,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::encode::json::write_value;
+    use crate::pipeline::Event;
+    use testkit::entities::{distinct_rename, sharing, Shared};
+
+    fn render(a: &Exported, r: &sysflow_model::flat::FlatRecord) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, a, &Event::new(r.clone()));
+        String::from_utf8(out).unwrap()
+    }
+
+    /// An attribute given an entity reads nothing else once [`Entity::key`] accepts the
+    /// record: two records that share only that entity render it the same.
+    #[test]
+    fn entity_attributes_read_only_their_entity() {
+        // FileEvents with a new file, so that every entity is there.
+        let (a, b) = (distinct_rename(1), distinct_rename(2));
+        let attrs = resolve_all();
+        for (e, shared) in [
+            (Entity::Proc, Shared::Proc),
+            (Entity::Ancestry, Shared::Ancestry),
+            (Entity::PProc, Shared::PProc),
+            (Entity::File, Shared::File),
+            (Entity::NewFile, Shared::NewFile),
+            (Entity::Container, Shared::Container),
+            (Entity::Pod, Shared::Pod),
+            (Entity::Header, Shared::Header),
+        ] {
+            let b = sharing(&a, &b, shared);
+            assert!(e.key(&a).is_some() && e.key(&b).is_some(), "{e:?}");
+            let mine: Vec<&Exported> = attrs.iter().filter(|x| entity_of(x) == Some(e)).collect();
+            assert!(!mine.is_empty(), "{e:?}");
+            for x in mine {
+                assert_eq!(render(x, &a), render(x, &b), "{}", x.name);
+            }
+        }
+        // Without sharing, every entity attribute differs (so the comparisons can fail).
+        for x in attrs.iter().filter(|x| entity_of(x).is_some()) {
+            assert_ne!(render(x, &a), render(x, &b), "{}", x.name);
+        }
+    }
 }

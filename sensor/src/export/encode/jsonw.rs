@@ -1,5 +1,6 @@
 //! Minimal JSON writing into a reused byte buffer, escaping strings as Go's encoder does
-//! (HTML-safe: `<`, `>`, `&`, U+2028 and U+2029 as `\uXXXX`), so output matches the original.
+//! (HTML-safe: `<`, `>`, `&`, U+2028 and U+2029 as `\uXXXX`), so output matches the original;
+//! and [`plain_string`], escaping as serde_json does (the ECS encoder's).
 
 use sysflow_model::flat::Value;
 
@@ -24,17 +25,74 @@ static CLASS: [u8; 256] = {
     t
 };
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Word tests of "Bit Twiddling Hacks" (`haszero`, `hasless`): non-zero when some byte of
+/// `x` equals `c`.
+#[inline]
+pub fn has_byte(x: u64, c: u8) -> u64 {
+    let v = x ^ (LO * c as u64);
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Non-zero when some byte of `x` is below `n` (`n` at most 128).
+#[inline]
+pub fn has_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LO * n as u64) & !x & HI
+}
+
+/// Non-zero when some byte of `x` is 0x80 or above.
+#[inline]
+pub fn has_high(x: u64) -> u64 {
+    x & HI
+}
+
+/// The index of the first byte at or after `i` that `dirty` marks (the length if none),
+/// skipping 8 bytes at a time the words that `word_dirty` clears. `word_dirty` must hold for
+/// every word with a dirty byte (it may hold for others too), so clean text costs a word test
+/// per 8 bytes.
+#[inline(always)]
+pub fn next_dirty(
+    b: &[u8],
+    mut i: usize,
+    word_dirty: impl Fn(u64) -> bool,
+    dirty: impl Fn(u8) -> bool,
+) -> usize {
+    loop {
+        while let Some(w) = b.get(i..i + 8) {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            if word_dirty(u64::from_le_bytes(a)) {
+                break;
+            }
+            i += 8;
+        }
+        let stop = (i + 8).min(b.len());
+        while i < stop {
+            if dirty(b[i]) {
+                return i;
+            }
+            i += 1;
+        }
+        if i >= b.len() {
+            return i;
+        }
+    }
+}
+
 /// Whether any of the 8 bytes of `x` may need escaping (exact: no false negatives, and a
-/// false positive only for E2 not followed by 80 A8/A9). Word-at-a-time tests from
-/// "Bit Twiddling Hacks" (`hasless`, `haszero`), so clean text is skipped 8 bytes at a time.
+/// false positive only for E2 not followed by 80 A8/A9).
 #[inline]
 fn chunk_suspect(x: u64) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
-    let eq = |c: u8| zero(x ^ (LO * c as u64));
-    let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
-    (below_space | eq(b'"') | eq(b'\\') | eq(b'<') | eq(b'>') | eq(b'&') | eq(0xe2)) != 0
+    (has_below(x, 0x20)
+        | has_byte(x, b'"')
+        | has_byte(x, b'\\')
+        | has_byte(x, b'<')
+        | has_byte(x, b'>')
+        | has_byte(x, b'&')
+        | has_byte(x, 0xe2))
+        != 0
 }
 
 /// Appends `s` escaped, without the surrounding quotes.
@@ -43,22 +101,10 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // Skip clean words, then look at single bytes up to the end of the suspect word.
-        while let Some(w) = bytes.get(i..i + 8) {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(w);
-            if chunk_suspect(u64::from_le_bytes(a)) {
-                break;
-            }
-            i += 8;
-        }
-        let stop = (i + 8).min(bytes.len());
-        while i < stop && CLASS[bytes[i] as usize] == 0 {
-            i += 1;
-        }
-        if i == stop {
-            continue;
+    loop {
+        i = next_dirty(bytes, i, chunk_suspect, |b| CLASS[b as usize] != 0);
+        if i >= bytes.len() {
+            break;
         }
         let b = bytes[i];
         match CLASS[b as usize] {
@@ -100,6 +146,61 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
         }
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends `s` escaped as serde_json escapes it (no HTML escaping): `"`, `\\`, and control
+/// characters (`\b \f \n \r \t`, others as `\u00xx`), without the surrounding quotes.
+pub fn escape_plain_into(out: &mut Vec<u8>, s: &str) {
+    let word = |x: u64| (has_below(x, 0x20) | has_byte(x, b'"') | has_byte(x, b'\\')) != 0;
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    loop {
+        i = next_dirty(bytes, i, word, |b| b < 0x20 || b == b'"' || b == b'\\');
+        if i >= bytes.len() {
+            break;
+        }
+        let b = bytes[i];
+        out.extend_from_slice(&bytes[start..i]);
+        match short_escape(b) {
+            Some(e) => out.extend_from_slice(e),
+            None => u00(out, b),
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// The two-byte escape JSON has for `b`, if any (`\" \\ \b \f \n \r \t`).
+#[inline]
+pub fn short_escape(b: u8) -> Option<&'static [u8; 2]> {
+    Some(match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        0x08 => b"\\b",
+        0x0c => b"\\f",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        _ => return None,
+    })
+}
+
+/// Appends `\u00xx` (lower-case hex) for a byte below 0x80.
+#[inline]
+pub fn u00(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"\\u00");
+    out.push(HEX[(b >> 4) as usize]);
+    out.push(HEX[(b & 15) as usize]);
+}
+
+/// Appends `"s"` escaped as serde_json escapes it.
+pub fn plain_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_plain_into(out, s);
+    out.push(b'"');
 }
 
 /// Appends `"s"`.
@@ -183,6 +284,26 @@ mod tests {
             String::from_utf8(o).unwrap(),
             r#""\u003cNA\u003e \u0026 \"q\"\\\n\u0001\u2028é""#
         );
+    }
+
+    /// The serde-style escape is serde_json's, for every byte value at every position.
+    #[test]
+    fn plain_escape_is_serde_jsons() {
+        let mut specials: Vec<String> = (0u8..0x80).map(|b| (b as char).to_string()).collect();
+        specials.extend(["é", "\u{2028}", "<>&", "😀"].map(String::from));
+        for sp in &specials {
+            for pos in 0..18 {
+                for tail in [0, 1, 9] {
+                    let s = format!("{}{sp}{}", "x".repeat(pos), "y".repeat(tail));
+                    let mut o = Vec::new();
+                    plain_string(&mut o, &s);
+                    assert_eq!(
+                        String::from_utf8(o).unwrap(),
+                        serde_json::to_string(&s).unwrap()
+                    );
+                }
+            }
+        }
     }
 
     /// The word-at-a-time scan agrees with a byte-by-byte reference on every byte value at

@@ -1,6 +1,6 @@
-//! `format: ecs`: Elastic Common Schema 8.2 documents (reference §6.3). Nested objects are
-//! built as JSON maps (keys sorted, as Go's encoding/json writes maps); the top-level order
-//! follows the original's struct.
+//! The ECS encoder as it was before issue 19 (test-only): each document built as
+//! `serde_json` maps (keys sorted, as Go's encoding/json writes maps), the top-level order
+//! the original's struct. The streaming encoder (`super`) is tested against its bytes.
 
 use std::collections::HashMap;
 
@@ -9,12 +9,11 @@ use sysflow_model::flat::{Field, Value};
 use sysflow_model::record::RecordType;
 use sysflow_model::OpFlags;
 
-use super::attrs;
-use super::Encoder;
+use crate::export::encode::{jsonw, Encoder};
 use crate::pipeline::Event;
 use crate::time::Civil;
 
-const ECS_VERSION: &str = "8.2";
+use super::ECS_VERSION;
 
 /// Every attribute the encoder reads.
 const NAMES: &[&str] = &[
@@ -88,7 +87,7 @@ impl EcsEncoder {
         EcsEncoder {
             fields: NAMES
                 .iter()
-                .filter_map(|n| attrs::field(n).map(|f| (*n, f)))
+                .filter_map(|n| Field::resolve(n).map(|f| (*n, f)))
                 .collect(),
         }
     }
@@ -119,7 +118,7 @@ impl Rec<'_> {
 }
 
 /// RFC 3339 with nanoseconds, UTC.
-pub fn iso_nanos(ns: i64) -> String {
+pub(super) fn iso_nanos(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000);
     let c = Civil::from_unix(secs);
@@ -440,22 +439,10 @@ impl Encoder for EcsEncoder {
             if i > 0 {
                 out.push(b',');
             }
-            super::jsonw::key(out, k);
+            jsonw::key(out, k);
             // Serialising a serde_json::Value into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut *out, &v);
         }
         out.push(b'}');
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn iso_dates() {
-        assert_eq!(super::iso_nanos(0), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            super::iso_nanos(1_553_543_282_832_225_890),
-            "2019-03-25T19:48:02.83222589Z"
-        );
     }
 }
