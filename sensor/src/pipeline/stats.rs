@@ -19,8 +19,11 @@ pub struct StageStats {
     pub decode_errors: AtomicU64,
     /// Records an exporter failed to write.
     pub export_errors: AtomicU64,
-    /// Records lost on purpose (full syslog backlog).
+    /// Records lost on purpose (a full syslog or Kafka backlog, or undelivered at shutdown).
     pub dropped: AtomicU64,
+    /// Produce requests a Kafka exporter sent again after a failed attempt (librdkafka's
+    /// `txretries`, summed over brokers); the records in them were not lost.
+    pub retried: AtomicU64,
 }
 
 impl StageStats {
@@ -43,6 +46,7 @@ impl StageStats {
             ("decode_errors", &self.decode_errors),
             ("export_errors", &self.export_errors),
             ("dropped", &self.dropped),
+            ("retried", &self.retried),
         ] {
             let _ = write!(s, " {name}={}", c.load(Relaxed));
         }
