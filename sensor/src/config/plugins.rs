@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::kafka::{self, KafkaExport, KafkaSource};
 use super::keys::Keys;
 use super::ConfigError;
 use crate::source::ebpf::{classes, filter::comm_keys};
@@ -52,6 +53,7 @@ pub enum ExportKind {
     Terminal,
     File,
     Syslog,
+    Kafka,
     Null,
 }
 
@@ -107,6 +109,8 @@ pub struct ExporterConfig {
     pub syslog_insecure: bool,
     /// `syslog.backlog`: records held while the server is unreachable.
     pub syslog_backlog: usize,
+    /// The `kafka.*` keys, with `export: kafka`.
+    pub kafka: Option<KafkaExport>,
     /// `version`: the JSON `version` field.
     pub version: u32,
 }
@@ -128,6 +132,8 @@ pub enum DriverKind {
     Socket,
     /// The sensor's own eBPF probes (sf-collector's job, done in-process).
     Ebpf,
+    /// SysFlow datums from Kafka topics, as one member of a consumer group.
+    Kafka,
 }
 
 /// One entry of the optional `drivers` array.
@@ -152,6 +158,8 @@ pub struct DriverConfig {
     /// `events` (ebpf driver): comma-separated syscall event classes reported besides the
     /// process life cycle (`setuid`, `file`, `net`, `all`, `none`), or `auto`; `None` = all.
     pub events: Option<EventsSetting>,
+    /// The `kafka.*` keys of a kafka driver.
+    pub kafka: Option<KafkaSource>,
 }
 
 /// The ebpf driver's `events` key.
@@ -296,7 +304,7 @@ fn parse_policy(k: &Keys<'_>) -> Result<PolicyConfig, ConfigError> {
     })
 }
 
-/// Keys the exporter reads only for transports or formats this build does not have.
+/// Keys the exporter reads only for other transports, or for formats this build does not have.
 const FOREIGN_PREFIXES: &[&str] = &["es.", "findings.", "kafka.", "vault.", "otel."];
 
 fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
@@ -307,14 +315,15 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
             "terminal" => ExportKind::Terminal,
             "file" => ExportKind::File,
             "syslog" => ExportKind::Syslog,
+            "kafka" => ExportKind::Kafka,
             "null" => ExportKind::Null,
-            "es" | "findings" | "kafka" => {
+            "es" | "findings" => {
                 return Err(k.bad(
                     key,
-                    format!("export {v:?} is not available in sysflow-sensor (available: terminal, file, syslog, null)"),
+                    format!("export {v:?} is not available in sysflow-sensor (available: terminal, file, syslog, kafka, null)"),
                 ))
             }
-            _ => return Err(k.bad(key, format!("expected one of terminal, file, syslog, null, got {v:?}"))),
+            _ => return Err(k.bad(key, format!("expected one of terminal, file, syslog, kafka, null, got {v:?}"))),
         },
     };
     let format = match k.str("format", &[])? {
@@ -394,6 +403,10 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
             "a number of records",
             d.syslog_backlog,
         )?,
+        kafka: match export {
+            ExportKind::Kafka => Some(kafka::parse_export(k)?),
+            _ => None,
+        },
         version: k.parse("version", &[], "an integer", d.version)?,
     };
     if cfg.syslog_port == 0 {
@@ -414,7 +427,17 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
     ] {
         let _ = k.str(key, &[]);
     }
-    k.mark_prefixes(FOREIGN_PREFIXES);
+    if export == ExportKind::Kafka {
+        // Misspelt kafka.* keys are reported when Kafka is the transport.
+        let others: Vec<&str> = FOREIGN_PREFIXES
+            .iter()
+            .copied()
+            .filter(|p| *p != "kafka.")
+            .collect();
+        k.mark_prefixes(&others);
+    } else {
+        k.mark_prefixes(FOREIGN_PREFIXES);
+    }
     Ok(cfg)
 }
 
@@ -423,14 +446,19 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         "file" => DriverKind::File,
         "socket" => DriverKind::Socket,
         "ebpf" => DriverKind::Ebpf,
+        "kafka" => DriverKind::Kafka,
         other => {
             return Err(k.bad(
                 "driver",
                 format!(
-                    "driver {other:?} is not available in sysflow-sensor (available: file, socket, ebpf)"
+                    "driver {other:?} is not available in sysflow-sensor (available: file, socket, ebpf, kafka)"
                 ),
             ))
         }
+    };
+    let kafka = match kind {
+        DriverKind::Kafka => Some(kafka::parse_source(k)?),
+        _ => None,
     };
     let path = k.str("path", &[])?.map(|(_, p)| PathBuf::from(p.trim()));
     let owner = match k.str("owner", &[])? {
@@ -511,6 +539,12 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
     } else if path.is_some() {
         return Err(k.bad("path", "the ebpf driver watches the host and reads no path"));
     }
+    if kind == DriverKind::Kafka && path.is_some() {
+        return Err(k.bad(
+            "path",
+            "the kafka driver reads kafka.config's bootstrap.servers and kafka.topics",
+        ));
+    }
     k.warn_unused();
     Ok(DriverConfig {
         driver: kind,
@@ -522,5 +556,6 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         cpus_per_ring,
         exclude_comms: exclude_comms.unwrap_or_default(),
         events,
+        kafka,
     })
 }

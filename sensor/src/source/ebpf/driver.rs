@@ -110,6 +110,7 @@ mod tests {
             cpus_per_ring: None,
             exclude_comms: Vec::new(),
             events: None,
+            kafka: None,
         }
     }
 
