@@ -1,6 +1,6 @@
 //! The `exporter` stage: events are filtered by `type` (alerts or all telemetry), encoded
-//! ([`encode`]: JSON, ECS) and delivered ([`transport`]: terminal, file, syslog, null), with
-//! `buffer` batching bounded by time.
+//! ([`encode`]: JSON, ECS, SysFlow) and delivered ([`transport`]: terminal, file, syslog,
+//! kafka, null), with `buffer` batching bounded by time.
 
 pub mod encode;
 pub mod transport;
@@ -12,9 +12,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::config::{defaults, ExportFormat, ExportKind, ExporterConfig, RecordKind};
+use crate::config::{
+    defaults, ExportFormat, ExportKind, ExporterConfig, KafkaEncoding, RecordKind,
+};
 use crate::pipeline::{Event, EventBatch, StageStats};
-use encode::{ecs, json, Encoder};
+use encode::{ecs, json, sysflow, Encoder};
+use transport::kafka::{self, key::MessageKey};
 use transport::{file, syslog, terminal, NullTransport, Transport};
 
 /// The stage's thread body: exports every arriving batch, and flushes a partial batch once
@@ -47,16 +50,22 @@ pub struct Exporter {
     pending: usize,
     oldest_pending: Option<Instant>,
     scratch: Vec<u8>,
+    /// Message keys, for a transport with keys (Kafka).
+    keys: Option<MessageKey>,
+    key: Vec<u8>,
+    /// Where each message in `scratch` ends ([`Encoder::encode_messages`]).
+    ends: Vec<usize>,
     stats: Arc<StageStats>,
 }
 
 impl Exporter {
     /// Builds the encoder and opens the transport.
     pub fn build(cfg: &ExporterConfig, stats: Arc<StageStats>) -> anyhow::Result<Exporter> {
-        let enc: Box<dyn Encoder> = match cfg.format {
+        let mut enc: Box<dyn Encoder> = match cfg.format {
             ExportFormat::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
             ExportFormat::Ecs => Box::new(ecs::EcsEncoder::new()),
         };
+        let mut keys = None;
         let transport: Box<dyn Transport> = match cfg.export {
             ExportKind::Terminal => Box::new(terminal::Terminal::default()),
             ExportKind::File => Box::new(
@@ -68,6 +77,21 @@ impl Exporter {
                 syslog::Syslog::start(cfg, stats.clone())
                     .with_context(|| format!("{}: syslog exporter", stats.label))?,
             ),
+            ExportKind::Kafka => {
+                let k = cfg
+                    .kafka
+                    .as_ref()
+                    .with_context(|| format!("{}: no kafka settings", stats.label))?;
+                let node = k.node.clone().unwrap_or_else(kafka::key::hostname);
+                keys = Some(MessageKey::new(k.key, &node));
+                if k.encoding == KafkaEncoding::Sysflow {
+                    enc = Box::new(sysflow::SysflowEncoder::new(&node, k.epoch));
+                }
+                Box::new(
+                    kafka::Kafka::start(k, stats.clone())
+                        .with_context(|| format!("{}: kafka exporter", stats.label))?,
+                )
+            }
             ExportKind::Null => Box::new(NullTransport),
         };
         Ok(Exporter {
@@ -79,6 +103,9 @@ impl Exporter {
             pending: 0,
             oldest_pending: None,
             scratch: Vec::with_capacity(4096),
+            keys,
+            key: Vec::new(),
+            ends: Vec::new(),
             stats,
         })
     }
@@ -98,8 +125,17 @@ impl Exporter {
                 continue;
             }
             self.scratch.clear();
-            self.enc.encode(ev, &mut self.scratch);
-            match self.transport.send(&self.scratch) {
+            let sent = match &self.keys {
+                None => {
+                    self.enc.encode(ev, &mut self.scratch);
+                    self.transport.send(&self.scratch)
+                }
+                Some(keys) => {
+                    keys.write(ev, &mut self.key);
+                    self.send_messages(ev)
+                }
+            };
+            match sent {
                 Ok(()) => written += 1,
                 Err(e) => {
                     errors += 1;
@@ -116,9 +152,38 @@ impl Exporter {
             self.flush();
         }
         StageStats::add(&self.stats.input, batch.len() as u64);
-        StageStats::add(&self.stats.output, written);
+        if !self.transport.confirms_delivery() {
+            StageStats::add(&self.stats.output, written);
+        }
         StageStats::add(&self.stats.filtered, filtered);
         StageStats::add(&self.stats.export_errors, errors);
+    }
+
+    /// Sends the messages of one event under `self.key`. When the transport drops one that
+    /// carries an entity (counted there only for records), the record is dropped with it and
+    /// the encoder starts the key's stream over, so no consumer sees a record whose entities
+    /// went missing.
+    fn send_messages(&mut self, ev: &Event) -> io::Result<()> {
+        self.ends.clear();
+        self.enc
+            .encode_messages(ev, &self.key, &mut self.scratch, &mut self.ends);
+        let last = self.ends.len().saturating_sub(1);
+        let mut start = 0;
+        for (i, &end) in self.ends.iter().enumerate() {
+            let record = i == last;
+            if !self
+                .transport
+                .send_keyed(&self.key, &self.scratch[start..end], record)?
+            {
+                if !record {
+                    StageStats::add(&self.stats.dropped, 1);
+                }
+                self.enc.restart(&self.key);
+                break;
+            }
+            start = end;
+        }
+        Ok(())
     }
 
     /// Flushes a partial batch that has waited for the time bound.
