@@ -1,6 +1,6 @@
 //! `sensor run`: the SysFlow processor daemon (drop-in for sf-processor).
 //!
-//! Source (file, socket or eBPF driver) → `sysflowreader` (flattener) → `policyengine` →
+//! Source (file, socket, Kafka or eBPF driver) → `sysflowreader` (flattener) → `policyengine` →
 //! `exporter`s, as configured by a `pipeline.json` or the built-in pipeline. Each stage runs in
 //! its own thread with bounded channels in between ([`graph`]). SIGINT/SIGTERM stop intake,
 //! everything already read is drained and flushed, and the exit status is 0.
@@ -83,7 +83,23 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         (DriverKind::File, None) => anyhow::bail!(
             "no input: give a trace file or directory (sensor run PATH), or use --input socket"
         ),
-        (DriverKind::Ebpf, None) => None,
+        (DriverKind::Ebpf | DriverKind::Kafka, None) => None,
+    };
+    // The Kafka driver's settings: the entry's, with the command line's BROKERS/TOPIC over.
+    let kafka = match input {
+        DriverKind::Kafka => {
+            let entry = driver
+                .filter(|d| d.driver == DriverKind::Kafka)
+                .and_then(|d| d.kafka.clone())
+                .unwrap_or_default();
+            let target = path.as_ref().map(|p| p.to_string_lossy().into_owned());
+            Some(
+                entry
+                    .with_target(target.as_deref())
+                    .map_err(|e| anyhow::anyhow!("--input kafka: {e}"))?,
+            )
+        }
+        _ => None,
     };
 
     // Probes are attached before the pipeline starts, so a missing privilege fails fast, and
@@ -118,6 +134,13 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
         .context("cannot start the policy watcher")?;
 
     let mut intake = Intake::new(tx, src_stats);
+    if let Some(k) = &kafka {
+        // The Kafka driver owns the intake (its rebalance callbacks hand batches on too).
+        let res = source::kafka::run(k, intake, &stop);
+        running.join();
+        registry.log("exit");
+        return res.map(|()| 0);
+    }
     let res = match (input, &path) {
         (DriverKind::File, Some(p)) => source::file::run(p, &mut intake, &stop),
         (DriverKind::Socket, Some(p)) => {
