@@ -43,14 +43,17 @@ pub const SOCKET_PATH: &str = "/sock/sysflow.sock";
 pub const SOCKET_MODE: u32 = 0o600;
 
 /// librdkafka properties the Kafka exporter sets unless `kafka.config` does: sf-processor's
-/// `acks: all` (its `client.id` names its OTel exporter; ours the sensor); idempotence, which
-/// keeps each partition in order across retries without duplicates; lz4 batches; a backlog
-/// of at most 100,000 messages or 64 MiB while the brokers are away (librdkafka's own
-/// default is 1 GiB); statistics every second, for the `retried` counter.
+/// `acks: all` (its `client.id` names its OTel exporter; ours the sensor); one request in
+/// flight per broker, which keeps each partition in order when librdkafka retries
+/// (idempotence would too, without the duplicates a retry can make, but an idempotent
+/// producer stalls for good when a broker comes back having lost its producer state, as
+/// tansu's memory storage does; `docs/fleet.md`); lz4 batches; a backlog of at most
+/// 100,000 messages or 64 MiB while the brokers are away (librdkafka's own default is
+/// 1 GiB); statistics every second, for the `retried` counter.
 pub const KAFKA_PRODUCER: &[(&str, &str)] = &[
     ("client.id", "sysflow-sensor"),
     ("acks", "all"),
-    ("enable.idempotence", "true"),
+    ("max.in.flight.requests.per.connection", "1"),
     ("compression.type", "lz4"),
     ("linger.ms", "5"),
     ("queue.buffering.max.messages", "100000"),

@@ -3,8 +3,8 @@
 //! librdkafka (`kafka.config` holds its properties; defaults in `config::defaults`).
 //!
 //! Delivery: librdkafka batches (`linger.ms`), compresses (lz4 by default), retries and
-//! reconnects on its own threads; with idempotence on (the default) each partition keeps its
-//! order across retries. Each message carries a sequence number and whether it is a record's
+//! reconnects on its own threads; with one request in flight per broker (the default) each
+//! partition keeps its order across retries (a retry may deliver a message twice). Each message carries a sequence number and whether it is a record's
 //! own message (not an entity of the `sysflow` stream); its delivery report goes to a
 //! [`Delivery`] sink — the seam a disk buffer can use to release what the broker confirmed.
 //! The default sink counts: `out` = records the broker acknowledged, `export_errors` =
