@@ -2,7 +2,8 @@
 //! peers and reference data are ([`locate`]), generated traces ([`traces`], [`flat`]),
 //! running and measuring child processes ([`run`], [`reliability`]), the eBPF recording
 //! harness ([`ebpf`], [`ia32`]), the sysprint comparisons ([`print`]), a real S3 server
-//! ([`s3`]) and what keeps tests of one binary from disturbing each other ([`isolate`]).
+//! ([`s3`]), a real Kafka-protocol broker and client ([`kafka`]) and what keeps tests of one
+//! binary from disturbing each other ([`isolate`]).
 //!
 //! Dev only (`publish = false`). Nothing here knows the path of the binaries under test:
 //! `env!("CARGO_BIN_EXE_sensor")` exists only in the test crate itself, so helpers that run
@@ -15,6 +16,7 @@ pub mod flat;
 #[cfg(target_arch = "x86_64")]
 pub mod ia32;
 pub mod isolate;
+pub mod kafka;
 pub mod locate;
 pub mod print;
 pub mod reliability;

@@ -1,14 +1,17 @@
 //! `sensor run`, the daemon: configuration, end to end on the shared traces, the collector
-//! socket, syslog exporters against a real rsyslogd, signals and reloads, the pipeline's
-//! stages and counters, and `sensor policy check`. One module per topic; helpers in `testkit::run`. (`sensor run
-//! --input ebpf` is tested in the `ebpf` binary, with the other tests that load probes.)
+//! socket, syslog exporters against a real rsyslogd, Kafka against a real broker, signals
+//! and reloads, the pipeline's stages and counters, and `sensor policy check`. One module
+//! per topic; helpers in `testkit::run` and `testkit::kafka`. (`sensor run --input ebpf` is
+//! tested in the `ebpf` binary, with the other tests that load probes.)
 //!
-//! Tests that need a missing peer (../shared, rsyslogd) print `SKIPPED: ...` and return.
+//! Tests that need a missing peer (../shared, rsyslogd, tansu, confluent-kafka) print
+//! `SKIPPED: ...` and return.
 
 use std::process::Command;
 
 mod config;
 mod e2e;
+mod kafka;
 mod lifecycle;
 mod pipeline;
 mod policy_check;
