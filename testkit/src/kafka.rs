@@ -109,6 +109,25 @@ impl Broker {
         }
     }
 
+    /// CPU time (user + system) the broker process has used so far.
+    pub fn cpu(&self) -> Duration {
+        let Some(c) = &self.child else {
+            return Duration::ZERO;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime and stime are the
+        // 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+        Duration::from_millis(ticks * 1000 / hz)
+    }
+
     /// Kills the broker (its messages are gone with it).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
