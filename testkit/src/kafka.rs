@@ -67,6 +67,40 @@ pub struct Broker {
     pub port: u16,
     log: PathBuf,
     child: Option<Child>,
+    /// While stopped, the port stays bound (not listening: clients are refused), so that no
+    /// other test's server takes it before the restart.
+    hold: Option<std::os::fd::OwnedFd>,
+}
+
+/// A TCP socket bound to `port` on 127.0.0.1 and not listening.
+fn reserve(port: u16) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a fresh descriptor we own.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return None;
+        }
+        let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_port = port.to_be();
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let rc = libc::bind(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        (rc == 0).then_some(fd)
+    }
 }
 
 impl Broker {
@@ -77,6 +111,7 @@ impl Broker {
             port: free_port(),
             log: dir.join("tansu.log"),
             child: None,
+            hold: None,
         };
         b.spawn();
         b
@@ -88,6 +123,7 @@ impl Broker {
     }
 
     fn spawn(&mut self) {
+        self.hold = None;
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -101,12 +137,25 @@ impl Broker {
             .stderr(log)
             .spawn()
             .expect("start tansu");
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut child = child;
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "tansu did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The port answers: make sure it is this broker (still running) that answers.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "tansu exited at start (port {} taken?)",
+            self.port
+        );
+        self.child = Some(child);
+    }
+
+    /// The broker's output so far (for a failing test's message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// CPU time (user + system) the broker process has used so far.
@@ -128,11 +177,12 @@ impl Broker {
         Duration::from_millis(ticks * 1000 / hz)
     }
 
-    /// Kills the broker (its messages are gone with it).
+    /// Kills the broker (its messages are gone with it); its port stays reserved.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+            self.hold = reserve(self.port);
         }
     }
 
@@ -224,6 +274,8 @@ fn unhex(s: &str) -> Vec<u8> {
 impl Reader {
     pub fn start(py: &Path, bootstrap: &str, topic: &str, dir: &Path) -> Reader {
         let stop = dir.join(format!("{topic}.stop"));
+        // An earlier reader's stop file would end this one as soon as it is idle.
+        let _ = std::fs::remove_file(&stop);
         let mut child = Command::new(py)
             .args(["-c", READ, bootstrap, topic, &format!("reader-{topic}")])
             .arg(&stop)

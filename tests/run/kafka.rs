@@ -22,6 +22,15 @@ use testkit::shared_dir;
 
 use super::sensor;
 
+/// The Kafka tests run one at a time: each starts a broker, sensors and Python clients, and
+/// on two cores their timing (reconnection after the restart above all) suffers when all
+/// four share them.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Writes a pipeline: a flattener straight into a Kafka exporter with these extra keys.
 fn producer_cfg(dir: &Path, name: &str, bootstrap: &str, topic: &str, keys: &str) -> PathBuf {
     let p = dir.join(format!("{name}.json"));
@@ -96,6 +105,7 @@ fn decoded_events(msgs: &[Msg]) -> Vec<Vec<u8>> {
 #[test]
 fn kafka_json_records_arrive_once_and_in_order_per_container() {
     let Some((tansu, py)) = peers() else { return };
+    let _serial = one_at_a_time();
     let Some(shared) = shared_dir() else { return };
     let trace = shared.join("traces/k8s_small.sf");
     let tmp = tempfile::tempdir().unwrap();
@@ -176,6 +186,7 @@ fn kafka_json_records_arrive_once_and_in_order_per_container() {
 #[test]
 fn kafka_sysflow_stream_carries_every_record_and_its_entities_in_order() {
     let Some((tansu, py)) = peers() else { return };
+    let _serial = one_at_a_time();
     let Some(shared) = shared_dir() else { return };
     let trace = shared.join("traces/1621959914.sf");
     let recs = records(&trace);
@@ -258,6 +269,7 @@ impl SocketProducer {
 #[test]
 fn kafka_broker_restarted_mid_stream_loses_nothing_accepted() {
     let Some((tansu, py)) = peers() else { return };
+    let _serial = one_at_a_time();
     let Some(shared) = shared_dir() else { return };
     let recs = records(&shared.join("traces/1621959914.sf"));
     let half = recs.len() / 2;
@@ -315,7 +327,7 @@ fn kafka_broker_restarted_mid_stream_loses_nothing_accepted() {
         counter(&log, "(exporter)", "retried")
     );
     if missing > 0 {
-        println!("{log}");
+        println!("{log}\n--- broker:\n{}", broker.log());
     }
     assert!(
         missing as u64 <= lost,
@@ -408,6 +420,7 @@ fn settle(cs: &mut [&mut Consumer], n: usize, quiet: Duration, max: Duration) ->
 #[test]
 fn kafka_consumer_group_raises_the_alerts_of_one_run() {
     let Some((tansu, py)) = peers() else { return };
+    let _serial = one_at_a_time();
     let Some(shared) = shared_dir() else { return };
     let traces = shared.join("traces");
     let tmp = tempfile::tempdir().unwrap();
