@@ -5,15 +5,20 @@
 //!    mode (every record JSON-encoded and written: the exporter's worst case), with the
 //!    default `concurrency` and with `concurrency: 1`;
 //! 2. the sustained socket ingest rate: a SOCK_SEQPACKET client sends 1 M bare datums as
-//!    fast as the daemon takes them, into a `null` exporter.
+//!    fast as the daemon takes them, into a `null` exporter;
+//! 3. the syslog exporter over TCP (enrich mode, every record) into a sink in this process
+//!    that counts lines: with the memory backlog and with a disk buffer configured, the
+//!    server up (alternating, best of three: the disk buffer must not slow this path); then
+//!    the server down (everything goes to disk) and the disk buffer delivered after a
+//!    restart.
 //!
 //! The trace is built with our writer by replicating the records of the real traces
 //! (`k8s_small.sf`, `1621959914.sf`), entity records included in every replica so OIDs stay
 //! joinable. Timings include process start-up and rule compilation (a few ms).
 //!
 //! Run: `cargo bench -p sensor --bench pipeline` (`BENCH_RECORDS` changes the record count,
-//! `BENCH_KEEP_TRACE=FILE` keeps a copy of the trace, e.g. for `perf record`, `BENCH_ONLY=file`
-//! or `socket` runs one part). Besides wall
+//! `BENCH_KEEP_TRACE=FILE` keeps a copy of the trace, e.g. for `perf record`, `BENCH_ONLY=file`,
+//! `socket` or `syslog` runs one part). Besides wall
 //! time, the daemon's CPU time (user + system, from `getrusage`) is shown: on a loaded
 //! machine records per CPU-second is the steadier figure.
 //! Needs `../shared` beside the repository (or `$SYSFLOW_SHARED`); skipped otherwise.
@@ -86,6 +91,13 @@ fn children_cpu() -> Duration {
 
 /// Runs the binary once; returns the wall time, CPU time and the exporter's written count.
 fn run_file(cfg: &Path, trace: &Path) -> (Duration, Duration, u64) {
+    let (t, cpu, err) = run_logged(cfg, trace);
+    (t.elapsed(), cpu, exporter_out(&err))
+}
+
+/// Runs the binary on `trace` with `cfg` until it exits; returns when it started, its CPU
+/// time and its log.
+fn run_logged(cfg: &Path, trace: &Path) -> (Instant, Duration, String) {
     let cpu0 = children_cpu();
     let t = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_sensor"))
@@ -96,10 +108,9 @@ fn run_file(cfg: &Path, trace: &Path) -> (Duration, Duration, u64) {
         .stderr(Stdio::piped())
         .output()
         .expect("run sensor");
-    let d = t.elapsed();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "sensor run failed:\n{err}");
-    (d, children_cpu() - cpu0, exporter_out(&err))
+    (t, children_cpu() - cpu0, err)
 }
 
 /// `out=` of the exporter's exit counters.
@@ -328,6 +339,154 @@ fn main() {
     if only.is_empty() || only == "socket" {
         socket_bench(&header, &body, n, tmp.path());
     }
+    if only.is_empty() || only == "syslog" {
+        syslog_bench(&trace, n, tmp.path());
+    }
+}
+
+/// A syslog server that reads and counts lines (what the sensor sends: one per record).
+struct LineSink {
+    port: u16,
+    lines: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl LineSink {
+    fn start() -> LineSink {
+        use std::io::Read;
+        use std::sync::atomic::Ordering::Relaxed;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind sink");
+        let port = l.local_addr().expect("sink addr").port();
+        let lines = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let count = lines.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming().map_while(Result::ok) {
+                let count = count.clone();
+                std::thread::spawn(move || {
+                    let mut conn = conn;
+                    let mut buf = vec![0u8; 1 << 20];
+                    while let Ok(n) = conn.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let nl = buf[..n].iter().filter(|&&b| b == b'\n').count();
+                        count.fetch_add(nl as u64, Relaxed);
+                    }
+                });
+            }
+        });
+        LineSink { port, lines }
+    }
+
+    fn count(&self) -> u64 {
+        self.lines.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Waits (300 s at most) until `n` lines arrived since `from`.
+    fn wait(&self, from: u64, n: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while self.count() < from + n {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+}
+
+fn syslog_json(port: u16, disk: Option<&Path>) -> String {
+    let disk = disk.map_or(String::new(), |d| {
+        format!(r#","backlog.path":"{}""#, d.display())
+    });
+    format!(
+        r#"{{"pipeline":[
+  {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
+  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"enrich"}},
+  {{"processor":"exporter","in":"evt eventchan","export":"syslog","format":"json","syslog.proto":"tcp","syslog.host":"127.0.0.1","syslog.port":"{port}"{disk}}}]}}"#
+    )
+}
+
+/// `counter=` of the exporter's exit counters.
+fn exporter_counter(log: &str, name: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("counters (exit)") && l.contains("exporter"))
+        .filter_map(|l| l.split(&format!(" {name}=")).nth(1))
+        .filter_map(|s| s.split_whitespace().next()?.parse().ok())
+        .next()
+        .unwrap_or(0)
+}
+
+fn syslog_bench(trace: &Path, n: usize, tmp: &Path) {
+    let sink = LineSink::start();
+    let cfg = tmp.join("syslog.json");
+    let buf = tmp.join("backlog");
+    // The server up: memory backlog vs disk buffer configured, alternating.
+    let mut best = [(Duration::MAX, Duration::MAX); 2];
+    let mut sent = 0;
+    for _ in 0..3 {
+        for (i, disk) in [None, Some(buf.as_path())].into_iter().enumerate() {
+            std::fs::write(&cfg, syslog_json(sink.port, disk)).expect("write cfg");
+            let from = sink.count();
+            let (t, cpu, err) = run_logged(&cfg, trace);
+            sent = exporter_counter(&err, "out");
+            assert!(sink.wait(from, sent), "lines missing at the sink:\n{err}");
+            // The server took everything: nothing went to disk.
+            assert_eq!(exporter_counter(&err, "persisted"), 0, "{err}");
+            best[i] = (best[i].0.min(t.elapsed()), best[i].1.min(cpu));
+        }
+    }
+    for (i, what) in ["memory backlog", "disk buffer configured"]
+        .iter()
+        .enumerate()
+    {
+        println!(
+            "file → enrich → syslog TCP, server up, {what:22}: {:>9.0} records/s ({:.3} s; {:.3} s CPU; {sent} records sent)",
+            rate(n, best[i].0),
+            best[i].0.as_secs_f64(),
+            best[i].1.as_secs_f64()
+        );
+    }
+    // The server down: everything goes to disk.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_port = dead.local_addr().expect("addr").port();
+    drop(dead);
+    std::fs::write(&cfg, syslog_json(dead_port, Some(&buf))).expect("write cfg");
+    let (t, cpu, err) = run_logged(&cfg, trace);
+    let d = t.elapsed();
+    let persisted = exporter_counter(&err, "persisted");
+    // What is left on disk: `backlog.disk.maxbytes` (1 GiB) may have dropped the oldest.
+    let kept = exporter_counter(&err, "backlog_records");
+    let disk_bytes = exporter_counter(&err, "backlog_disk_bytes");
+    println!(
+        "file → enrich → syslog TCP, server down, to the disk buffer: {:>9.0} records/s ({:.3} s; {:.3} s CPU; {persisted} records written, {kept} kept, {:.1} MB on disk)",
+        rate(n, d),
+        d.as_secs_f64(),
+        cpu.as_secs_f64(),
+        disk_bytes as f64 / 1e6
+    );
+    // Restarted with the server up and no input: the disk buffer is delivered.
+    std::fs::write(&cfg, syslog_json(sink.port, Some(&buf))).expect("write cfg");
+    let from = sink.count();
+    let t = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["run", "--log", "warn", "--input", "socket", "--config"])
+        .arg(&cfg)
+        .arg(tmp.join("idle.sock"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sensor");
+    let ok = sink.wait(from, kept);
+    let d = t.elapsed();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(ok, "the disk buffer was not delivered");
+    println!(
+        "disk buffer delivered after a restart, server up:           {:>9.0} records/s ({:.3} s; {kept} records)",
+        rate(kept as usize, d),
+        d.as_secs_f64()
+    );
 }
 
 fn cpu_model() -> String {

@@ -1,5 +1,6 @@
 //! `sensor`: the sysflow-sensor daemon and CLI. Parses the command line and hands over to
-//! the library (`sensor::cli`).
+//! the library (`sensor::cli`); prints what failed and exits with its status (`sensor
+//! --help` lists them).
 
 use std::process::ExitCode;
 
@@ -7,8 +8,14 @@ fn main() -> ExitCode {
     match sensor::cli::run(std::env::args_os()) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("sensor: error: {e:#}");
-            ExitCode::from(1)
+            match e.downcast_ref::<clap::Error>() {
+                // Usage errors, --help and --version, as clap formats them.
+                Some(c) => {
+                    let _ = c.print();
+                }
+                None => eprintln!("sensor: error: {e:#}"),
+            }
+            ExitCode::from(sensor::cli::exit_code(&e))
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Records/s through the policy engine with the whole runtimeintegrity set loaded, on one
-//! core and on all cores. Records: every event and flow of the real traces in
+//! Records/s through the policy engine with the whole runtimeintegrity set loaded, and with
+//! Falco's three rule files (`rulesets/falco`, unchanged), on one core and on all cores. Records: every event and flow of the real traces in
 //! `../shared/traces` (or `$SYSFLOW_SHARED/traces`), flattened once, then replicated (clones
 //! share the entities) to 1 M records.
 //! Run: `cargo bench -p sysflow-policy --bench policy`.
@@ -38,27 +38,32 @@ fn main() {
     let Some(shared) = testkit::shared_dir() else {
         return;
     };
-    let dir = &shared.join("policies/runtimeintegrity");
-    let (engine, _) = match PolicyEngine::load(dir, Mode::Alert) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    };
     let base = real_traces(&shared);
     if base.is_empty() {
         println!("SKIPPED: no traces in {}", shared.display());
         return;
     }
     let recs: Vec<FlatRecord> = base.iter().cycle().take(1_000_000).cloned().collect();
-    println!(
-        "policy bench: {} rules, {} records ({} distinct)",
-        engine.rules().len(),
-        recs.len(),
-        base.len()
-    );
+    for set in ["policies/runtimeintegrity", "rulesets/falco"] {
+        let (engine, _) = match PolicyEngine::load(&shared.join(set), Mode::Alert) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        };
+        println!(
+            "policy bench ({set}): {} rules, {} records ({} distinct)",
+            engine.rules().len(),
+            recs.len(),
+            base.len()
+        );
+        bench(&engine, &recs);
+    }
+}
 
+/// One core, then every core: best of three, wall and CPU time.
+fn bench(engine: &PolicyEngine, recs: &[FlatRecord]) {
     // The machine may be shared: besides wall time, report CPU time (records per CPU
     // second), which other processes do not inflate. Best of three runs.
     let mut m = Matches::new();
@@ -67,7 +72,7 @@ fn main() {
     for _ in 0..3 {
         let (t, c) = (Instant::now(), cpu_time(libc::CLOCK_THREAD_CPUTIME_ID));
         alerts = 0;
-        for r in &recs {
+        for r in recs {
             if engine.process(r, &mut m) == Verdict::Alert {
                 alerts += 1;
             }
@@ -89,7 +94,7 @@ fn main() {
     let (mut wall, mut cpu) = (f64::MAX, f64::MAX);
     for _ in 0..3 {
         let (t, c) = (Instant::now(), cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID));
-        let res = engine.process_batch(&recs, n);
+        let res = engine.process_batch(recs, n);
         cpu = cpu.min(cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID) - c);
         wall = wall.min(t.elapsed().as_secs_f64());
         let alerts_n = res

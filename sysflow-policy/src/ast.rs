@@ -38,7 +38,36 @@ pub struct Operand {
     pub quoted: bool,
     /// Written as `val(field)`: always a field.
     pub val: bool,
+    /// Falco transformers around the field, innermost first (`tolower(basename(fd.name))`
+    /// is `[Basename, ToLower]`).
+    pub xf: Vec<Xf>,
     pub span: Span,
+}
+
+/// A Falco field transformer: the field's value is rendered and transformed before the
+/// comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Xf {
+    ToLower,
+    ToUpper,
+    /// Base64-decoded (the value is left as it is when it is not valid base64 text).
+    B64,
+    Basename,
+    /// Length in bytes.
+    Len,
+}
+
+impl Xf {
+    pub fn from_name(s: &str) -> Option<Xf> {
+        Some(match s {
+            "tolower" => Xf::ToLower,
+            "toupper" => Xf::ToUpper,
+            "b64" => Xf::B64,
+            "basename" => Xf::Basename,
+            "len" => Xf::Len,
+            _ => return None,
+        })
+    }
 }
 
 /// Right-hand side of a comparison.
@@ -73,6 +102,13 @@ pub enum Op {
     In,
     Intersects,
     Pmatch,
+    /// Falco `regex`: the whole value matches the pattern (RE2 syntax, as Falco).
+    Regex,
+    /// Falco `iglob`: `glob`, ASCII case-insensitive.
+    IGlob,
+    /// Falco `bcontains`/`bstartswith`: the literal is hex-encoded bytes.
+    BContains,
+    BStartsWith,
 }
 
 impl Op {
@@ -93,6 +129,10 @@ impl Op {
             "in" => Op::In,
             "intersects" => Op::Intersects,
             "pmatch" => Op::Pmatch,
+            "regex" => Op::Regex,
+            "iglob" => Op::IGlob,
+            "bcontains" => Op::BContains,
+            "bstartswith" => Op::BStartsWith,
             _ => return None,
         })
     }
@@ -118,10 +158,14 @@ impl Op {
             Op::In => "in",
             Op::Intersects => "intersects",
             Op::Pmatch => "pmatch",
+            Op::Regex => "regex",
+            Op::IGlob => "iglob",
+            Op::BContains => "bcontains",
+            Op::BStartsWith => "bstartswith",
         }
     }
 }
 
 /// All operator spellings, for "expected one of" messages.
 pub const OPERATORS: &str =
-    "=, ==, !=, <, <=, >, >=, contains, icontains, startswith, endswith, glob, in, intersects, pmatch, exists";
+    "=, ==, !=, <, <=, >, >=, contains, icontains, startswith, endswith, glob, in, intersects, pmatch, regex, iglob, bcontains, bstartswith, exists";

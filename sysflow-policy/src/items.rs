@@ -106,6 +106,9 @@ pub struct Defs {
     /// Rules skipped at load (other event source): name and reason.
     pub skipped: Vec<String>,
     pub files: usize,
+    /// Files in the Falco dialect (they declare `required_engine_version` or
+    /// `required_plugin_versions`), by file index.
+    pub falco_files: std::collections::HashSet<u32>,
 }
 
 /// Reads the items (rules, macros, lists, filters) of one file's top-level node into [`Defs`].
@@ -186,6 +189,7 @@ impl ItemReader<'_> {
             "filter",
             "drop",
             "required_engine_version",
+            "required_plugin_versions",
         ] {
             if let Some(v) = it.get(kind) {
                 match kind {
@@ -193,7 +197,11 @@ impl ItemReader<'_> {
                     "macro" => self.macro_(it, v),
                     "list" => self.list(it, v),
                     "filter" | "drop" => self.filter(it, v),
-                    _ => {}
+                    // Accepted, not checked (Falco's versions mean nothing here); they mark
+                    // the file as Falco's dialect.
+                    _ => {
+                        self.defs.falco_files.insert(it.mark.file);
+                    }
                 }
                 return;
             }

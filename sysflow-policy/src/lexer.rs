@@ -32,6 +32,36 @@ fn ends_word(c: char) -> bool {
     c.is_whitespace() || matches!(c, '(' | ')' | ',' | '=' | '<' | '>' | '"' | '\'')
 }
 
+/// The body of a string quoted with `q` (`rest` starts after the opening quote): its text
+/// with escapes resolved, and its length up to the closing quote. Falco's escapes: `\\`,
+/// `\"`, `\'`, `\b`, `\f`, `\n`, `\r`, `\t`; any other backslash stays as written
+/// (Falco's own rules test `proc.args contains "\ "`, a backslash and a space).
+fn quoted(rest: &str, q: char) -> Option<(String, usize)> {
+    let mut text = String::new();
+    let mut chars = rest.char_indices();
+    while let Some((i, ch)) = chars.next() {
+        match ch {
+            _ if ch == q => return Some((text, i)),
+            '\\' => match chars.clone().next() {
+                Some((_, e @ ('\\' | '"' | '\'' | 'b' | 'f' | 'n' | 'r' | 't'))) => {
+                    chars.next();
+                    text.push(match e {
+                        'b' => '\u{8}',
+                        'f' => '\u{c}',
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        other => other,
+                    });
+                }
+                _ => text.push('\\'),
+            },
+            _ => text.push(ch),
+        }
+    }
+    None
+}
+
 /// Splits a condition into tokens. Words run until whitespace or punctuation; a `[...]`
 /// suffix (`proc.aname[2]`, `sf.ke.message[items.0.name]`) stays part of the word.
 pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
@@ -79,13 +109,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             continue;
         }
         if c == '"' || c == '\'' {
-            let Some(len) = src[i + 1..].find(c) else {
-                return Err(LexError {
-                    at: start,
-                    message: format!("unterminated string: missing closing {c}"),
-                });
-            };
-            let text = src[i + 1..i + 1 + len].to_string();
+            let (text, len) = quoted(&src[i + 1..], c).ok_or_else(|| LexError {
+                at: start,
+                message: format!("unterminated string: missing closing {c}"),
+            })?;
             i += len + 2;
             out.push(Token {
                 tok: Tok::Str(text),
@@ -171,5 +198,34 @@ mod tests {
             ]
         );
         assert!(lex("x = 'abc").is_err());
+    }
+
+    #[test]
+    fn escapes_in_quoted_strings() {
+        // Falco's own rule: an escaped double quote inside a double-quoted string.
+        assert_eq!(
+            toks(r#"c startswith "sh -c envdir \"/run/etc\" wal-g" or x"#),
+            vec![
+                Tok::Word("c".into()),
+                Tok::Word("startswith".into()),
+                Tok::Str(r#"sh -c envdir "/run/etc" wal-g"#.into()),
+                Tok::Word("or".into()),
+                Tok::Word("x".into()),
+            ]
+        );
+        assert_eq!(toks(r"'a\'b\\c\td'"), vec![Tok::Str("a'b\\c\td".into())]);
+        // Unknown escapes keep the backslash; a bare backslash is a word.
+        assert_eq!(toks(r#""\ ""#), vec![Tok::Str("\\ ".into())]);
+        assert_eq!(
+            toks(r"(a endswith \)"),
+            vec![
+                Tok::LParen,
+                Tok::Word("a".into()),
+                Tok::Word("endswith".into()),
+                Tok::Word("\\".into()),
+                Tok::RParen
+            ]
+        );
+        assert!(lex(r#""abc\""#).is_err());
     }
 }

@@ -56,6 +56,7 @@ mod error;
 mod eval;
 #[cfg(test)]
 mod eval_props;
+pub mod falco;
 mod items;
 mod lexer;
 mod load;

@@ -1,6 +1,6 @@
 //! Recursive-descent parser of conditions: `or` < `and` < `not` < comparisons.
 
-use crate::ast::{Expr, Item, Op, Operand, Rhs, Span, OPERATORS};
+use crate::ast::{Expr, Item, Op, Operand, Rhs, Span, Xf, OPERATORS};
 use crate::error::DiagKind;
 use crate::lexer::{lex, Tok, Token};
 
@@ -190,7 +190,7 @@ impl P {
         };
         match t.tok {
             Tok::Word(w)
-                if w == "val"
+                if (w == "val" || Xf::from_name(&w).is_some())
                     && matches!(
                         self.peek_at(1),
                         Some(Token {
@@ -199,9 +199,10 @@ impl P {
                         })
                     ) =>
             {
-                // `val(field)`: an explicit field reference.
+                // `val(field)` (an explicit field reference) or a transformer
+                // (`tolower(proc.name)`, nested as `tolower(basename(fd.name))`).
                 self.pos += 2;
-                let mut inner = self.operand("a field name inside val(...)")?;
+                let mut inner = self.operand(&format!("a field name inside {w}(...)"))?;
                 match self.peek() {
                     Some(Token {
                         tok: Tok::RParen,
@@ -216,11 +217,12 @@ impl P {
                     _ => {
                         return Err(self.err_at(
                             t.span.start,
-                            "unbalanced parentheses: 'val(' is never closed",
+                            &format!("unbalanced parentheses: '{w}(' is never closed"),
                             Some("expected ')'"),
                         ))
                     }
                 }
+                inner.xf.extend(Xf::from_name(&w));
                 inner.val = true;
                 Ok(inner)
             }
@@ -230,6 +232,7 @@ impl P {
                     text: w,
                     quoted: false,
                     val: false,
+                    xf: Vec::new(),
                     span: t.span,
                 })
             }
@@ -239,6 +242,7 @@ impl P {
                     text: s,
                     quoted: true,
                     val: false,
+                    xf: Vec::new(),
                     span: t.span,
                 })
             }
@@ -249,6 +253,7 @@ impl P {
                     text: s.to_string(),
                     quoted: true,
                     val: false,
+                    xf: Vec::new(),
                     span: t.span,
                 })
             }
@@ -373,6 +378,7 @@ mod tests {
             text: text.into(),
             quoted: false,
             val: false,
+            xf: Vec::new(),
             span: Span { start: s, end: e },
         }
     }
@@ -422,6 +428,19 @@ mod tests {
             panic!()
         };
         assert!(o.val && o.text == "h");
+    }
+
+    #[test]
+    fn transformers_wrap_fields() {
+        let Expr::Cmp { lhs, .. } = parse("tolower(basename(fd.name)) = x").unwrap() else {
+            panic!()
+        };
+        assert_eq!(lhs.text, "fd.name");
+        assert_eq!(lhs.xf, vec![Xf::Basename, Xf::ToLower]);
+        assert_eq!((lhs.span.start, lhs.span.end), (0, 26));
+        assert!(parse("tolower(fd.name = x").is_err());
+        // Without '(' the word is an ordinary name.
+        assert!(matches!(parse("len").unwrap(), Expr::Macro { .. }));
     }
 
     #[test]

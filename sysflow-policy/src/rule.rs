@@ -41,6 +41,21 @@ impl Priority {
     pub const WORDS: &'static str =
         "emergency, alert, critical, error, warning, notice, informational (info), debug, high, medium, low";
 
+    /// Falco's spelling in alerts (`Warning`, `Critical`, …); SysFlow's low/medium/high
+    /// become Notice/Warning/Critical, so consumers of Falco's alerts accept them.
+    pub fn falco_name(self) -> &'static str {
+        match self {
+            Priority::Emergency => "Emergency",
+            Priority::Alert => "Alert",
+            Priority::Critical | Priority::High => "Critical",
+            Priority::Error => "Error",
+            Priority::Warning | Priority::Medium => "Warning",
+            Priority::Notice | Priority::Low => "Notice",
+            Priority::Informational => "Informational",
+            Priority::Debug => "Debug",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Priority::Emergency => "emergency",
@@ -91,4 +106,8 @@ pub struct Rule {
     pub actions: Vec<String>,
     /// `file:line` of the rule's definition.
     pub origin: String,
+    /// Written in the Falco dialect (its file declares Falco's engine version).
+    pub falco: bool,
+    /// `output` compiled, its `%field`s resolved in the rule's dialect.
+    pub template: Option<std::sync::Arc<crate::falco::output::Template>>,
 }

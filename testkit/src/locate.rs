@@ -64,3 +64,17 @@ pub fn sysprint_or_skip() -> Option<PathBuf> {
 pub fn analytics_tool(tool: &str) -> PathBuf {
     repo_root().join(".venv-analytics/bin").join(tool)
 }
+
+/// A program on `PATH` (`prometheus`, `dockerd`, `systemd-analyze`, …), or `None` after
+/// printing `SKIPPED` with the package that brings it.
+pub fn program(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        println!("SKIPPED: {name} not installed (.ci/run installs it)");
+    }
+    found
+}

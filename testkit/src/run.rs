@@ -166,3 +166,135 @@ pub fn is_event(r: &sysflow_model::SysFlow) -> bool {
             | RecordType::NetworkFlow
     )
 }
+
+/// A running `sensor run` whose stderr lines arrive on a channel: waiting for log lines,
+/// reading the counters (SIGUSR1), stopping (SIGTERM) or killing it (SIGKILL).
+pub struct Daemon {
+    pub child: std::process::Child,
+    log: std::sync::mpsc::Receiver<String>,
+    /// Every log line received so far.
+    pub seen: Vec<String>,
+}
+
+impl Daemon {
+    /// Spawns `cmd` with stdout discarded and stderr read line by line.
+    pub fn spawn(mut cmd: Command) -> Daemon {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the daemon");
+        let err = child.stderr.take().expect("stderr");
+        let (tx, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        Daemon {
+            child,
+            log,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (30 s at most) for a log line after the first `from` lines that contains `pat`.
+    pub fn wait_log_after(&mut self, from: usize, pat: &str) -> String {
+        use std::time::{Duration, Instant};
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(l) = self.seen.iter().skip(from).find(|l| l.contains(pat)) {
+                return l.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no log line with {pat:?}:\n{}",
+                self.seen.join("\n")
+            );
+            if let Ok(l) = self.log.recv_timeout(left.min(Duration::from_millis(100))) {
+                self.seen.push(l);
+            }
+        }
+    }
+
+    /// Waits (30 s at most) for a log line containing `pat`.
+    pub fn wait_log(&mut self, pat: &str) -> String {
+        self.wait_log_after(0, pat)
+    }
+
+    /// Asks for the counters (SIGUSR1) and returns the fresh line of the stage labelled
+    /// `stage` (e.g. `pipeline[2] (exporter)`).
+    pub fn counters(&mut self, stage: &str) -> String {
+        let from = self.seen.len();
+        self.signal(libc::SIGUSR1);
+        self.wait_log_after(from, &format!("counters (SIGUSR1) {stage}:"))
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// SIGTERM, wait; returns the exit code (-1 when killed by a signal) and the whole log.
+    pub fn stop(self) -> (i32, String) {
+        let (st, log) = self.end(libc::SIGTERM);
+        (st.code().unwrap_or(-1), log)
+    }
+
+    /// Sends `sig`, waits for the exit; returns the exit status and the whole log.
+    pub fn end(mut self, sig: i32) -> (std::process::ExitStatus, String) {
+        use std::time::Duration;
+        self.signal(sig);
+        let st = self.child.wait().expect("wait for the daemon");
+        // The reader thread ends with the pipe; collect what is left.
+        while let Ok(l) = self.log.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(l);
+        }
+        (st, self.seen.join("\n"))
+    }
+}
+
+/// The value of counter `name` in a counters log line (`… name=N …`).
+pub fn counter(line: &str, name: &str) -> u64 {
+    line.split(&format!(" {name}="))
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+}
+
+/// Copies of `recs` in which the records a pipeline exports (events, flows and K8s events)
+/// carry their own sequence number as timestamp, `ts0`, `ts0 + 1`, … in order (the rest is left as it is), so that an
+/// exported record says which one it is. Returns the records and the number of events.
+pub fn numbered_events(
+    recs: &[sysflow_model::SysFlow],
+    ts0: i64,
+) -> (Vec<sysflow_model::SysFlow>, usize) {
+    use sysflow_model::SysFlow;
+    let mut n = 0usize;
+    let out = recs
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let ts = match &mut r {
+                SysFlow::ProcessEvent(e) => Some(&mut e.ts),
+                SysFlow::FileFlow(e) => Some(&mut e.ts),
+                SysFlow::FileEvent(e) => Some(&mut e.ts),
+                SysFlow::NetworkFlow(e) => Some(&mut e.ts),
+                SysFlow::NetworkEvent(e) => Some(&mut e.ts),
+                SysFlow::ProcessFlow(e) => Some(&mut e.ts),
+                SysFlow::K8sEvent(e) => Some(&mut e.ts),
+                _ => None,
+            };
+            if let Some(ts) = ts {
+                *ts = ts0 + n as i64;
+                n += 1;
+            }
+            r
+        })
+        .collect();
+    (out, n)
+}

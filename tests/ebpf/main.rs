@@ -17,6 +17,7 @@ use testkit::ebpf::Recording;
 mod collector;
 #[cfg(target_arch = "x86_64")]
 mod compat;
+mod falco_events;
 mod fd;
 mod filter;
 mod observe;

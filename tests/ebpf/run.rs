@@ -15,15 +15,15 @@ use testkit::run::*;
 use super::sensor;
 
 /// A running `sensor run` with its stdout (true) and stderr (false) lines on a channel.
-struct Daemon {
-    child: std::process::Child,
-    rx: Receiver<(bool, String)>,
-    log: Vec<String>,
+pub(super) struct Daemon {
+    pub(super) child: std::process::Child,
+    pub(super) rx: Receiver<(bool, String)>,
+    pub(super) log: Vec<String>,
 }
 
 /// Start `sensor run ARGS` with `rules` as its policies and wait until the probes are
 /// attached; `None` (after printing why) when eBPF is not available here.
-fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
+pub(super) fn start_ebpf(args: &[&str], rules: &std::path::Path) -> Option<Daemon> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED: loading eBPF probes needs root");
@@ -114,7 +114,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then the exit status and everything the daemon logged.
-    fn stop(mut self) -> (Option<i32>, String) {
+    pub(super) fn stop(mut self) -> (Option<i32>, String) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let st = self.child.wait().unwrap();

@@ -1,6 +1,6 @@
 //! Reliability: corrupted and truncated traces (in-process and through `sensor print`), hostile
-//! socket clients, exposure of the daemon's files and socket, a full disk, and a soak under a
-//! slow exporter. One module per topic; helpers in `testkit::reliability` and generated traces
+//! socket clients, exposure of the daemon's files and socket, a full disk, a soak under a
+//! slow exporter, and a syslog server that goes away (backlog limits, the disk buffer). One module per topic; helpers in `testkit::reliability` and generated traces
 //! in `testkit::traces`.
 //!
 //! The tests of a binary run in parallel threads of one process. Here that matters twice:
@@ -15,6 +15,7 @@ use std::process::Command;
 mod corruption;
 mod corruption_print;
 mod disk_full;
+mod outage;
 mod privilege;
 mod soak;
 mod socket;

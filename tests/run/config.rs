@@ -64,7 +64,8 @@ fn every_shipped_pipeline_loads_or_names_what_is_missing() {
                     .contains("sysflowreader"));
             }
             Err(frag) => {
-                assert_eq!(o.status.code(), Some(1), "{name} should fail");
+                // 78: a configuration error (`sensor --help`, exit status).
+                assert_eq!(o.status.code(), Some(78), "{name} should fail");
                 assert!(stderr(&o).contains(frag), "{name}: {}", stderr(&o));
             }
         }
@@ -100,7 +101,7 @@ fn env_overrides_change_the_named_key() {
     assert_eq!(pol["mode"], "Enrich");
 
     let o = check(&p, &[("EXPORTER_SYSLOG_PORT", "http")]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(78));
     assert!(
         stderr(&o).contains("pipeline[2] (exporter): key \"syslog.port\""),
         "{}",
@@ -134,7 +135,8 @@ fn original_single_dash_options() {
         ("-memprofile=/tmp/p", "perf record"),
     ] {
         let o = sensor().args(["run", opt, "x.sf"]).output().unwrap();
-        assert_eq!(o.status.code(), Some(1), "{opt}");
+        // 2: a usage error.
+        assert_eq!(o.status.code(), Some(2), "{opt}");
         assert!(stderr(&o).contains(frag), "{opt}: {}", stderr(&o));
     }
 
@@ -148,7 +150,7 @@ fn original_single_dash_options() {
 #[test]
 fn file_input_needs_a_path() {
     let o = sensor().args(["run"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no input"), "{}", stderr(&o));
 }
 

@@ -10,9 +10,12 @@
 use std::process::Command;
 
 mod config;
+mod deploy;
 mod e2e;
 mod kafka;
 mod lifecycle;
+mod metrics;
+mod operator;
 mod pipeline;
 mod policy_check;
 mod socket;

@@ -2,10 +2,7 @@
 //! `type` alert vs telemetry, `buffer` batching with its time bound, and input order kept by
 //! several policy workers.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use sysflow_model::avro::{Codec, Writer};
@@ -18,70 +15,6 @@ use super::sensor;
 
 fn rule(name: &str, cond: &str) -> String {
     format!("- rule: {name}\n  desc: {name}\n  condition: {cond}\n  priority: low\n")
-}
-
-/// A running daemon whose stderr lines arrive on a channel.
-struct Daemon {
-    child: Child,
-    log: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Daemon {
-    fn spawn(mut cmd: std::process::Command) -> Daemon {
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = child.stderr.take().unwrap();
-        let (tx, log) = channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        Daemon {
-            child,
-            log,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (bounded) for a log line containing `pat`; returns it.
-    fn wait_log(&mut self, pat: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(l) = self.seen.iter().find(|l| l.contains(pat)) {
-                return l.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "no log line with {pat:?}:\n{}",
-                self.seen.join("\n")
-            );
-            if let Ok(l) = self.log.recv_timeout(left.min(Duration::from_millis(100))) {
-                self.seen.push(l);
-            }
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    /// SIGTERM, wait; returns the exit code and the whole log.
-    fn stop(mut self) -> (i32, String) {
-        self.signal(libc::SIGTERM);
-        let st = self.child.wait().unwrap();
-        // The reader thread ends with the pipe; collect what is left.
-        while let Ok(l) = self.log.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(l);
-        }
-        (st.code().unwrap_or(-1), self.seen.join("\n"))
-    }
 }
 
 /// Complete JSON lines of `out` so far.
@@ -112,15 +45,6 @@ fn socket_daemon(sock: &Path, out: &Path, env: &[(&str, &Path)]) -> Daemon {
         cmd.env(k, v);
     }
     Daemon::spawn(cmd)
-}
-
-/// The value of counter `name` in the log line of stage `stage`.
-fn counter(line: &str, name: &str) -> u64 {
-    line.split(&format!(" {name}="))
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
 }
 
 #[test]

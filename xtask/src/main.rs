@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod build_ebpf;
+mod docs;
 mod fuzz;
 mod soak;
 
@@ -43,6 +44,19 @@ enum Task {
         #[arg(long)]
         parallel: bool,
     },
+    /// Write the `sensor` man pages (sensor.1, sensor-run.1, …) from its clap definitions.
+    Man {
+        /// Directory to write them into.
+        #[arg(long, default_value = "target/man")]
+        out: PathBuf,
+    },
+    /// Write `sensor` shell completions (bash, zsh, fish, elvish, powershell) from its clap
+    /// definitions.
+    Completions {
+        /// Directory to write them into.
+        #[arg(long, default_value = "target/completions")]
+        out: PathBuf,
+    },
     /// Run the soak test (tests/reliability/soak.rs) at full size in a release build and
     /// print its figures with the machine they came from, for BENCHMARKS.md.
     Soak {
@@ -75,6 +89,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Prints the files a task wrote.
+fn report(files: Vec<PathBuf>) -> Result<()> {
+    for f in files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().task {
         Task::BuildEbpf { release } => build_ebpf::run(&root(), release),
@@ -84,5 +106,7 @@ fn main() -> Result<()> {
             parallel,
         } => fuzz::run(&root(), minutes, target.as_deref(), parallel),
         Task::Soak { records, rate } => soak::run(&root(), records.max(1), rate),
+        Task::Man { out } => report(docs::man(&root().join(out))?),
+        Task::Completions { out } => report(docs::completions(&root().join(out))?),
     }
 }

@@ -11,9 +11,20 @@ pub const FILE_PATH: &str = "./export.out";
 pub const SYSLOG_TAG: &str = "sysflow";
 pub const SYSLOG_HOST: &str = "localhost";
 pub const SYSLOG_PORT: u16 = 514;
-/// Records a syslog exporter holds while its server is unreachable; beyond it the oldest are
-/// dropped and counted.
-pub const SYSLOG_BACKLOG: usize = 100_000;
+/// `backlog.maxbytes`: bytes of records a network exporter holds in memory while its server
+/// is slow or unreachable (small enough for an agent on every host).
+pub const BACKLOG_MAX_BYTES: u64 = 64 << 20;
+/// Smallest `backlog.maxbytes`.
+pub const BACKLOG_MIN_BYTES: u64 = 64 << 10;
+/// `backlog.disk.maxbytes`: bytes of records the disk buffer (`backlog.path`) holds.
+pub const BACKLOG_DISK_MAX_BYTES: u64 = 1 << 30;
+/// Smallest `backlog.disk.maxbytes`.
+pub const BACKLOG_DISK_MIN_BYTES: u64 = 1 << 20;
+/// `backlog.whenfull`: drop the oldest, so that the freshest alerts get through.
+pub const BACKLOG_WHEN_FULL: WhenFull = WhenFull::DropOldest;
+/// How long a network exporter keeps delivering at shutdown before it persists the rest to
+/// its disk buffer or counts it as dropped.
+pub const BACKLOG_CLOSE_DEADLINE: Duration = Duration::from_secs(10);
 /// Exporter batches flush at least this often.
 pub const BUFFER_FLUSH: Duration = Duration::from_secs(1);
 /// Flattener time-decay filter window (`filter.maxage`, seconds as the original parses it).
@@ -109,6 +120,17 @@ impl Default for PolicyConfig {
     }
 }
 
+impl Default for BacklogConfig {
+    fn default() -> Self {
+        BacklogConfig {
+            max_bytes: BACKLOG_MAX_BYTES,
+            when_full: BACKLOG_WHEN_FULL,
+            path: None,
+            disk_max_bytes: BACKLOG_DISK_MAX_BYTES,
+        }
+    }
+}
+
 impl Default for ExporterConfig {
     fn default() -> Self {
         ExporterConfig {
@@ -126,7 +148,7 @@ impl Default for ExporterConfig {
             syslog_port: SYSLOG_PORT,
             syslog_ca: None,
             syslog_insecure: false,
-            syslog_backlog: SYSLOG_BACKLOG,
+            backlog: BacklogConfig::default(),
             kafka: None,
             version: JSON_VERSION,
         }

@@ -16,8 +16,9 @@ pub mod tree;
 
 pub use kafka::{KafkaEncoding, KafkaExport, KafkaKey, KafkaProps, KafkaSource};
 pub use plugins::{
-    DriverConfig, DriverKind, EventsSetting, ExportFormat, ExportKind, ExporterConfig,
-    PluginConfig, PolicyConfig, PolicyMode, ReaderConfig, RecordKind, SocketOwner, SyslogProto,
+    BacklogConfig, DriverConfig, DriverKind, EventsSetting, ExportFormat, ExportKind,
+    ExporterConfig, PluginConfig, PolicyConfig, PolicyMode, ReaderConfig, RecordKind, SocketOwner,
+    SyslogProto, WhenFull,
 };
 pub use tree::{Pipeline, Stage};
 

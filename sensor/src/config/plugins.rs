@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::defaults;
 use super::kafka::{self, KafkaExport, KafkaSource};
 use super::keys::Keys;
 use super::ConfigError;
@@ -73,6 +74,8 @@ pub enum ExportFormat {
     Json,
     /// Elastic Common Schema.
     Ecs,
+    /// Falco's JSON alert (one per matched rule; alerts only).
+    Falco,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,6 +83,34 @@ pub enum SyslogProto {
     Udp,
     Tcp,
     Tls,
+}
+
+/// `backlog.whenfull`: what a full backlog does with the next record (Vector's `when_full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum WhenFull {
+    /// Drop the oldest records not yet handed to the server (in memory; on disk, the oldest
+    /// whole segment not being delivered).
+    DropOldest,
+    /// Drop the arriving record.
+    DropNewest,
+    /// Wait for room: the exporter stops taking records, its channel fills, and the pipeline
+    /// slows down back to the source.
+    Block,
+}
+
+/// The backlog of a network transport (`export: syslog`): records wait here until the server
+/// has taken them. Bounded in bytes; with `backlog.path`, what cannot be delivered goes to a
+/// disk buffer that survives a restart (docs/run.md, "Delivery guarantees").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BacklogConfig {
+    /// `backlog.maxbytes`: bytes of records held in memory.
+    pub max_bytes: u64,
+    /// `backlog.whenfull`: `drop_oldest`, `drop_newest` or `block`.
+    pub when_full: WhenFull,
+    /// `backlog.path`: the disk buffer's directory (one per exporter); none = memory only.
+    pub path: Option<PathBuf>,
+    /// `backlog.disk.maxbytes`: bytes of records the disk buffer holds.
+    pub disk_max_bytes: u64,
 }
 
 /// `exporter`.
@@ -107,8 +138,8 @@ pub struct ExporterConfig {
     pub syslog_ca: Option<PathBuf>,
     /// `syslog.insecure`: skip TLS certificate verification, as the original does.
     pub syslog_insecure: bool,
-    /// `syslog.backlog`: records held while the server is unreachable.
-    pub syslog_backlog: usize,
+    /// `backlog.*`: how a network transport holds what its server has not taken yet.
+    pub backlog: BacklogConfig,
     /// The `kafka.*` keys, with `export: kafka`.
     pub kafka: Option<KafkaExport>,
     /// `version`: the JSON `version` field.
@@ -331,15 +362,16 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
         Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
             "json" => ExportFormat::Json,
             "ecs" => ExportFormat::Ecs,
+            "falco" => ExportFormat::Falco,
             "otel" | "occurrence" => {
                 return Err(k.bad(
                     key,
                     format!(
-                        "format {v:?} is not available in sysflow-sensor (available: json, ecs)"
-                    ),
+                    "format {v:?} is not available in sysflow-sensor (available: json, ecs, falco)"
+                ),
                 ))
             }
-            _ => return Err(k.bad(key, format!("expected one of json, ecs, got {v:?}"))),
+            _ => return Err(k.bad(key, format!("expected one of json, ecs, falco, got {v:?}"))),
         },
     };
     let records = k.choice(
@@ -397,12 +429,7 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
             .filter(|s| !s.is_empty())
             .map(PathBuf::from),
         syslog_insecure: k.flag("syslog.insecure", d.syslog_insecure)?,
-        syslog_backlog: k.parse(
-            "syslog.backlog",
-            &[],
-            "a number of records",
-            d.syslog_backlog,
-        )?,
+        backlog: parse_backlog(k, export)?,
         kafka: match export {
             ExportKind::Kafka => Some(kafka::parse_export(k)?),
             _ => None,
@@ -439,6 +466,88 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
         k.mark_prefixes(FOREIGN_PREFIXES);
     }
     Ok(cfg)
+}
+
+/// The `backlog.*` keys; an error where the transport has no backlog.
+fn parse_backlog(k: &Keys<'_>, export: ExportKind) -> Result<BacklogConfig, ConfigError> {
+    let d = BacklogConfig::default();
+    if let Some((key, _)) = k.str("syslog.backlog", &[])? {
+        tracing::warn!(
+            "{}: key {key:?} (a record count) is replaced by \"backlog.maxbytes\" (bytes); ignored",
+            k.label
+        );
+    }
+    let size = |key: &'static str, min: u64, default: u64| -> Result<u64, ConfigError> {
+        match k.str(key, &[])? {
+            None => Ok(default),
+            Some((key, v)) => match parse_size(v) {
+                Ok(n) if n >= min => Ok(n),
+                Ok(_) => Err(k.bad(key, format!("expected at least {min} bytes, got {v:?}"))),
+                Err(e) => Err(k.bad(key, e)),
+            },
+        }
+    };
+    let cfg = BacklogConfig {
+        max_bytes: size("backlog.maxbytes", defaults::BACKLOG_MIN_BYTES, d.max_bytes)?,
+        when_full: k.choice(
+            "backlog.whenfull",
+            &[],
+            &[
+                ("drop_oldest", WhenFull::DropOldest),
+                ("drop_newest", WhenFull::DropNewest),
+                ("block", WhenFull::Block),
+            ],
+            d.when_full,
+        )?,
+        path: k
+            .str("backlog.path", &[])?
+            .map(|(_, p)| PathBuf::from(p.trim()))
+            .filter(|p| !p.as_os_str().is_empty()),
+        disk_max_bytes: size(
+            "backlog.disk.maxbytes",
+            defaults::BACKLOG_DISK_MIN_BYTES,
+            d.disk_max_bytes,
+        )?,
+    };
+    if cfg != d && export != ExportKind::Syslog {
+        let key = [
+            "backlog.maxbytes",
+            "backlog.whenfull",
+            "backlog.path",
+            "backlog.disk.maxbytes",
+        ]
+        .into_iter()
+        .find(|key| matches!(k.str(key, &[]), Ok(Some(_))))
+        .unwrap_or("backlog.maxbytes");
+        return Err(k.bad(
+            key,
+            "only network transports (export: syslog) have a backlog",
+        ));
+    }
+    Ok(cfg)
+}
+
+/// A size in bytes: a whole number, optionally followed by `KiB`, `MiB` or `GiB` (also
+/// `K`, `M`, `G`; powers of 1024), e.g. `64MiB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "expected a size such as 67108864 or 64MiB, got {s:?}"
+            ))
+        }
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("expected a size such as 67108864 or 64MiB, got {s:?}"))
 }
 
 pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, ConfigError> {

@@ -55,6 +55,8 @@ impl RawEntry {
 pub struct RawPipeline {
     pub pipeline: Vec<RawEntry>,
     pub drivers: Vec<RawEntry>,
+    /// `metrics.address`: where `sensor run` serves its metrics (ours; not sf-processor's).
+    pub metrics: Option<String>,
 }
 
 impl RawPipeline {
@@ -77,6 +79,7 @@ impl RawPipeline {
             match k.as_str() {
                 "pipeline" => out.pipeline = entries(&k, v)?,
                 "drivers" => out.drivers = entries(&k, v)?,
+                "metrics" => out.metrics = metrics(v)?,
                 // `_comment` and other top-level keys are ignored, as by the original.
                 _ => tracing::debug!("ignoring top-level key {k:?}"),
             }
@@ -88,6 +91,38 @@ impl RawPipeline {
         }
         Ok(out)
     }
+}
+
+/// `"metrics": {"address": "HOST:PORT"}`; the address is checked when it is used.
+fn metrics(v: serde_json::Value) -> Result<Option<String>, ConfigError> {
+    let serde_json::Value::Object(m) = v else {
+        return Err(ConfigError::bad(
+            "metrics",
+            "metrics",
+            "expected an object such as {\"address\": \"127.0.0.1:9090\"}",
+        ));
+    };
+    let mut address = None;
+    for (k, v) in m {
+        match (k.as_str(), v) {
+            ("address", serde_json::Value::String(a)) => address = Some(a),
+            ("address", _) => {
+                return Err(ConfigError::bad(
+                    "metrics",
+                    "address",
+                    "expected a string HOST:PORT",
+                ))
+            }
+            (other, _) => {
+                return Err(ConfigError::bad(
+                    "metrics",
+                    other,
+                    "unknown key (the metrics object has only \"address\")",
+                ))
+            }
+        }
+    }
+    Ok(address)
 }
 
 fn entries(name: &str, v: serde_json::Value) -> Result<Vec<RawEntry>, ConfigError> {

@@ -276,6 +276,60 @@ fn ebpf_driver_events_selects_the_reported_classes() {
     }
 }
 
+#[test]
+fn backlog_keys_parse_with_defaults_sizes_and_env_overrides() {
+    let p = load_str(NEW, env(&[])).unwrap();
+    assert_eq!(exporter(&p).backlog, BacklogConfig::default());
+    assert_eq!(exporter(&p).backlog.max_bytes, 64 << 20);
+    let p = load_str(
+        NEW,
+        env(&[
+            ("EXPORTER_BACKLOG_MAXBYTES", "4MiB"),
+            ("EXPORTER_BACKLOG_WHENFULL", "block"),
+            ("EXPORTER_BACKLOG_PATH", "/var/lib/sensor/backlog"),
+            ("EXPORTER_BACKLOG_DISK_MAXBYTES", "2g"),
+            ("EXPORTER_SYSLOG_BACKLOG", "5"),
+        ]),
+    )
+    .unwrap();
+    let b = &exporter(&p).backlog;
+    assert_eq!(b.max_bytes, 4 << 20);
+    assert_eq!(b.when_full, WhenFull::Block);
+    assert_eq!(
+        b.path.as_deref(),
+        Some(std::path::Path::new("/var/lib/sensor/backlog"))
+    );
+    assert_eq!(b.disk_max_bytes, 2 << 30);
+}
+
+#[test]
+fn backlog_errors_name_the_key() {
+    for (k, v, want) in [
+        ("EXPORTER_BACKLOG_MAXBYTES", "64MB", "64MiB"),
+        ("EXPORTER_BACKLOG_MAXBYTES", "1024", "at least 65536 bytes"),
+        ("EXPORTER_BACKLOG_MAXBYTES", "99999999999G", "64MiB"),
+        (
+            "EXPORTER_BACKLOG_WHENFULL",
+            "drop",
+            "drop_oldest, drop_newest, block",
+        ),
+        (
+            "EXPORTER_BACKLOG_DISK_MAXBYTES",
+            "1KiB",
+            "at least 1048576 bytes",
+        ),
+    ] {
+        let e = load_str(NEW, env(&[(k, v)])).unwrap_err().to_string();
+        assert!(e.contains(want), "{k}={v}: {e}");
+    }
+    // Only network transports have a backlog.
+    let file = NEW.replace(r#""export":"syslog""#, r#""export":"file""#);
+    let e = load_str(&file, env(&[("EXPORTER_BACKLOG_PATH", "/b")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("backlog.path") && e.contains("network"), "{e}");
+}
+
 fn kafka_exporter(keys: &str) -> Result<Pipeline, ConfigError> {
     let text = format!(
         r#"{{"pipeline":[

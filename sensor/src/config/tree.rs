@@ -27,6 +27,8 @@ pub struct Pipeline {
     pub driver: Option<DriverConfig>,
     /// The plugin the driver writes to (a `sysflowreader`).
     pub root: Stage,
+    /// `metrics.address`: where `sensor run` serves its metrics (`--metrics` wins).
+    pub metrics: Option<String>,
 }
 
 struct Node {
@@ -153,6 +155,7 @@ impl Pipeline {
         Ok(Pipeline {
             driver: driver.map(|(d, _)| d),
             root,
+            metrics: raw.metrics.clone(),
         })
     }
 }

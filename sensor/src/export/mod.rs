@@ -1,11 +1,14 @@
 //! The `exporter` stage: events are filtered by `type` (alerts or all telemetry), encoded
-//! ([`encode`]: JSON, ECS, SysFlow) and delivered ([`transport`]: terminal, file, syslog,
-//! kafka, null), with `buffer` batching bounded by time.
+//! ([`encode`]: JSON, ECS, Falco, SysFlow) and delivered ([`transport`]: terminal, file,
+//! syslog, kafka, null), with `buffer` batching bounded by time. Network transports hold what
+//! their server has not taken yet in a backlog ([`buffer`]: bytes-bounded, optionally on disk).
 
+pub mod buffer;
 pub mod encode;
 pub mod transport;
 
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,13 +19,14 @@ use crate::config::{
     defaults, ExportFormat, ExportKind, ExporterConfig, KafkaEncoding, RecordKind,
 };
 use crate::pipeline::{Event, EventBatch, StageStats};
-use encode::{ecs, json, sysflow, Encoder};
+use encode::{ecs, falco, json, sysflow, Encoder};
 use transport::kafka::{self, key::MessageKey};
 use transport::{file, syslog, terminal, NullTransport, Transport};
 
 /// The stage's thread body: exports every arriving batch, and flushes a partial batch once
 /// it has waited [`defaults::BUFFER_FLUSH`], until the channel closes; then closes the
-/// transport (a syslog transport delivers its backlog here).
+/// transport (a network transport delivers its backlog here, within
+/// [`defaults::BACKLOG_CLOSE_DEADLINE`], and says what it kept or dropped).
 pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
     loop {
         match rx.recv_timeout(Duration::from_millis(250)) {
@@ -35,6 +39,17 @@ pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
         }
     }
     exp.finish();
+}
+
+/// Logs a write error: the first few and then one in a thousand (a dead disk must not
+/// flood the log).
+fn report(stats: &StageStats, e: &io::Error) {
+    let n = stats
+        .export_errors
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if n < 10 || n.is_multiple_of(1000) {
+        tracing::error!("{}: write failed: {e}", stats.label);
+    }
 }
 
 /// One exporter: filters by `type`, encodes, batches and sends.
@@ -53,17 +68,26 @@ pub struct Exporter {
     /// Message keys, for a transport with keys (Kafka).
     keys: Option<MessageKey>,
     key: Vec<u8>,
-    /// Where each message in `scratch` ends ([`Encoder::encode_messages`]).
-    ends: Vec<usize>,
+    /// Where each message in `scratch` ends, and whether it is a record's own
+    /// ([`Encoder::encode_messages`]).
+    ends: Vec<(usize, bool)>,
+    /// Scratch space of the encoders' documents.
+    doc: Vec<u8>,
     stats: Arc<StageStats>,
 }
 
 impl Exporter {
-    /// Builds the encoder and opens the transport.
-    pub fn build(cfg: &ExporterConfig, stats: Arc<StageStats>) -> anyhow::Result<Exporter> {
+    /// Builds the encoder and opens the transport. `stop` is the pipeline's stop flag (a
+    /// network transport's backlog stops blocking after the close deadline once it is set).
+    pub fn build(
+        cfg: &ExporterConfig,
+        stats: Arc<StageStats>,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Exporter> {
         let mut enc: Box<dyn Encoder> = match cfg.format {
             ExportFormat::Json => Box::new(json::JsonEncoder::new(cfg.version, cfg.flat)),
             ExportFormat::Ecs => Box::new(ecs::EcsEncoder::new()),
+            ExportFormat::Falco => Box::new(falco::FalcoEncoder::new()),
         };
         let mut keys = None;
         let transport: Box<dyn Transport> = match cfg.export {
@@ -74,7 +98,7 @@ impl Exporter {
                 )?,
             ),
             ExportKind::Syslog => Box::new(
-                syslog::Syslog::start(cfg, stats.clone())
+                syslog::Syslog::start(cfg, stats.clone(), stop)
                     .with_context(|| format!("{}: syslog exporter", stats.label))?,
             ),
             ExportKind::Kafka => {
@@ -106,6 +130,7 @@ impl Exporter {
             keys,
             key: Vec::new(),
             ends: Vec::new(),
+            doc: Vec::new(),
             stats,
         })
     }
@@ -124,23 +149,27 @@ impl Exporter {
                 written += 1;
                 continue;
             }
-            self.scratch.clear();
-            let sent = match &self.keys {
-                None => {
-                    self.enc.encode(ev, &mut self.scratch);
-                    self.transport.send(&self.scratch)
+            if self.keys.is_some() {
+                match self.send_messages(ev) {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        errors += 1;
+                        report(&self.stats, &e);
+                    }
                 }
-                Some(keys) => {
-                    keys.write(ev, &mut self.key);
-                    self.send_messages(ev)
-                }
-            };
-            match sent {
-                Ok(()) => written += 1,
-                Err(e) => {
-                    errors += 1;
-                    self.report(&e);
-                }
+            } else {
+                let (transport, stats) = (&mut self.transport, &self.stats);
+                self.enc.encode_each(
+                    ev,
+                    &mut self.scratch,
+                    &mut |doc| match transport.send(doc) {
+                        Ok(()) => written += 1,
+                        Err(e) => {
+                            errors += 1;
+                            report(stats, &e);
+                        }
+                    },
+                );
             }
             self.pending += 1;
             self.oldest_pending.get_or_insert_with(Instant::now);
@@ -164,13 +193,20 @@ impl Exporter {
     /// the encoder starts the key's stream over, so no consumer sees a record whose entities
     /// went missing.
     fn send_messages(&mut self, ev: &Event) -> io::Result<()> {
+        if let Some(keys) = &self.keys {
+            keys.write(ev, &mut self.key);
+        }
+        self.scratch.clear();
         self.ends.clear();
-        self.enc
-            .encode_messages(ev, &self.key, &mut self.scratch, &mut self.ends);
-        let last = self.ends.len().saturating_sub(1);
+        self.enc.encode_messages(
+            ev,
+            &self.key,
+            &mut self.doc,
+            &mut self.scratch,
+            &mut self.ends,
+        );
         let mut start = 0;
-        for (i, &end) in self.ends.iter().enumerate() {
-            let record = i == last;
+        for &(end, record) in &self.ends {
             if !self
                 .transport
                 .send_keyed(&self.key, &self.scratch[start..end], record)?
@@ -206,14 +242,7 @@ impl Exporter {
     }
 
     fn report(&self, e: &io::Error) {
-        let n = self
-            .stats
-            .export_errors
-            .load(std::sync::atomic::Ordering::Relaxed);
-        // The first few errors and then one in a thousand: a dead disk must not flood the log.
-        if n < 10 || n.is_multiple_of(1000) {
-            tracing::error!("{}: write failed: {e}", self.stats.label);
-        }
+        report(&self.stats, e);
     }
 
     /// Flushes and closes the transport at shutdown.

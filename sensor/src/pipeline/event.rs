@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use sysflow_model::flat::FlatRecord;
+use sysflow_policy::falco::output::Template;
 
 /// A rule that matched a record (what the JSON `policies` array and ECS `event.reason` show).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,10 @@ pub struct RuleInfo {
     /// 0 (lowest) … 4 as the original numbers priorities.
     pub priority: u8,
     pub tags: Vec<String>,
+    /// Falco's priority word (`Warning`, …) for Falco's alert format.
+    pub falco_priority: &'static str,
+    /// The rule's `output`, compiled (Falco's alert format renders it).
+    pub template: Option<Arc<Template>>,
 }
 
 /// A flat record and, once the policy engine has seen it, the rules it matched.

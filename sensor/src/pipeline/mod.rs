@@ -14,7 +14,7 @@ pub mod stats;
 pub use event::{Event, RuleInfo};
 pub use fanout::Fanout;
 pub use intake::{Closed, Intake};
-pub use stats::{Registry, StageStats};
+pub use stats::{QueueDepth, Registry, SourceSample, StageStats};
 
 use sysflow_model::SysFlow;
 

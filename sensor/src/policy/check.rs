@@ -43,6 +43,10 @@ pub fn run(a: CheckArgs) -> anyhow::Result<u8> {
                 s.filters,
                 warnings.len()
             );
+            println!("{} rule(s) active, {} skipped", s.rules, s.skipped_rules);
+            for (rule, why) in &s.skipped {
+                println!("  skipped: {rule}: {why}");
+            }
             Ok(0)
         }
         Err(e) => {

@@ -95,6 +95,8 @@ fn wrap(
                 desc: r.desc.clone(),
                 priority: r.priority.sysflow_level(),
                 tags: r.tags.clone(),
+                falco_priority: r.priority.falco_name(),
+                template: r.template.clone(),
             })
         })
         .collect();

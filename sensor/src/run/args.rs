@@ -18,9 +18,23 @@ pub struct RunArgs {
     /// Input driver. Default: the pipeline's `drivers` entry, else `file`.
     #[arg(long, value_enum)]
     pub input: Option<DriverKind>,
-    /// Log level: trace, debug, info, warn, error, health (= info) or quiet. Logs go to stderr.
-    #[arg(long, default_value = "info", value_name = "LEVEL")]
-    pub log: String,
+    /// Log level: trace, debug, info (the default), warn, error, health (= info) or quiet.
+    /// Logs go to stderr. Given, it wins over RUST_LOG; without it RUST_LOG applies (any
+    /// tracing filter, such as `warn,sensor::policy=debug`).
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = [
+        "trace", "debug", "info", "warn", "error", "health", "quiet", "off",
+    ])]
+    pub log: Option<String>,
+    /// Log format: `text` (the default) or `json` (one JSON object per line, for log
+    /// collectors).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics at http://ADDR/metrics, with /healthz and /readyz for
+    /// liveness and readiness probes. ADDR is HOST:PORT or :PORT (every IPv4 interface);
+    /// port 0 picks a free one (logged). Off by default; wins over the pipeline's
+    /// `metrics.address`.
+    #[arg(long, value_name = "ADDR", env = crate::run::metrics::ENV_ADDR)]
+    pub metrics: Option<String>,
     /// Mode of the socket file created by `--input socket` (octal).
     #[arg(long, value_name = "OCTAL", value_parser = crate::config::plugins::parse_mode)]
     pub socket_mode: Option<u32>,
@@ -56,6 +70,15 @@ pub struct RunArgs {
     pub traceprofile: Option<String>,
     #[arg(long, hide = true)]
     pub perflog: bool,
+}
+
+/// Format of the log lines on stderr.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 /// Single-dash spellings of the original and what they become.

@@ -15,7 +15,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use crate::config::{PluginConfig, PolicyConfig, PolicyMode, Stage};
 use crate::export::{self, Exporter};
 use crate::flatten;
-use crate::pipeline::{EventBatch, Fanout, RecordBatch, Registry, CHANNEL_BATCHES};
+use crate::pipeline::{EventBatch, Fanout, QueueDepth, RecordBatch, Registry, CHANNEL_BATCHES};
 use crate::policy::reload::Reloadable;
 use crate::policy::rules::{self, RuleSource, Rules};
 use crate::policy::stage::{self as policy_stage, PolicyStage};
@@ -55,7 +55,11 @@ pub fn spawn(root: &Stage, registry: &Registry) -> anyhow::Result<(Sender<Record
     let stats = registry.stage(&root.label);
     let cfg = cfg.clone();
     let (tx, rx) = bounded::<RecordBatch>(CHANNEL_BATCHES);
-    let h = thread(&root.label, move || flatten::run(cfg, rx, outs, stats))?;
+    let queue = watch(registry, &root.label, &rx);
+    let h = thread(&root.label, move || {
+        let _queue = queue;
+        flatten::run(cfg, rx, outs, stats)
+    })?;
     running.handles.push((root.label.clone(), h));
     Ok((tx, running))
 }
@@ -74,6 +78,7 @@ fn spawn_event_stage(
     running: &mut Running,
 ) -> anyhow::Result<Sender<EventBatch>> {
     let (tx, rx) = bounded::<EventBatch>(CHANNEL_BATCHES);
+    let queue = watch(registry, &stage.label, &rx);
     match &stage.plugin {
         PluginConfig::Reader(_) => anyhow::bail!(
             "{}: a sysflowreader cannot follow another plugin",
@@ -81,8 +86,11 @@ fn spawn_event_stage(
         ),
         PluginConfig::Exporter(cfg) => {
             let stats = registry.stage(&stage.label);
-            let exp = Exporter::build(cfg, stats)?;
-            let h = thread(&stage.label, move || export::run(exp, rx))?;
+            let exp = Exporter::build(cfg, stats, registry.stop_flag())?;
+            let h = thread(&stage.label, move || {
+                let _queue = queue;
+                export::run(exp, rx)
+            })?;
             running.handles.push((stage.label.clone(), h));
         }
         PluginConfig::Policy(cfg) => {
@@ -106,7 +114,10 @@ fn spawn_event_stage(
                 outs,
                 stats,
             };
-            let h = thread(&stage.label, move || st.run())?;
+            let h = thread(&stage.label, move || {
+                let _queue = queue;
+                st.run()
+            })?;
             running.handles.push((stage.label.clone(), h));
         }
     }
@@ -149,6 +160,19 @@ fn policy_rules(
         });
     }
     Ok((set, swap_rx))
+}
+
+/// Lets the registry see how full a stage's input channel is (the metrics endpoint's queue
+/// depths). The stage's thread holds what this returns, so the registry loses sight of the
+/// channel when the stage ends and never keeps it open.
+fn watch<T: Send + 'static>(
+    registry: &Registry,
+    label: &str,
+    rx: &Receiver<T>,
+) -> Arc<dyn QueueDepth> {
+    let q: Arc<dyn QueueDepth> = Arc::new(rx.clone());
+    registry.watch_queue(label, &q);
+    q
 }
 
 fn thread(label: &str, f: impl FnOnce() + Send + 'static) -> anyhow::Result<JoinHandle<()>> {

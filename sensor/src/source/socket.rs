@@ -381,12 +381,15 @@ pub fn run(opts: &SocketOptions, intake: &mut Intake, stop: &AtomicBool) -> anyh
                 }
             }
         }
+        // Readiness (`/readyz`) and the connections gauge of the metrics endpoint.
+        intake.stats.connections.store(conns.len() as u64, Relaxed);
         // Idle or between rounds: hand the partial batch on, so records are not held back.
         if intake.flush().is_err() {
             break;
         }
     }
     let _ = intake.flush();
+    intake.stats.connections.store(0, Relaxed);
     Ok(())
 }
 

@@ -133,6 +133,47 @@ pub enum Attr {
     // Falco-only.
     /// `evt.dir`: the constant ">,<" (both directions match).
     EvtDir,
+    // Derived for Falco's fields (readers in `falco.rs`; names in sysflow-policy's Falco
+    // field table, not in this catalogue).
+    /// `evt.num`: the record's position, from 1.
+    EvtNum,
+    /// `evt.res`: "SUCCESS" or the errno name of a negative return value.
+    EvtRes,
+    /// `proc.duration`: ns since the process started (record time − process creation).
+    ProcDuration,
+    /// `proc.ppid.duration`: ns since the parent started.
+    PProcDuration,
+    /// Falco's `proc.aname`/`aexe`/`apid` without an index: the ancestors, not the process.
+    ParentAName,
+    ParentAExe,
+    ParentAPid,
+    /// `fd.type`: file, directory, ipv4, unix, pipe, …
+    FdType,
+    /// `fd.typechar`: the file's resource type, '4' on network records.
+    FdTypeChar,
+    /// `fd.sockfamily`: ip or unix.
+    FdSockFamily,
+    /// `fd.connected`: true on network records.
+    FdConnected,
+    /// `fd.name_changed`: false on flows (a changed tuple is a new flow).
+    FdNameChanged,
+    /// `fd.l4proto`: tcp, udp, icmp, raw.
+    FdL4Proto,
+    /// Local and remote ends (`fd.lip`, `fd.rip`, `fd.lport`, `fd.rport`).
+    NetLIp,
+    NetRIp,
+    NetLPort,
+    NetRPort,
+    /// `container.id`/`container.name`: "host" for a process outside containers (Falco).
+    ContainerIdOrHost,
+    ContainerNameOrHost,
+    /// `container.image.repository` and `container.image.tag`, split from the image.
+    ContainerImageRepo,
+    ContainerImageTag,
+    /// The executable's basename (Falco's `proc.exe` is argv[0]; SysFlow has the path).
+    ProcExeName,
+    /// `proc.tty`: Falco's terminal number; SysFlow knows whether there is one: 1 or 0.
+    ProcTtyNum,
 }
 
 /// How an attribute's value behaves in output and comparisons; exporters use it to render a
@@ -262,6 +303,10 @@ const NAMES: &[(&str, Attr)] = &[
     ("fd.sip", Attr::NetSip),
     ("fd.dip", Attr::NetDip),
     ("fd.ip", Attr::NetIp),
+    // Networks (CIDR literals): either end, the client (SysFlow's source) and the server.
+    ("fd.net", Attr::NetIp),
+    ("fd.cnet", Attr::NetSip),
+    ("fd.snet", Attr::NetDip),
     ("fd.port", Attr::NetPort),
     ("fd.num", Attr::FileFd),
     ("user.name", Attr::ProcUser),
@@ -478,6 +523,29 @@ impl Attr {
         match self {
             Attr::ContainerPrivilegedBool => "container.privileged",
             Attr::EvtDir => "evt.dir",
+            Attr::EvtNum => "evt.num",
+            Attr::EvtRes => "evt.res",
+            Attr::ProcDuration => "proc.duration",
+            Attr::PProcDuration => "proc.ppid.duration",
+            Attr::ParentAName => "proc.aname",
+            Attr::ParentAExe => "proc.aexe",
+            Attr::ParentAPid => "proc.apid",
+            Attr::FdType => "fd.type",
+            Attr::FdTypeChar => "fd.typechar",
+            Attr::FdSockFamily => "fd.sockfamily",
+            Attr::FdConnected => "fd.connected",
+            Attr::FdNameChanged => "fd.name_changed",
+            Attr::FdL4Proto => "fd.l4proto",
+            Attr::NetLIp => "fd.lip",
+            Attr::NetRIp => "fd.rip",
+            Attr::NetLPort => "fd.lport",
+            Attr::NetRPort => "fd.rport",
+            Attr::ContainerIdOrHost => "container.id",
+            Attr::ContainerNameOrHost => "container.name",
+            Attr::ContainerImageRepo => "container.image.repository",
+            Attr::ContainerImageTag => "container.image.tag",
+            Attr::ProcExeName => "proc.exe",
+            Attr::ProcTtyNum => "proc.tty",
             a => NAMES
                 .iter()
                 .find(|(_, x)| *x == a)
@@ -491,22 +559,56 @@ impl Attr {
         use Attr::*;
         match self {
             OpFlags | ProcAName | ProcAExe | ProcACmdline | ProcAPid | ProcEnv | FileOpenFlags
-            | NetIp | NetPort | EvtDir => AttrKind::List,
+            | NetIp | NetPort | EvtDir | ParentAName | ParentAExe | ParentAPid => AttrKind::List,
             Ret | Ts | EndTs | ProcPid | ProcCreateTs | ProcTid | ProcUid | ProcGid | PProcPid
             | PProcCreateTs | PProcUid | PProcGid | FileFd | NetSport | NetDport | NetProto
             | FlowRBytes | FlowROps | FlowWBytes | FlowWOps | ContainerPrivileged | PodTs
-            | PodRestartCnt | MetaSchema => AttrKind::Int,
+            | PodRestartCnt | MetaSchema | EvtNum | ProcDuration | PProcDuration | NetLPort
+            | NetRPort | ProcTtyNum => AttrKind::Int,
             ProcTty
             | ProcEntry
             | PProcTty
             | PProcEntry
             | FileIsOpenRead
             | FileIsOpenWrite
-            | ContainerPrivilegedBool => AttrKind::Bool,
+            | ContainerPrivilegedBool
+            | FdConnected
+            | FdNameChanged => AttrKind::Bool,
             PodHostIp | PodInternalIp | PodServices | PodHostIpJson | PodInternalIpJson
             | PodServicesJson | KeMessage => AttrKind::Json,
             _ => AttrKind::Str,
         }
+    }
+
+    /// Derived for Falco's fields (read in `falco.rs`).
+    pub fn is_falco_derived(self) -> bool {
+        use Attr::*;
+        matches!(
+            self,
+            EvtNum
+                | EvtRes
+                | ProcDuration
+                | PProcDuration
+                | ParentAName
+                | ParentAExe
+                | ParentAPid
+                | FdType
+                | FdTypeChar
+                | FdSockFamily
+                | FdConnected
+                | FdNameChanged
+                | FdL4Proto
+                | NetLIp
+                | NetRIp
+                | NetLPort
+                | NetRPort
+                | ContainerIdOrHost
+                | ContainerNameOrHost
+                | ContainerImageRepo
+                | ContainerImageTag
+                | ProcExeName
+                | ProcTtyNum
+        )
     }
 
     /// Ancestor list attributes accept a `[N]` index (0 = the process itself).

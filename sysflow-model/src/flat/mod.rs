@@ -6,6 +6,7 @@
 //! and render lazily, see [`Value`]).
 
 mod attr;
+mod falco;
 mod jsonpath;
 mod read;
 mod value;

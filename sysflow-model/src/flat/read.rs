@@ -133,12 +133,12 @@ fn opt<'a, T: 'a>(o: Option<&'a T>, f: impl FnOnce(&'a T) -> Value<'a>) -> Value
 }
 
 /// Network 5-tuple of NF/NE records.
-struct Net {
-    sip: i32,
-    sport: i32,
-    dip: i32,
-    dport: i32,
-    proto: i32,
+pub(super) struct Net {
+    pub(super) sip: i32,
+    pub(super) sport: i32,
+    pub(super) dip: i32,
+    pub(super) dport: i32,
+    pub(super) proto: i32,
 }
 
 /// Flow counters of FF/NF records: (rbytes, rops, wbytes, wops).
@@ -209,7 +209,7 @@ impl FlatRecord {
         }
     }
 
-    fn ts(&self) -> i64 {
+    pub(super) fn ts(&self) -> i64 {
         match &self.rec {
             SysFlow::ProcessEvent(r) => r.ts,
             SysFlow::NetworkFlow(r) => r.ts,
@@ -233,7 +233,7 @@ impl FlatRecord {
         }
     }
 
-    fn opflags(&self) -> Option<OpFlags> {
+    pub(super) fn opflags(&self) -> Option<OpFlags> {
         match &self.rec {
             SysFlow::ProcessEvent(r) => Some(r.op_flags),
             SysFlow::NetworkFlow(r) => Some(r.op_flags),
@@ -245,7 +245,7 @@ impl FlatRecord {
         }
     }
 
-    fn net(&self) -> Option<Net> {
+    pub(super) fn net(&self) -> Option<Net> {
         match &self.rec {
             SysFlow::NetworkFlow(r) => Some(Net {
                 sip: r.sip,
@@ -475,6 +475,7 @@ impl FlatRecord {
             MetaTraceName => opt(self.header.as_deref(), |h| Value::Str(name_of(&h.filename))),
 
             EvtDir => Value::Str(">,<"),
+            _ => self.falco_attr(a),
         }
     }
 }

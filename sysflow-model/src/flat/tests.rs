@@ -109,6 +109,9 @@ const NET_NAMES: &[&str] = &[
     "fd.sport",
     "fd.dport",
     "fd.ip",
+    "fd.net",
+    "fd.cnet",
+    "fd.snet",
     "fd.port",
     "fd.proto",
     "fd.l4proto",
@@ -295,9 +298,17 @@ fn every_attribute_and_alias_on_every_record_type() {
     c.eq(&fr, "sf.endts", "230");
     c.all(
         &fr,
-        &["sf.net.sip", "fd.sip", "sf.net.dip", "fd.dip"],
+        &[
+            "sf.net.sip",
+            "fd.sip",
+            "fd.cnet",
+            "sf.net.dip",
+            "fd.dip",
+            "fd.snet",
+        ],
         "127.0.0.1",
     );
+    c.eq(&fr, "fd.net", "127.0.0.1,127.0.0.1");
     c.all(&fr, &["sf.net.sport", "fd.sport"], "40556");
     c.all(&fr, &["sf.net.dport", "fd.dport"], "8080");
     c.all(

@@ -15,20 +15,18 @@ impl Compiler<'_> {
         for e in ex {
             let mut fields = Vec::new();
             for (name, mark) in &e.fields {
-                match (self.ns.resolve)(name) {
-                    Some(f) => fields.push(f),
-                    None => {
-                        let src = mark_src(*mark, name);
-                        return Err(self.unknown_field(
-                            name,
-                            Span {
-                                start: 0,
-                                end: name.len(),
-                            },
-                            &src,
-                        ));
-                    }
-                }
+                let src = mark_src(*mark, name);
+                let o = Operand {
+                    text: name.clone(),
+                    quoted: false,
+                    val: true,
+                    xf: Vec::new(),
+                    span: Span {
+                        start: 0,
+                        end: name.len(),
+                    },
+                };
+                fields.push(self.field(&o, &src)?);
             }
             let mut ops = Vec::new();
             for (c, mark) in &e.comps {
@@ -75,7 +73,8 @@ impl Compiler<'_> {
                                 out.push(strip_quotes(&s).to_string());
                             }
                         }
-                        list_test(f.clone(), op, out, self.ns)
+                        let falco = self.is_falco(&mark_src(mark, ""));
+                        list_test(f.clone(), op, out, self.ns, falco)
                     } else {
                         let val = vals.into_iter().next().unwrap_or_default();
                         let src = mark_src(mark, &val);
@@ -83,6 +82,7 @@ impl Compiler<'_> {
                             text: strip_quotes(&val).to_string(),
                             quoted: true,
                             val: false,
+                            xf: Vec::new(),
                             span: Span {
                                 start: 0,
                                 end: val.len(),

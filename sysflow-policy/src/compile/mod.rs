@@ -12,7 +12,8 @@ use sysflow_model::{OpFlags, OpenFlags, RecordType};
 
 use crate::ast::{Expr, Item, Op, Operand, Rhs, Span};
 use crate::error::{DiagKind, Diagnostic};
-use crate::eval::{Cond, FieldRef, Lit, NumOp, PairOp, StrSet, Test};
+use crate::eval::{Cond, FieldRef, Lit, Net4, NumOp, PairOp, StrSet, Test};
+use crate::falco;
 use crate::items::{CondSrc, Defs};
 use crate::load::Sources;
 use crate::namespace::{Namespace, POLICY};
@@ -90,7 +91,13 @@ impl<'a> Compiler<'a> {
             compiled: HashMap::new(),
             stack: Vec::new(),
             warnings: Vec::new(),
-            names: (ns.names)(),
+            names: {
+                let mut v = (ns.names)();
+                if ns.falco {
+                    v.extend(falco::fields::names());
+                }
+                v
+            },
             memo_ids: HashMap::new(),
             ns,
         }
@@ -189,15 +196,18 @@ impl<'a> Compiler<'a> {
                         if self.ns.falco
                             && is_evt_type(&lhs.text)
                             && matches!(op, Op::Eq | Op::Ne)
-                            && falco_evt_type_ops(&v.text).is_some() =>
+                            && (falco_evt_type_ops(&v.text).is_some()
+                                || self.unreported_syscall(&v.text, src)) =>
                     {
-                        // Falco `evt.type = open`: the SysFlow operations of that syscall.
+                        // Falco `evt.type = open`: the SysFlow operations of that syscall
+                        // (none for a syscall SysFlow does not report: never equal).
                         let ops = falco_evt_type_ops(&v.text).unwrap_or_default();
                         let c = list_test(
                             f,
                             Op::In,
                             ops.iter().map(|s| s.to_string()).collect(),
                             self.ns,
+                            false,
                         );
                         if *op == Op::Ne {
                             Cond::Not(Box::new(c))
@@ -208,8 +218,9 @@ impl<'a> Compiler<'a> {
                     Rhs::Value(v) => {
                         let c = self.cmp_value(f, *op, *op_span, v, src)?;
                         let key = format!(
-                            "{}\0{}\0{}\0{}{}",
+                            "{}{:?}\0{}\0{}\0{}{}",
                             lhs.text,
+                            lhs.xf,
                             op.as_str(),
                             v.text,
                             v.quoted as u8,
@@ -222,16 +233,27 @@ impl<'a> Compiler<'a> {
                         let mut seen = Vec::new();
                         self.expand(items, src, &mut out, &mut seen)?;
                         if self.ns.falco && is_evt_type(&lhs.text) && *op != Op::Pmatch {
+                            let falco = self.is_falco(src);
                             out = out
                                 .into_iter()
                                 .flat_map(|s| match falco_evt_type_ops(&s) {
                                     Some(ops) => ops.iter().map(|o| o.to_string()).collect(),
+                                    // In a Falco file a syscall SysFlow does not report
+                                    // (listen, ptrace, …) matches nothing; dropping it keeps
+                                    // the rest a bit test the index understands.
+                                    None if falco && is_syscall_name(&s) => vec![],
                                     None => vec![s],
                                 })
                                 .collect();
                         }
-                        let key = format!("{}\0{}\0({})", lhs.text, op.as_str(), out.join("\0"));
-                        let c = list_test(f, *op, out, self.ns);
+                        let key = format!(
+                            "{}{:?}\0{}\0({})",
+                            lhs.text,
+                            lhs.xf,
+                            op.as_str(),
+                            out.join("\0")
+                        );
+                        let c = list_test(f, *op, out, self.ns, self.is_falco(src));
                         self.memo(key, c)
                     }
                 }
@@ -309,10 +331,63 @@ impl<'a> Compiler<'a> {
 
     /// Resolves an operand that must be a field.
     fn field(&self, o: &Operand, src: &CondSrc) -> Result<FieldRef, Problem> {
-        if let Some(f) = (self.ns.resolve)(&o.text) {
+        let found = match self.resolve(&o.text, src) {
+            Ok(f) => f,
+            Err(why) => {
+                return Err(Problem::Skip(self.diag(
+                    DiagKind::UnsupportedField,
+                    src,
+                    o.span,
+                    format!("field '{}' is not supplied by SysFlow", o.text),
+                    Some(format!("{why} (docs/policy-language.md, \"Falco fields\")")),
+                )))
+            }
+        };
+        if let Some(mut f) = found {
+            if !o.xf.is_empty() {
+                if f.render {
+                    return Err(Problem::Fatal(self.diag(
+                        DiagKind::BadValue,
+                        src,
+                        o.span,
+                        format!("transformers do not apply to '{}'", o.text),
+                        Some("expected a field without a json path or rendered JSON".into()),
+                    )));
+                }
+                f.render = true;
+                f.xf = o.xf.clone().into();
+            }
             return Ok(f);
         }
         Err(self.unknown_field(&o.text, o.span, src))
+    }
+
+    /// Whether `src` was written in the Falco dialect (its file declares Falco's engine
+    /// version); only for the policy namespace.
+    fn is_falco(&self, src: &CondSrc) -> bool {
+        self.ns.falco
+            && src
+                .segs
+                .first()
+                .is_some_and(|(_, n)| self.defs.falco_files.contains(&n.mark.file))
+    }
+
+    /// `evt.type = NAME` in a Falco file with a syscall SysFlow does not report.
+    fn unreported_syscall(&self, name: &str, src: &CondSrc) -> bool {
+        self.is_falco(src) && is_syscall_name(name)
+    }
+
+    /// A field name in the dialect of `src`: Falco's table first for Falco files, then the
+    /// namespace. `Err(reason)` for a Falco field SysFlow cannot supply.
+    fn resolve(&self, name: &str, src: &CondSrc) -> Result<Option<FieldRef>, &'static str> {
+        if self.is_falco(src) {
+            match falco::fields::resolve(name) {
+                Some(Ok(f)) => return Ok(Some(f)),
+                Some(Err(why)) => return Err(why),
+                None => {}
+            }
+        }
+        Ok((self.ns.resolve)(name))
     }
 
     fn unknown_field(&self, name: &str, span: Span, src: &CondSrc) -> Problem {
@@ -352,7 +427,7 @@ impl<'a> Compiler<'a> {
         // A right-hand side naming a field compares two fields (as the original does);
         // quotes force a literal, `val(x)` forces a field.
         if !v.quoted {
-            if let Some(g) = (self.ns.resolve)(&v.text) {
+            if let Ok(Some(g)) = self.resolve(&v.text, src) {
                 let pop = match op {
                     Op::Eq | Op::Ne => PairOp::Eq,
                     Op::Contains => PairOp::Contains,
@@ -391,8 +466,16 @@ impl<'a> Compiler<'a> {
             }
         };
         Ok(match op {
+            // Falco's `evt.dir`: a SysFlow record is a whole call, both enter (>) and exit (<).
+            Op::Eq | Op::Ne
+                if f.field.attr == Attr::EvtDir
+                    && f.custom.is_none()
+                    && matches!(text.trim(), "<" | ">") =>
+            {
+                Cond::Const(op == Op::Eq)
+            }
             Op::Eq | Op::Ne => {
-                let c = match flag_test(&f, &[text], self.ns) {
+                let c = match flag_test(&f, &[text], self.ns).or_else(|| cidr_test(&f, &[text])) {
                     Some(c) => c,
                     None => Cond::Test(f, Test::Eq(Lit::new(text))),
                 };
@@ -411,8 +494,39 @@ impl<'a> Compiler<'a> {
             Op::StartsWith => Cond::Test(f, Test::StartsWith(text.into())),
             Op::EndsWith => Cond::Test(f, Test::EndsWith(text.into())),
             Op::Glob => Cond::Test(f, Test::Glob(text.into())),
+            Op::IGlob => Cond::Test(f, Test::IGlob(text.to_ascii_lowercase().into())),
+            Op::BContains | Op::BStartsWith => {
+                // Hex-encoded bytes; field values are text, so bytes that are not UTF-8
+                // never occur in them.
+                let Some(bytes) = hex_bytes(text) else {
+                    return Err(Problem::Fatal(self.diag(
+                        DiagKind::BadValue,
+                        src,
+                        v.span,
+                        format!("'{}' needs hex-encoded bytes, found '{text}'", op.as_str()),
+                        Some("expected an even number of hex digits such as cafebabe".into()),
+                    )));
+                };
+                match (String::from_utf8(bytes), op) {
+                    (Ok(s), Op::BContains) => Cond::Test(f, Test::Contains(s.into())),
+                    (Ok(s), _) => Cond::Test(f, Test::StartsWith(s.into())),
+                    (Err(_), _) => Cond::Const(false),
+                }
+            }
+            Op::Regex => match regex::Regex::new(&format!("^(?:{text})$")) {
+                Ok(re) => Cond::Test(f, Test::Regex(re)),
+                Err(e) => {
+                    return Err(Problem::Fatal(self.diag(
+                        DiagKind::BadValue,
+                        src,
+                        v.span,
+                        format!("'regex' needs a regular expression: {e}"),
+                        Some("expected RE2 syntax, e.g. '^/tmp/[a-z]+\\.sh$'".into()),
+                    )))
+                }
+            },
             Op::In | Op::Intersects | Op::Pmatch => {
-                list_test(f, op, vec![text.to_string()], self.ns)
+                list_test(f, op, vec![text.to_string()], self.ns, self.is_falco(src))
             }
         })
     }
@@ -497,6 +611,14 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// A lower-case name as Falco's syscall names are (`listen`, `userfaultfd`), as opposed to
+/// SysFlow's upper-case operation names.
+fn is_syscall_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Falco's `evt.type`: its syscall-name literals are rewritten to SysFlow operation names
 /// at compile time (`evt.type in (open, openat)` matches OPEN records).
 fn is_evt_type(name: &str) -> bool {
@@ -568,10 +690,47 @@ fn open_flag_bits(name: &str) -> Option<u32> {
         .min()
 }
 
-/// `in`/`intersects` (any part equals any item) and `pmatch` (any part contains any item).
-fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace) -> Cond {
+/// Bytes of a hex string (`cafebabe`); `None` when it is not one.
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `=`/`in` on an IPv4 address field with at least one network literal (`10.0.0.0/8`):
+/// CIDR matching, every item a network or an address (= `/32`). `None` otherwise (plain
+/// addresses keep the string test, which means the same).
+fn cidr_test(f: &FieldRef, items: &[&str]) -> Option<Cond> {
+    let ip_field = f.custom.is_none()
+        && f.field.index.is_none()
+        && matches!(
+            f.field.attr,
+            Attr::NetSip | Attr::NetDip | Attr::NetIp | Attr::NetLIp | Attr::NetRIp
+        );
+    if !ip_field || !items.iter().any(|s| s.contains('/')) {
+        return None;
+    }
+    let nets = items
+        .iter()
+        .map(|s| Net4::parse(s))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Cond::Test(f.clone(), Test::Cidr(nets.into())))
+}
+
+/// `in`/`intersects` (any part equals any item) and `pmatch`: any part contains any item
+/// (SysFlow), or in the Falco dialect (`falco`) any part is one of the paths or below it.
+fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace, falco: bool) -> Cond {
     if items.is_empty() {
         return Cond::Const(false);
+    }
+    if op == Op::Pmatch && falco {
+        let dirs = items.into_iter().map(Into::into).collect();
+        return Cond::Test(f, Test::PathPrefix(dirs));
     }
     if op == Op::Pmatch {
         // A DFA without prefilter: haystacks are short (names, paths), where a prefilter's
@@ -593,7 +752,7 @@ fn list_test(f: FieldRef, op: Op, items: Vec<String>, ns: &Namespace) -> Cond {
     }
     if op != Op::Pmatch {
         let refs: Vec<&str> = items.iter().map(String::as_str).collect();
-        if let Some(c) = flag_test(&f, &refs, ns) {
+        if let Some(c) = flag_test(&f, &refs, ns).or_else(|| cidr_test(&f, &refs)) {
             return c;
         }
     }

@@ -101,36 +101,51 @@ impl PolicyEngine {
         let skip = |p: Problem,
                     what: &str,
                     errors: &mut Vec<Diagnostic>,
-                    warnings: &mut Vec<Diagnostic>| match p {
-            Problem::Fatal(d) => errors.push(d),
-            Problem::Skip(d) if opts.strict && d.kind == DiagKind::UnknownField => errors.push(d),
-            Problem::Skip(mut d) => {
-                d.message = format!("{what} skipped: {}", d.message);
-                warnings.push(d);
+                    warnings: &mut Vec<Diagnostic>|
+         -> Option<String> {
+            match p {
+                Problem::Fatal(d) => {
+                    errors.push(d);
+                    None
+                }
+                Problem::Skip(d) if opts.strict && d.kind == DiagKind::UnknownField => {
+                    errors.push(d);
+                    None
+                }
+                Problem::Skip(mut d) => {
+                    let why = d.message.clone();
+                    d.message = format!("{what} skipped: {}", d.message);
+                    warnings.push(d);
+                    Some(why)
+                }
             }
         };
+        summary.skipped = defs
+            .skipped
+            .iter()
+            .map(|n| (n.clone(), "its source is not syscall".to_string()))
+            .collect();
         let mut rules = Vec::new();
         let mut conds = Vec::new();
         let mut rules_by_type: [Vec<u32>; 12] = Default::default();
         for r in &defs.rules {
             let what = format!("rule '{}'", r.name);
-            let mut cond = match comp.condition(&r.cond) {
+            let compiled = comp.condition(&r.cond).and_then(|c| {
+                Ok(match comp.exceptions(&r.exceptions)? {
+                    Some(ex) => Cond::And(vec![c, ex].into()),
+                    None => c,
+                })
+            });
+            let cond = match compiled {
                 Ok(c) => c,
                 Err(p) => {
-                    skip(p, &what, &mut errors, &mut warnings);
+                    if let Some(why) = skip(p, &what, &mut errors, &mut warnings) {
+                        summary.skipped.push((r.name.clone(), why));
+                    }
                     summary.skipped_rules += 1;
                     continue;
                 }
             };
-            match comp.exceptions(&r.exceptions) {
-                Ok(Some(ex)) => cond = Cond::And(vec![cond, ex].into()),
-                Ok(None) => {}
-                Err(p) => {
-                    skip(p, &what, &mut errors, &mut warnings);
-                    summary.skipped_rules += 1;
-                    continue;
-                }
-            }
             let mut types = ALL_TYPES;
             if !r.prefilter.is_empty() {
                 let mut mask = 0u16;
@@ -152,6 +167,20 @@ impl PolicyEngine {
                 continue;
             }
             let (t, ops) = requirement(&cond);
+            if t == 0 && defs.falco_files.contains(&r.mark.file) {
+                // A Falco rule false for every record (a syscall SysFlow does not report,
+                // an empty list): reported as skipped rather than counted as working.
+                let why = "its condition holds for no SysFlow record (a syscall SysFlow does not report, or an empty list)".to_string();
+                warnings.push(sources.diag(
+                    DiagKind::Skipped,
+                    r.mark,
+                    format!("rule '{}' skipped: {why}", r.name),
+                    None,
+                ));
+                summary.skipped.push((r.name.clone(), why));
+                summary.skipped_rules += 1;
+                continue;
+            }
             types &= t;
             let idx = rules.len() as u32;
             for (i, list) in rules_by_type.iter_mut().enumerate() {
@@ -167,6 +196,13 @@ impl PolicyEngine {
                 tags: r.tags.clone(),
                 actions: r.actions.clone(),
                 origin: format!("{}:{}", sources.loc(r.mark).file.display(), r.mark.line),
+                falco: defs.falco_files.contains(&r.mark.file),
+                template: r.output.as_deref().map(|o| {
+                    std::sync::Arc::new(crate::falco::output::Template::compile(
+                        o,
+                        defs.falco_files.contains(&r.mark.file),
+                    ))
+                }),
             });
             conds.push(Compiled { cond, ops });
         }

@@ -69,6 +69,9 @@ pub struct LoadSummary {
     pub lists: usize,
     pub filters: usize,
     pub skipped_rules: usize,
+    /// Each rule skipped for a field SysFlow cannot supply (or another source): its name
+    /// and why, in declaration order.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// A compiled rule or filter with what a record must have to possibly match it.

@@ -3,5 +3,6 @@
 //! shared rule sets over the shared traces against an independent oracle ([`traces`]).
 
 mod engine;
+mod falco;
 mod load;
 mod traces;

@@ -1,10 +1,12 @@
 //! Encoders: an event becomes one document. [`json`] (sf-processor's nested and flat JSON,
-//! written by the hand-rolled [`jsonw`] writer) and [`ecs`] (Elastic Common Schema); the
-//! attribute table both export is in [`attrs`]. [`sysflow`] turns events back into the
-//! SysFlow stream they came from (Kafka's `sysflow` encoding).
+//! written by the hand-rolled [`jsonw`] writer), [`ecs`] (Elastic Common Schema) and
+//! [`falco`] (Falco's JSON alerts); the attribute table both export is in [`attrs`].
+//! [`sysflow`] turns events back into the SysFlow stream they came from (Kafka's `sysflow`
+//! encoding).
 
 mod attrs;
 pub mod ecs;
+pub mod falco;
 pub mod json;
 mod jsonw;
 pub mod sysflow;
@@ -16,20 +18,32 @@ use crate::pipeline::Event;
 pub trait Encoder: Send {
     fn encode(&mut self, ev: &Event, out: &mut Vec<u8>);
 
+    /// Every document of an event, each handed to `send` (`out` is scratch space). One
+    /// document by default; Falco's format has one per matched rule.
+    fn encode_each(&mut self, ev: &Event, out: &mut Vec<u8>, send: &mut dyn FnMut(&[u8])) {
+        out.clear();
+        self.encode(ev, out);
+        send(out);
+    }
+
     /// The messages of one event for a transport that sends each on its own under a key
-    /// (Kafka): each ends at an offset pushed to `ends`, the event's own last. Documents are
-    /// one message; the SysFlow stream is the entities the stream of `key` has not carried
-    /// yet, then the record.
+    /// (Kafka), appended to `out`: each ends at an offset pushed to `ends` with whether it
+    /// is a record's own message. Documents are one message each ([`Encoder::encode_each`],
+    /// with `doc` as its scratch space); the SysFlow stream is the entities the stream of
+    /// `key` has not carried yet, then the record.
     fn encode_messages(
         &mut self,
         ev: &Event,
         key: &[u8],
+        doc: &mut Vec<u8>,
         out: &mut Vec<u8>,
-        ends: &mut Vec<usize>,
+        ends: &mut Vec<(usize, bool)>,
     ) {
         let _ = key;
-        self.encode(ev, out);
-        ends.push(out.len());
+        self.encode_each(ev, doc, &mut |d| {
+            out.extend_from_slice(d);
+            ends.push((out.len(), true));
+        });
     }
 
     /// A message of `key`'s stream was lost: start it over (the SysFlow stream sends its

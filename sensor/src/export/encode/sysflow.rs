@@ -92,10 +92,10 @@ impl SysflowEncoder {
     }
 }
 
-/// Appends one datum and closes the message.
-fn put(rec: &SysFlow, out: &mut Vec<u8>, ends: &mut Vec<usize>) {
+/// Appends one entity's datum and closes the message.
+fn put(rec: &SysFlow, out: &mut Vec<u8>, ends: &mut Vec<(usize, bool)>) {
     encode_datum(rec, out);
-    ends.push(out.len());
+    ends.push((out.len(), false));
 }
 
 impl Encoder for SysflowEncoder {
@@ -108,8 +108,9 @@ impl Encoder for SysflowEncoder {
         &mut self,
         ev: &Event,
         key: &[u8],
+        _doc: &mut Vec<u8>,
         out: &mut Vec<u8>,
-        ends: &mut Vec<usize>,
+        ends: &mut Vec<(usize, bool)>,
     ) {
         let now = Instant::now();
         self.sweep(now);
@@ -156,7 +157,8 @@ impl Encoder for SysflowEncoder {
                 put(&SysFlow::File((**f).clone()), out, ends);
             }
         }
-        put(&r.rec, out, ends);
+        encode_datum(&r.rec, out);
+        ends.push((out.len(), true));
     }
 
     fn restart(&mut self, key: &[u8]) {
@@ -218,10 +220,13 @@ mod tests {
     /// The messages of each event, decoded.
     fn messages(enc: &mut SysflowEncoder, ev: &Event, key: &[u8]) -> Vec<SysFlow> {
         let (mut out, mut ends) = (Vec::new(), Vec::new());
-        enc.encode_messages(ev, key, &mut out, &mut ends);
+        enc.encode_messages(ev, key, &mut Vec::new(), &mut out, &mut ends);
+        // Entities first; the record's own message last.
+        assert!(ends.iter().rev().skip(1).all(|(_, record)| !record));
+        assert_eq!(ends.last().map(|e| e.1), Some(true));
         let mut start = 0;
         ends.iter()
-            .map(|&e| {
+            .map(|&(e, _)| {
                 let r = decode_datum(&out[start..e]).unwrap();
                 start = e;
                 r

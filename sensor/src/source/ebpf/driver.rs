@@ -2,7 +2,7 @@
 //! into the pipeline.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
@@ -49,7 +49,12 @@ fn wall_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs the probes until `stop` is set, then writes the open flows and returns.
+/// How often the collector's own counters are published for the metrics endpoint.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs the probes until `stop` is set, then writes the open flows and returns. The
+/// collector's counters are published to `registry` every [`PUBLISH_EVERY`] (they can only
+/// be read on this thread).
 pub fn run(
     mut c: Collector,
     intake: &mut Intake,
@@ -57,6 +62,8 @@ pub fn run(
     registry: &Registry,
 ) -> anyhow::Result<()> {
     let mut reports = registry.reports();
+    let mut published = Instant::now();
+    registry.publish_source(c.summary().samples());
     while !stop.load(Relaxed) {
         c.poll(Duration::from_millis(200))
             .context("eBPF collector")?;
@@ -65,6 +72,10 @@ pub fn run(
         if asked != reports {
             reports = asked;
             tracing::info!("counters (SIGUSR1) {}", c.summary());
+        }
+        if published.elapsed() >= PUBLISH_EVERY {
+            published = Instant::now();
+            registry.publish_source(c.summary().samples());
         }
         let mut n = 0u64;
         for rec in c.builder().drain() {
@@ -89,7 +100,9 @@ pub fn run(
         }
     }
     let _ = intake.flush();
-    tracing::info!("{}", c.summary());
+    let summary = c.summary();
+    registry.publish_source(summary.samples());
+    tracing::info!("{summary}");
     Ok(())
 }
 

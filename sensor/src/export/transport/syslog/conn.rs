@@ -14,6 +14,8 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::config::{ExporterConfig, SyslogProto};
+use crate::export::buffer::deliver::{Sent, Sink};
+use crate::export::buffer::Frames;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,13 +27,6 @@ pub struct Target {
     port: u16,
     proto: SyslogProto,
     tls: Option<Arc<ClientConfig>>,
-}
-
-pub enum WriteError {
-    /// The connection is unusable; reconnect and retry the same messages.
-    Conn(io::Error),
-    /// The first message cannot be sent at all.
-    Message(io::Error),
 }
 
 pub enum Conn {
@@ -140,42 +135,87 @@ impl Conn {
         p.revents & (libc::POLLIN | libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
     }
 
-    /// Writes every message of `msgs`; on success they were all handed to the kernel.
-    /// Messages successfully sent before an error are removed from `msgs`.
-    pub fn write_batch(&mut self, msgs: &mut Vec<Vec<u8>>) -> Result<(), WriteError> {
+    /// Writes every record of `chunk`; on success the kernel (and the TLS layer) took them.
+    fn write_chunk(&mut self, chunk: &Frames) -> Sent {
         match self {
             Conn::Udp(s) => {
-                let mut sent = 0;
-                let res = loop {
-                    let Some(m) = msgs.get(sent) else {
-                        break Ok(());
-                    };
+                for (i, m) in chunk.iter().enumerate() {
                     match s.send(m) {
-                        Ok(_) => sent += 1,
-                        Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
-                            msgs.drain(..sent);
-                            return Err(WriteError::Message(e));
+                        Ok(_) => {}
+                        Err(error) if error.raw_os_error() == Some(libc::EMSGSIZE) => {
+                            return Sent::Rejected { index: i, error }
                         }
-                        Err(e) => break Err(WriteError::Conn(e)),
+                        Err(error) => {
+                            return Sent::Lost {
+                                confirmed: i,
+                                error,
+                            }
+                        }
                     }
-                };
-                msgs.drain(..sent);
-                res
+                }
+                Sent::All
             }
-            Conn::Tcp(s) => write_all_msgs(s, msgs),
-            Conn::Tls(s) => {
-                write_all_msgs(&mut **s, msgs).and_then(|()| s.flush().map_err(WriteError::Conn))
-            }
+            Conn::Tcp(s) => whole(s.write_all(chunk.bytes())),
+            Conn::Tls(s) => whole(s.write_all(chunk.bytes()).and_then(|()| s.flush())),
         }
     }
 }
 
-fn write_all_msgs(w: &mut impl Write, msgs: &[Vec<u8>]) -> Result<(), WriteError> {
-    let mut buf = Vec::with_capacity(msgs.iter().map(Vec::len).sum());
-    for m in msgs {
-        buf.extend_from_slice(m);
+/// A stream write either took every record or none is confirmed (some may have reached the
+/// server: they are sent again, at least once).
+fn whole(r: io::Result<()>) -> Sent {
+    match r {
+        Ok(()) => Sent::All,
+        Err(error) => Sent::Lost {
+            confirmed: 0,
+            error,
+        },
     }
-    w.write_all(&buf).map_err(WriteError::Conn)
+}
+
+/// The syslog server as the delivery thread's [`Sink`].
+pub struct SyslogSink {
+    target: Target,
+    conn: Option<Conn>,
+}
+
+impl SyslogSink {
+    pub fn new(target: Target) -> SyslogSink {
+        SyslogSink { target, conn: None }
+    }
+}
+
+impl Sink for SyslogSink {
+    fn peer(&self) -> String {
+        format!("syslog {}", self.target.addr())
+    }
+
+    fn is_up(&mut self) -> bool {
+        if self.conn.as_ref().is_some_and(Conn::peer_closed) {
+            self.conn = None;
+        }
+        self.conn.is_some()
+    }
+
+    fn connect(&mut self) -> io::Result<()> {
+        self.conn = None;
+        self.conn = Some(self.target.connect()?);
+        Ok(())
+    }
+
+    fn disconnect(&mut self) {
+        self.conn = None;
+    }
+
+    fn send(&mut self, chunk: &Frames) -> Sent {
+        match self.conn.as_mut() {
+            Some(c) => c.write_chunk(chunk),
+            None => Sent::Lost {
+                confirmed: 0,
+                error: io::Error::from(io::ErrorKind::NotConnected),
+            },
+        }
+    }
 }
 
 fn tls_config(cfg: &ExporterConfig) -> anyhow::Result<ClientConfig> {

@@ -2,8 +2,12 @@
 //! values borrow from the record, parts render on the stack ([`Value::any_part`]), and the
 //! one scratch string per worker serves json-path fields.
 
+mod nets;
+mod scratch;
+mod strings;
+mod transform;
+
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// Set of literals for large `in` lists (a fast non-cryptographic hash: keys come from
 /// the policy, not from the records).
@@ -11,114 +15,14 @@ pub type StrSet = HashSet<Box<str>, foldhash::fast::FixedState>;
 
 use aho_corasick::AhoCorasick;
 use sysflow_model::flat::{Attr, Field, FlatRecord, Value};
-use sysflow_model::{Container, Pod, Process, RecordType};
+use sysflow_model::RecordType;
 
-/// Per-worker scratch space: strings for fields that render (json paths) and the per-record
-/// memo of shared sub-conditions ([`Cond::Memo`]).
-#[derive(Debug, Default)]
-pub struct Scratch {
-    a: String,
-    b: String,
-    /// `memo[id]` = `gen << 1 | result` when sub-condition `id` was evaluated for the
-    /// current record (generation `gen`); anything else means "not yet".
-    memo: Vec<u32>,
-    gen: u32,
-    /// Per-process memo ([`Cond::ProcMemo`]): results of sub-conditions that read only the
-    /// process context, reused by every record of the same process.
-    procs: ProcCache,
-}
+use crate::ast::Xf;
 
-/// Slots of a direct-mapped per-process cache (a power of two).
-const PROC_CACHE: usize = 512;
-
-/// One cached process context. It holds clones of the `Arc`s it is keyed by, so none of
-/// them can be freed and its address reused by another entity while the entry lives: equal
-/// pointers mean the same immutable entities, hence the same results.
-#[derive(Debug)]
-struct ProcEntry {
-    ancestry: Arc<[Arc<Process>]>,
-    pproc: Option<Arc<Process>>,
-    container: Option<Arc<Container>>,
-    pod: Option<Arc<Pod>>,
-    /// Per process slot: 0 not evaluated, 1 false, 2 true.
-    state: Box<[u8]>,
-}
-
-#[derive(Debug, Default)]
-struct ProcCache {
-    entries: Vec<Option<ProcEntry>>,
-    /// Entry of the current record (None: no process, evaluate without the cache).
-    cur: Option<usize>,
-}
-
-fn same<T: ?Sized>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
-    match (a, b) {
-        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
-        (None, None) => true,
-        _ => false,
-    }
-}
-
-impl ProcCache {
-    fn enter(&mut self, r: &FlatRecord, slots: usize) {
-        self.cur = None;
-        if slots == 0 || r.proc.is_none() || r.ancestry.is_empty() {
-            return;
-        }
-        if self.entries.is_empty() {
-            self.entries.resize_with(PROC_CACHE, || None);
-        }
-        let key = Arc::as_ptr(&r.ancestry) as *const u8 as usize;
-        let i = (key >> 4 ^ key >> 13) & (PROC_CACHE - 1);
-        let hit = self.entries[i].as_ref().is_some_and(|e| {
-            Arc::ptr_eq(&e.ancestry, &r.ancestry)
-                && same(&e.pproc, &r.pproc)
-                && same(&e.container, &r.container)
-                && same(&e.pod, &r.pod)
-                && e.state.len() == slots
-        });
-        // The process itself is ancestry[0]; the parent is compared too in case a table
-        // ever joins them differently.
-        let hit = hit
-            && r.proc
-                .as_ref()
-                .is_some_and(|p| Arc::ptr_eq(p, &r.ancestry[0]));
-        if !hit {
-            if r.proc
-                .as_ref()
-                .is_none_or(|p| !Arc::ptr_eq(p, &r.ancestry[0]))
-            {
-                return;
-            }
-            self.entries[i] = Some(ProcEntry {
-                ancestry: r.ancestry.clone(),
-                pproc: r.pproc.clone(),
-                container: r.container.clone(),
-                pod: r.pod.clone(),
-                state: vec![0; slots].into(),
-            });
-        }
-        self.cur = Some(i);
-    }
-}
-
-impl Scratch {
-    /// Starts a new record: forgets every per-record result (O(1) but every 2^31 records)
-    /// and finds the record's process context in the per-process cache.
-    #[inline]
-    pub fn next_record(&mut self, r: &FlatRecord, memo_slots: usize, proc_slots: usize) {
-        self.procs.enter(r, proc_slots);
-        if self.memo.len() < memo_slots {
-            self.memo.resize(memo_slots, 0);
-        }
-        self.gen = self.gen.wrapping_add(1) & 0x7fff_ffff;
-        if self.gen == 0 {
-            self.memo.iter_mut().for_each(|m| *m = 0);
-            self.gen = 1;
-        }
-    }
-}
-
+pub use nets::Net4;
+pub use scratch::Scratch;
+use strings::{concat_contains, concat_starts_with, icontains_both};
+pub use strings::{glob, icontains, iglob};
 /// Reads a value the attribute catalogue does not have (a name of another namespace, e.g.
 /// sysprint's `pproc.cwd` in `sensor print -f`), rendering into the scratch string if needed.
 pub type Getter = for<'r> fn(&'r FlatRecord, &'r mut String) -> Value<'r>;
@@ -133,6 +37,8 @@ pub struct FieldRef {
     pub render: bool,
     /// Reader of a field outside the catalogue (implies `render`).
     pub custom: Option<Getter>,
+    /// Falco transformers applied to the rendered value, innermost first (implies `render`).
+    pub xf: Box<[Xf]>,
 }
 
 impl FieldRef {
@@ -142,6 +48,7 @@ impl FieldRef {
             field,
             render,
             custom: None,
+            xf: Box::default(),
         }
     }
 
@@ -156,6 +63,7 @@ impl FieldRef {
             },
             render: true,
             custom: Some(get),
+            xf: Box::default(),
         }
     }
 
@@ -165,6 +73,9 @@ impl FieldRef {
         if self.render {
             match self.custom {
                 Some(g) => g(r, scratch),
+                None if !self.xf.is_empty() => {
+                    transform::apply(r.get(&self.field), &self.xf, scratch)
+                }
                 None => r.get_into(&self.field, scratch),
             }
         } else {
@@ -220,12 +131,21 @@ pub enum Test {
     StartsWith(Box<str>),
     EndsWith(Box<str>),
     Glob(Box<str>),
+    /// The pattern is lower-cased at compile time.
+    IGlob(Box<str>),
     Num(NumOp, i64),
     /// Small `in` lists are scanned; large ones hashed.
     InList(Box<[Box<str>]>),
     InSet(StrSet),
     /// Substring match of any item (the original's `pmatch`).
     Pmatch(AhoCorasick),
+    /// Falco's `pmatch`: a part is one of the paths or below one of them.
+    PathPrefix(Box<[Box<str>]>),
+    /// A part matches the expression (`regex`: the compiler anchors Falco's full match;
+    /// an unanchored expression finds a match anywhere).
+    Regex(regex::Regex),
+    /// An IPv4 address of the value lies in one of the networks (CIDR matching).
+    Cidr(Box<[Net4]>),
     Exists,
     /// `sf.opflags = NAME`/`in (...)` as bit tests: `any` bits count on every record type,
     /// `net` only on network records (RECV/SEND), `other` only elsewhere (READ/WRITE).
@@ -299,7 +219,9 @@ impl Cond {
                     Test::InList(v) => 2 + v.len() as u32 / 4,
                     Test::InSet(_) => 4,
                     Test::Contains(_) | Test::IContains(_) => 5,
-                    Test::Glob(_) | Test::Pmatch(_) => 6,
+                    Test::Glob(_) | Test::IGlob(_) | Test::Pmatch(_) | Test::Cidr(_) => 6,
+                    Test::PathPrefix(v) => 3 + v.len() as u32 / 2,
+                    Test::Regex(_) => 10,
                 };
                 let fc = field_cost(f);
                 if is_ancestry(f) {
@@ -430,6 +352,15 @@ fn proc_field(f: &FieldRef) -> bool {
                 | PodHostIpJson
                 | PodInternalIpJson
                 | PodServicesJson
+                | ParentAName
+                | ParentAExe
+                | ParentAPid
+                | ContainerIdOrHost
+                | ContainerNameOrHost
+                | ContainerImageRepo
+                | ContainerImageTag
+                | ProcExeName
+                | ProcTtyNum
         )
 }
 
@@ -439,7 +370,13 @@ fn is_ancestry(f: &FieldRef) -> bool {
         && f.field.index.is_none()
         && matches!(
             f.field.attr,
-            Attr::ProcAName | Attr::ProcAExe | Attr::ProcACmdline | Attr::ProcAPid
+            Attr::ProcAName
+                | Attr::ProcAExe
+                | Attr::ProcACmdline
+                | Attr::ProcAPid
+                | Attr::ParentAName
+                | Attr::ParentAExe
+                | Attr::ParentAPid
         )
 }
 
@@ -484,6 +421,7 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         },
         Test::EndsWith(l) => v.any_part(|p| p.ends_with(&**l)),
         Test::Glob(g) => v.any_part(|p| glob(g.as_bytes(), p.as_bytes())),
+        Test::IGlob(g) => v.any_part(|p| iglob(g.as_bytes(), p.as_bytes())),
         Test::Num(op, n) => match v.as_int() {
             Some(i) => op.apply(i, *n),
             None => v.any_part(|p| p.trim().parse::<i64>().is_ok_and(|i| op.apply(i, *n))),
@@ -494,6 +432,9 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
         },
         Test::InSet(set) => v.any_part(|p| set.contains(p)),
         Test::Pmatch(ac) => v.any_part(|p| ac.is_match(p)),
+        Test::Regex(re) => v.any_part(|p| re.is_match(p)),
+        Test::PathPrefix(dirs) => v.any_part(|p| dirs.iter().any(|d| under(p, d))),
+        Test::Cidr(nets) => nets::in_nets(v, nets),
         Test::Exists => v.is_set(),
         Test::OpMask { any, net, other } => match *v {
             Value::OpFlags(f, t) => {
@@ -507,50 +448,6 @@ pub fn test(v: &Value<'_>, t: &Test) -> bool {
             _ => false,
         },
     }
-}
-
-/// Whether `a + sep + b` starts with `l`, without concatenating.
-fn concat_starts_with(a: &str, sep: &str, b: &str, l: &str) -> bool {
-    let mut rest = l.as_bytes();
-    for part in [a.as_bytes(), sep.as_bytes(), b.as_bytes()] {
-        let n = part.len().min(rest.len());
-        if part[..n] != rest[..n] {
-            return false;
-        }
-        rest = &rest[n..];
-        if rest.is_empty() {
-            return true;
-        }
-    }
-    rest.is_empty()
-}
-
-/// Whether `a + sep + b` contains `l`, without concatenating: in a piece, or across a joint
-/// (a window of at most `2 * len(l)` bytes around the separator).
-fn concat_contains(a: &str, sep: &str, b: &str, l: &str) -> bool {
-    if a.contains(l) || b.contains(l) || sep.contains(l) {
-        return true;
-    }
-    let n = l.len();
-    if n < 2 {
-        return false;
-    }
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut buf = [0u8; 256];
-    let tail = &a[a.len().saturating_sub(n - 1)..];
-    let head = &b[..b.len().min(n - 1)];
-    let len = tail.len() + sep.len() + head.len();
-    let joint: Vec<u8>;
-    let w: &[u8] = if len <= buf.len() {
-        buf[..tail.len()].copy_from_slice(tail);
-        buf[tail.len()..tail.len() + sep.len()].copy_from_slice(sep.as_bytes());
-        buf[tail.len() + sep.len()..len].copy_from_slice(head);
-        &buf[..len]
-    } else {
-        joint = [tail, sep.as_bytes(), head].concat();
-        &joint
-    };
-    w.windows(n).any(|x| x == l.as_bytes())
 }
 
 /// Field-to-field comparison: true if any part of `a` relates to any part of `b`.
@@ -573,143 +470,12 @@ pub fn pair(a: &Value<'_>, op: PairOp, b: &Value<'_>) -> bool {
     })
 }
 
-/// Case-insensitive (ASCII) substring test against an already lower-cased needle.
-#[inline]
-pub fn icontains(hay: &str, lower_needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), lower_needle.as_bytes());
-    if n.is_empty() {
-        return true;
-    }
-    if n.len() > h.len() {
-        return false;
-    }
-    let first = n[0];
-    (0..=h.len() - n.len()).any(|i| {
-        h[i].to_ascii_lowercase() == first
-            && h[i..i + n.len()]
-                .iter()
-                .zip(n)
-                .all(|(a, b)| a.to_ascii_lowercase() == *b)
-    })
-}
-
-fn icontains_both(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.len() > h.len() {
-        return n.is_empty();
-    }
-    (0..=h.len() - n.len()).any(|i| h[i..i + n.len()].eq_ignore_ascii_case(n))
-}
-
-/// Shell-style glob: `*` any run (also across `/`), `?` one byte, `[abc]`/`[a-z]`/`[!a]`
-/// classes, `\x` a literal x. Iterative with one backtrack point: no allocation.
-pub fn glob(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() {
-            match p[pi] {
-                b'*' => {
-                    star = Some((pi, si));
-                    pi += 1;
-                    continue;
-                }
-                b'?' => {
-                    pi += 1;
-                    si += 1;
-                    continue;
-                }
-                b'[' => {
-                    if let Some((ok, next)) = class(p, pi, s[si]) {
-                        if ok {
-                            pi = next;
-                            si += 1;
-                            continue;
-                        }
-                    } else if s[si] == b'[' {
-                        pi += 1;
-                        si += 1;
-                        continue;
-                    }
-                }
-                b'\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == s[si] {
-                        pi += 2;
-                        si += 1;
-                        continue;
-                    }
-                }
-                c => {
-                    if c == s[si] {
-                        pi += 1;
-                        si += 1;
-                        continue;
-                    }
-                }
-            }
-        }
-        match star {
-            Some((sp, ss)) => {
-                pi = sp + 1;
-                si = ss + 1;
-                star = Some((sp, ss + 1));
-            }
-            None => return false,
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
-/// Matches `c` against the class starting at `p[start] == b'['`; returns (matched, index
-/// after the class), or None if the class is not closed.
-fn class(p: &[u8], start: usize, c: u8) -> Option<(bool, usize)> {
-    let mut i = start + 1;
-    let neg = matches!(p.get(i), Some(b'!' | b'^'));
-    if neg {
-        i += 1;
-    }
-    let mut hit = false;
-    let mut first = true;
-    while i < p.len() {
-        if p[i] == b']' && !first {
-            return Some((hit != neg, i + 1));
-        }
-        first = false;
-        if i + 2 < p.len() && p[i + 1] == b'-' && p[i + 2] != b']' {
-            hit |= p[i] <= c && c <= p[i + 2];
-            i += 3;
-        } else {
-            hit |= p[i] == c;
-            i += 1;
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_basics() {
-        assert!(glob(b"/etc/*", b"/etc/passwd"));
-        assert!(glob(b"/etc/*", b"/etc/a/b"));
-        assert!(!glob(b"/etc/*", b"/usr/etc/x"));
-        assert!(glob(b"*.sh", b"x.sh"));
-        assert!(glob(b"ba?h", b"bash"));
-        assert!(glob(b"[bc]ash", b"cash"));
-        assert!(!glob(b"[!bc]ash", b"cash"));
-        assert!(glob(b"[a-c]x", b"bx"));
-        assert!(glob(b"", b""));
-        assert!(!glob(b"", b"a"));
-        assert!(glob(b"a\\*", b"a*"));
-        assert!(!glob(b"a\\*", b"ab"));
-    }
-
-    #[test]
-    fn icontains_ascii() {
-        assert!(icontains("/USR/bin/Python3", "/usr/bin/python"));
-        assert!(!icontains("/usr/bin", "/usr/bin/python"));
-        assert!(icontains("x", ""));
+/// Whether `path` is `dir` or below it (Falco's `pmatch`): `/usr/bin/x` is below `/usr/bin`
+/// and `/usr/bin/`, `/usr/binx` is not.
+fn under(path: &str, dir: &str) -> bool {
+    let d = dir.strip_suffix('/').unwrap_or(dir);
+    match path.strip_prefix(d) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || d.is_empty(),
+        None => false,
     }
 }
