@@ -3,8 +3,8 @@
 //! running and measuring child processes ([`run`], [`reliability`]), the eBPF recording
 //! harness ([`ebpf`], [`ia32`]), the sysprint comparisons ([`print`]), a real S3 server
 //! ([`s3`]), HTTP on loopback ([`http`]), a Docker daemon and local images ([`docker`]),
-//! containerd ([`containerd`]), a real rsyslogd ([`rsyslog`]) and what keeps tests of one
-//! binary from disturbing each other ([`isolate`]).
+//! containerd ([`containerd`]), a real rsyslogd ([`rsyslog`]), a real Kafka-protocol broker and
+//! client ([`kafka`]) and what keeps tests of one binary from disturbing each other ([`isolate`]).
 //!
 //! Dev only (`publish = false`). Nothing here knows the path of the binaries under test:
 //! `env!("CARGO_BIN_EXE_sensor")` exists only in the test crate itself, so helpers that run
@@ -21,6 +21,7 @@ pub mod http;
 #[cfg(target_arch = "x86_64")]
 pub mod ia32;
 pub mod isolate;
+pub mod kafka;
 pub mod locate;
 pub mod print;
 pub mod reliability;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::kafka::{KafkaProps, KafkaSource};
 use super::plugins::*;
 
 /// Default `file.path` of the file exporter.
@@ -51,6 +52,52 @@ pub const CHANNEL_BATCHES: usize = 64;
 pub const SOCKET_PATH: &str = "/sock/sysflow.sock";
 /// Mode of the socket file the socket driver creates.
 pub const SOCKET_MODE: u32 = 0o600;
+
+/// librdkafka properties the Kafka exporter sets unless `kafka.config` does: sf-processor's
+/// `acks: all` (its `client.id` names its OTel exporter; ours the sensor); one request in
+/// flight per broker, which keeps each partition in order when librdkafka retries
+/// (idempotence would too, without the duplicates a retry can make, but an idempotent
+/// producer stalls for good when a broker comes back having lost its producer state, as
+/// tansu's memory storage does; `docs/fleet.md`); lz4 batches; a backlog of at most
+/// 100,000 messages or 64 MiB while the brokers are away (librdkafka's own default is
+/// 1 GiB); statistics every second, for the `retried` counter.
+pub const KAFKA_PRODUCER: &[(&str, &str)] = &[
+    ("client.id", "sysflow-sensor"),
+    ("acks", "all"),
+    ("max.in.flight.requests.per.connection", "1"),
+    ("compression.type", "lz4"),
+    ("linger.ms", "5"),
+    ("queue.buffering.max.messages", "100000"),
+    ("queue.buffering.max.kbytes", "65536"),
+    ("statistics.interval.ms", "1000"),
+];
+/// librdkafka properties the `kafka` driver sets unless `kafka.config` does (as
+/// sf-processor's driver: a group, and a new group starts at the oldest message).
+pub const KAFKA_CONSUMER: &[(&str, &str)] = &[
+    ("group.id", "sysflow-sensor"),
+    ("client.id", "sysflow-sensor"),
+    ("auto.offset.reset", "earliest"),
+];
+/// `kafka.epoch`: a `sysflow`-encoded stream starts over at least this often.
+pub const KAFKA_EPOCH: Duration = Duration::from_secs(60);
+/// `kafka.replay`: how far back a consumer reads to rebuild a partition's entity tables;
+/// above [`KAFKA_EPOCH`] plus librdkafka's default `message.timeout.ms` (5 min).
+pub const KAFKA_REPLAY: Duration = Duration::from_secs(600);
+
+impl Default for KafkaSource {
+    fn default() -> Self {
+        let mut props = KafkaProps::default();
+        for (key, v) in KAFKA_CONSUMER {
+            props.set_default(key, v);
+        }
+        props.set("enable.auto.commit", "false");
+        KafkaSource {
+            props,
+            topics: Vec::new(),
+            replay: KAFKA_REPLAY,
+        }
+    }
+}
 
 impl Default for ReaderConfig {
     fn default() -> Self {
@@ -104,6 +151,7 @@ impl Default for ExporterConfig {
             syslog_ca: None,
             syslog_insecure: false,
             backlog: BacklogConfig::default(),
+            kafka: None,
             version: JSON_VERSION,
             encoders: concurrency(),
         }

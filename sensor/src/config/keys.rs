@@ -115,6 +115,65 @@ impl<'a> Keys<'a> {
         )
     }
 
+    /// `key` as a map of string properties (Kafka's `kafka.config`): a JSON object whose
+    /// values are strings, numbers or booleans, each read as a string. Keys `key.<name>`
+    /// (how `<PLUGIN>_KAFKA_CONFIG_<NAME>` environment overrides arrive) add to it and win.
+    pub fn props(&self, key: &'a str) -> Result<Option<Vec<(String, String)>>, ConfigError> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut found = false;
+        if let Some((name, v)) = self.entry.keys.get_key_value(key) {
+            self.used.borrow_mut().insert(name.as_str());
+            found = true;
+            let RawValue::Other(serde_json::Value::Object(m)) = v else {
+                return Err(self.bad(key, "expected a JSON object of properties"));
+            };
+            for (k, v) in m {
+                let v = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    _ => {
+                        return Err(self.bad(
+                            key,
+                            format!("property {k:?}: expected a string, number or boolean"),
+                        ))
+                    }
+                };
+                out.push((k.clone(), v));
+            }
+        }
+        let prefix = format!("{key}.");
+        for (name, v) in &self.entry.keys {
+            let Some(prop) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let RawValue::Str(v) = v else {
+                return Err(self.bad(name, "expected a string value"));
+            };
+            self.used.borrow_mut().insert(name.as_str());
+            found = true;
+            out.retain(|(k, _)| k != prop);
+            out.push((prop.to_string(), v.clone()));
+        }
+        Ok(found.then_some(out))
+    }
+
+    /// A list of strings: a JSON array of them, or one comma-separated string.
+    pub fn list(&self, key: &'a str) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some((name, v)) = self.entry.keys.get_key_value(key) else {
+            return Ok(None);
+        };
+        self.used.borrow_mut().insert(name.as_str());
+        let items: Vec<String> = match v {
+            RawValue::Str(s) => s.split(',').map(|x| x.trim().to_string()).collect(),
+            RawValue::List(l) => l.iter().map(|x| x.trim().to_string()).collect(),
+            RawValue::Other(_) => {
+                return Err(self.bad(key, "expected a string or an array of strings"))
+            }
+        };
+        Ok(Some(items.into_iter().filter(|x| !x.is_empty()).collect()))
+    }
+
     /// Logs every key no reader asked for (the original ignores them silently).
     pub fn warn_unused(&self) {
         let used = self.used.borrow();

@@ -8,11 +8,13 @@
 pub mod builtin;
 mod channel;
 pub mod defaults;
+pub mod kafka;
 mod keys;
 pub mod plugins;
 pub mod raw;
 pub mod tree;
 
+pub use kafka::{KafkaEncoding, KafkaExport, KafkaKey, KafkaProps, KafkaSource};
 pub use plugins::{
     BacklogConfig, DriverConfig, DriverKind, EventsSetting, ExportFormat, ExportKind,
     ExporterConfig, PluginConfig, PolicyConfig, PolicyLanguage, PolicyMode, ReaderConfig,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::defaults;
+use super::kafka::{self, KafkaExport, KafkaSource};
 use super::keys::Keys;
 use super::ConfigError;
 use crate::source::ebpf::{classes, filter::comm_keys};
@@ -66,6 +67,7 @@ pub enum ExportKind {
     Terminal,
     File,
     Syslog,
+    Kafka,
     Null,
 }
 
@@ -151,6 +153,8 @@ pub struct ExporterConfig {
     pub syslog_insecure: bool,
     /// `backlog.*`: how a network transport holds what its server has not taken yet.
     pub backlog: BacklogConfig,
+    /// The `kafka.*` keys, with `export: kafka`.
+    pub kafka: Option<KafkaExport>,
     /// `version`: the JSON `version` field.
     pub version: u32,
     /// `encoders`: threads encoding documents (batches in parallel, written in order);
@@ -163,7 +167,7 @@ pub struct ExporterConfig {
 pub enum PluginConfig {
     Reader(ReaderConfig),
     Policy(PolicyConfig),
-    Exporter(ExporterConfig),
+    Exporter(Box<ExporterConfig>),
 }
 
 /// Where records come from: a driver entry's `driver`, and `sensor run --input`.
@@ -175,6 +179,8 @@ pub enum DriverKind {
     Socket,
     /// The sensor's own eBPF probes (sf-collector's job, done in-process).
     Ebpf,
+    /// SysFlow datums from Kafka topics, as one member of a consumer group.
+    Kafka,
 }
 
 /// One entry of the optional `drivers` array.
@@ -199,6 +205,8 @@ pub struct DriverConfig {
     /// `events` (ebpf driver): comma-separated syscall event classes reported besides the
     /// process life cycle (`setuid`, `file`, `net`, `all`, `none`), or `auto`; `None` = all.
     pub events: Option<EventsSetting>,
+    /// The `kafka.*` keys of a kafka driver.
+    pub kafka: Option<KafkaSource>,
 }
 
 /// The ebpf driver's `events` key.
@@ -251,7 +259,7 @@ pub(super) fn parse_plugin(k: &Keys<'_>, processor: &str) -> Result<PluginConfig
     let cfg = match processor {
         "sysflowreader" => PluginConfig::Reader(parse_reader(k)?),
         "policyengine" => PluginConfig::Policy(parse_policy(k)?),
-        "exporter" => PluginConfig::Exporter(parse_exporter(k)?),
+        "exporter" => PluginConfig::Exporter(Box::new(parse_exporter(k)?)),
         other => {
             let hint = MISSING_PLUGINS
                 .iter()
@@ -361,7 +369,7 @@ fn parse_policy(k: &Keys<'_>) -> Result<PolicyConfig, ConfigError> {
     })
 }
 
-/// Keys the exporter reads only for transports or formats this build does not have.
+/// Keys the exporter reads only for other transports, or for formats this build does not have.
 const FOREIGN_PREFIXES: &[&str] = &["es.", "findings.", "kafka.", "vault.", "otel."];
 
 fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
@@ -372,14 +380,15 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
             "terminal" => ExportKind::Terminal,
             "file" => ExportKind::File,
             "syslog" => ExportKind::Syslog,
+            "kafka" => ExportKind::Kafka,
             "null" => ExportKind::Null,
-            "es" | "findings" | "kafka" => {
+            "es" | "findings" => {
                 return Err(k.bad(
                     key,
-                    format!("export {v:?} is not available in sysflow-sensor (available: terminal, file, syslog, null)"),
+                    format!("export {v:?} is not available in sysflow-sensor (available: terminal, file, syslog, kafka, null)"),
                 ))
             }
-            _ => return Err(k.bad(key, format!("expected one of terminal, file, syslog, null, got {v:?}"))),
+            _ => return Err(k.bad(key, format!("expected one of terminal, file, syslog, kafka, null, got {v:?}"))),
         },
     };
     let format = match k.str("format", &[])? {
@@ -455,6 +464,10 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
             .map(PathBuf::from),
         syslog_insecure: k.flag("syslog.insecure", d.syslog_insecure)?,
         backlog: parse_backlog(k, export)?,
+        kafka: match export {
+            ExportKind::Kafka => Some(kafka::parse_export(k)?),
+            _ => None,
+        },
         version: k.parse("version", &[], "an integer", d.version)?,
         encoders: k.parse("encoders", &[], "a positive integer", d.encoders)?,
     };
@@ -479,7 +492,17 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
     ] {
         let _ = k.str(key, &[]);
     }
-    k.mark_prefixes(FOREIGN_PREFIXES);
+    if export == ExportKind::Kafka {
+        // Misspelt kafka.* keys are reported when Kafka is the transport.
+        let others: Vec<&str> = FOREIGN_PREFIXES
+            .iter()
+            .copied()
+            .filter(|p| *p != "kafka.")
+            .collect();
+        k.mark_prefixes(&others);
+    } else {
+        k.mark_prefixes(FOREIGN_PREFIXES);
+    }
     Ok(cfg)
 }
 
@@ -570,14 +593,19 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         "file" => DriverKind::File,
         "socket" => DriverKind::Socket,
         "ebpf" => DriverKind::Ebpf,
+        "kafka" => DriverKind::Kafka,
         other => {
             return Err(k.bad(
                 "driver",
                 format!(
-                    "driver {other:?} is not available in sysflow-sensor (available: file, socket, ebpf)"
+                    "driver {other:?} is not available in sysflow-sensor (available: file, socket, ebpf, kafka)"
                 ),
             ))
         }
+    };
+    let kafka = match kind {
+        DriverKind::Kafka => Some(kafka::parse_source(k)?),
+        _ => None,
     };
     let path = k.str("path", &[])?.map(|(_, p)| PathBuf::from(p.trim()));
     let owner = match k.str("owner", &[])? {
@@ -658,6 +686,12 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
     } else if path.is_some() {
         return Err(k.bad("path", "the ebpf driver watches the host and reads no path"));
     }
+    if kind == DriverKind::Kafka && path.is_some() {
+        return Err(k.bad(
+            "path",
+            "the kafka driver reads kafka.config's bootstrap.servers and kafka.topics",
+        ));
+    }
     k.warn_unused();
     Ok(DriverConfig {
         driver: kind,
@@ -669,5 +703,6 @@ pub(super) fn parse_driver(k: &Keys<'_>, driver: &str) -> Result<DriverConfig, C
         cpus_per_ring,
         exclude_comms: exclude_comms.unwrap_or_default(),
         events,
+        kafka,
     })
 }

@@ -358,3 +358,96 @@ fn backlog_errors_name_the_key() {
         .to_string();
     assert!(e.contains("backlog.path") && e.contains("network"), "{e}");
 }
+
+fn kafka_exporter(keys: &str) -> Result<Pipeline, ConfigError> {
+    let text = format!(
+        r#"{{"pipeline":[
+  {{"processor":"sysflowreader","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
+  {{"processor":"exporter","in":"flat flattenerchan","export":"kafka"{keys}}}]}}"#
+    );
+    load_str(&text, env(&[("EXPORTER_KAFKA_CONFIG_LINGER_MS", "50")]))
+}
+
+#[test]
+fn kafka_exporter_keys_as_sf_processor_names_them() {
+    let p = kafka_exporter(
+        r#","kafka.topic":"sf","kafka.encoding":"sysflow","kafka.key":"container",
+           "kafka.config":{"bootstrap.servers":"k1:9092,k2:9092","acks":1,"sasl.password":"pw"}"#,
+    )
+    .unwrap();
+    let k = exporter(&p).kafka.as_ref().unwrap();
+    assert_eq!(exporter(&p).export, ExportKind::Kafka);
+    assert_eq!(k.topic, "sf");
+    assert_eq!(k.encoding, KafkaEncoding::Sysflow);
+    assert_eq!(k.key, KafkaKey::Container);
+    assert_eq!(k.epoch, defaults::KAFKA_EPOCH);
+    // Given values win over our defaults, numbers read as strings; the environment adds.
+    assert_eq!(k.props.get("bootstrap.servers"), Some("k1:9092,k2:9092"));
+    assert_eq!(k.props.get("acks"), Some("1"));
+    assert_eq!(k.props.get("compression.type"), Some("lz4"));
+    assert_eq!(k.props.get("linger.ms"), Some("50"));
+    // `--check` shows the configuration without its secrets.
+    let shown = serde_json::to_string(&p).unwrap();
+    assert!(
+        shown.contains("k1:9092") && !shown.contains("\"pw\""),
+        "{shown}"
+    );
+}
+
+#[test]
+fn kafka_exporter_settings_are_checked() {
+    for (keys, what) in [
+        (r#","kafka.topic":"sf""#, "bootstrap.servers"),
+        (
+            r#","kafka.config":{"bootstrap.servers":"k:9092"}"#,
+            "kafka.topic",
+        ),
+        (
+            r#","kafka.topic":"t","kafka.encoding":"proto","kafka.config":{"bootstrap.servers":"k:9092"}"#,
+            "otel",
+        ),
+        (
+            r#","kafka.topic":"t","kafka.encoding":"sysflow","kafka.key":"none","kafka.config":{"bootstrap.servers":"k:9092"}"#,
+            "keyed",
+        ),
+        (
+            r#","kafka.topic":"t","kafka.config":"k:9092""#,
+            "JSON object",
+        ),
+    ] {
+        let e = kafka_exporter(keys).unwrap_err().to_string();
+        assert!(e.contains(what), "{keys}: {e}");
+    }
+}
+
+#[test]
+fn kafka_driver_entry_and_command_line_target() {
+    let p = load_str(
+        &with_driver(
+            r#"{"driver":"kafka","kafka.topics":["a","b"],"kafka.replay":"120",
+                "kafka.config":{"bootstrap.servers":"k:9092","group.id":"central","enable.auto.commit":"true"}}"#,
+        ),
+        env(&[]),
+    )
+    .unwrap();
+    let d = p.driver.unwrap();
+    assert_eq!(d.driver, DriverKind::Kafka);
+    let k = d.kafka.unwrap();
+    assert_eq!(k.topics, ["a", "b"]);
+    assert_eq!(k.replay, std::time::Duration::from_secs(120));
+    assert_eq!(k.props.get("group.id"), Some("central"));
+    assert_eq!(
+        k.props.get("enable.auto.commit"),
+        Some("false"),
+        "the driver commits"
+    );
+    // The command line's BROKERS/TOPIC wins; the group stays.
+    let k = k.with_target(Some("h1:1,h2:2/sf")).unwrap();
+    assert_eq!(k.props.get("bootstrap.servers"), Some("h1:1,h2:2"));
+    assert_eq!(k.topics, ["sf"]);
+    assert_eq!(k.props.get("group.id"), Some("central"));
+    // Nothing anywhere: a clear error.
+    let e = KafkaSource::default().with_target(None).unwrap_err();
+    assert!(e.contains("no Kafka brokers"), "{e}");
+    assert!(KafkaSource::default().with_target(Some("k:9092")).is_err());
+}

@@ -1,7 +1,12 @@
 //! The `exporter` stage: events are filtered by `type` (alerts or all telemetry), encoded
-//! ([`encode`]: JSON, ECS, Falco) and delivered ([`transport`]: terminal, file, syslog, null),
-//! with `buffer` batching bounded by time. Network transports hold what their server has not
-//! taken yet in a backlog ([`buffer`]: bytes-bounded, optionally on disk).
+//! ([`encode`]: JSON, ECS, Falco, SysFlow) and delivered ([`transport`]: terminal, file,
+//! syslog, kafka, null), with `buffer` batching bounded by time. Network transports hold what
+//! their server has not taken yet in a backlog ([`buffer`]: bytes-bounded, optionally on disk).
+//!
+//! Documents for transports without keys are encoded batch by batch, on encoding threads when
+//! `encoders` allows ([`encode::batches`]); a transport with message keys (Kafka) gets its
+//! messages encoded event by event on the stage thread ([`Keyed`]), because the `sysflow`
+//! encoding keeps a stream per key and a lost message restarts that stream at once.
 
 pub mod buffer;
 pub mod encode;
@@ -15,9 +20,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use crossbeam_channel::{select, Receiver, RecvTimeoutError};
 
-use crate::config::{defaults, ExportKind, ExporterConfig, RecordKind};
-use crate::pipeline::{EventBatch, StageStats};
+use crate::config::{
+    defaults, ExportFormat, ExportKind, ExporterConfig, KafkaEncoding, RecordKind,
+};
+use crate::pipeline::{Event, EventBatch, StageStats};
 use encode::batches::{Batches, Encoded};
+use encode::{ecs, falco, json, sysflow, Encoder};
+use transport::kafka::{self, key::MessageKey};
 use transport::{file, syslog, terminal, NullTransport, Transport};
 
 /// The stage's thread body: exports every arriving batch (sending each encoded batch as soon
@@ -53,10 +62,38 @@ pub fn run(mut exp: Exporter, rx: Receiver<EventBatch>) {
     exp.finish();
 }
 
+/// Logs a write error: the first few and then one in a thousand (a dead disk must not
+/// flood the log).
+fn report(stats: &StageStats, e: &io::Error) {
+    let n = stats
+        .export_errors
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if n < 10 || n.is_multiple_of(1000) {
+        tracing::error!("{}: write failed: {e}", stats.label);
+    }
+}
+
+/// The encoding of a transport with message keys (Kafka): one encoder on the stage thread,
+/// the key of each event, and the messages of one event.
+struct Keyed {
+    enc: Box<dyn Encoder>,
+    keys: MessageKey,
+    key: Vec<u8>,
+    /// The messages of one event, back to back.
+    out: Vec<u8>,
+    /// Where each message in `out` ends, and whether it is a record's own
+    /// ([`Encoder::encode_messages`]).
+    ends: Vec<(usize, bool)>,
+    /// Scratch space of the encoder's documents.
+    doc: Vec<u8>,
+}
+
 /// One exporter: filters by `type`, encodes, batches and sends.
 pub struct Exporter {
-    /// Encoding, on this thread or on encoding threads.
+    /// Encoding of documents, on this thread or on encoding threads.
     batches: Batches,
+    /// Set for a transport with message keys, which then gets everything through it.
+    keyed: Option<Keyed>,
     transport: Box<dyn Transport>,
     alerts_only: bool,
     /// `export: null`: records are counted, not even encoded (the null exporter measures
@@ -78,6 +115,7 @@ impl Exporter {
         stats: Arc<StageStats>,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Exporter> {
+        let mut keyed = None;
         let transport: Box<dyn Transport> = match cfg.export {
             ExportKind::Terminal => Box::new(terminal::Terminal::default()),
             ExportKind::File => Box::new(
@@ -89,10 +127,52 @@ impl Exporter {
                 syslog::Syslog::start(cfg, stats.clone(), stop)
                     .with_context(|| format!("{}: syslog exporter", stats.label))?,
             ),
+            ExportKind::Kafka => {
+                let k = cfg
+                    .kafka
+                    .as_ref()
+                    .with_context(|| format!("{}: no kafka settings", stats.label))?;
+                let node = k.node.clone().unwrap_or_else(kafka::key::hostname);
+                let enc: Box<dyn Encoder> = match (k.encoding, cfg.format) {
+                    (KafkaEncoding::Sysflow, _) => {
+                        Box::new(sysflow::SysflowEncoder::new(&node, k.epoch))
+                    }
+                    (_, ExportFormat::Json) => {
+                        Box::new(json::JsonEncoder::new(cfg.version, cfg.flat))
+                    }
+                    (_, ExportFormat::Ecs) => Box::new(ecs::EcsEncoder::new()),
+                    (_, ExportFormat::Falco) => Box::new(falco::FalcoEncoder::new()),
+                };
+                keyed = Some(Keyed {
+                    enc,
+                    keys: MessageKey::new(k.key, &node),
+                    key: Vec::new(),
+                    out: Vec::with_capacity(4096),
+                    ends: Vec::new(),
+                    doc: Vec::new(),
+                });
+                Box::new(
+                    kafka::Kafka::start(k, stats.clone())
+                        .with_context(|| format!("{}: kafka exporter", stats.label))?,
+                )
+            }
             ExportKind::Null => Box::new(NullTransport),
         };
+        // A keyed transport encodes on this thread: no encoding threads for it.
+        let batches = if keyed.is_some() {
+            Batches::new(
+                &ExporterConfig {
+                    encoders: 1,
+                    ..cfg.clone()
+                },
+                stats.clone(),
+            )
+        } else {
+            Batches::new(cfg, stats.clone())
+        };
         Ok(Exporter {
-            batches: Batches::new(cfg, stats.clone()),
+            batches,
+            keyed,
             transport,
             alerts_only: cfg.records == RecordKind::Alert,
             discard: cfg.export == ExportKind::Null,
@@ -115,14 +195,20 @@ impl Exporter {
             StageStats::add(&self.stats.filtered, batch.len() as u64 - kept);
             return;
         }
+        if self.keyed.is_some() {
+            self.export_keyed(&batch);
+            return;
+        }
         self.batches.submit(batch);
         self.send_ready();
     }
 
     /// Sends the documents of every encoded batch that is ready, in order.
     fn send_ready(&mut self) {
-        while let Some(j) = self.batches.ready() {
+        while let Some(mut j) = self.batches.ready() {
             self.send(&j);
+            // The events' acknowledgement tokens go only now that the transport has them.
+            j.release_acks();
             self.batches.recycle(j);
         }
     }
@@ -136,22 +222,88 @@ impl Exporter {
                     Ok(()) => written += 1,
                     Err(e) => {
                         errors += 1;
-                        self.report(&e);
+                        report(&self.stats, &e);
                     }
                 }
             }
-            self.pending += 1;
-            self.oldest_pending.get_or_insert_with(Instant::now);
-            if self.buffer > 0 && self.pending >= self.buffer {
-                self.flush();
-            }
+            self.count_pending();
         }
         if self.buffer == 0 && self.pending > 0 {
             self.flush();
         }
-        StageStats::add(&self.stats.output, written);
+        if !self.transport.confirms_delivery() {
+            StageStats::add(&self.stats.output, written);
+        }
         StageStats::add(&self.stats.filtered, j.filtered);
         StageStats::add(&self.stats.export_errors, errors);
+    }
+
+    /// One more event sent since the last flush; flushes when `buffer` is reached.
+    fn count_pending(&mut self) {
+        self.pending += 1;
+        self.oldest_pending.get_or_insert_with(Instant::now);
+        if self.buffer > 0 && self.pending >= self.buffer {
+            self.flush();
+        }
+    }
+
+    /// Encodes and sends the events of a batch as keyed messages.
+    fn export_keyed(&mut self, batch: &[Event]) {
+        let mut written = 0u64;
+        let mut filtered = 0u64;
+        let mut errors = 0u64;
+        for ev in batch {
+            if self.alerts_only && !ev.is_alert() {
+                filtered += 1;
+                continue;
+            }
+            match self.send_messages(ev) {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    errors += 1;
+                    report(&self.stats, &e);
+                }
+            }
+            self.count_pending();
+        }
+        if self.buffer == 0 && self.pending > 0 {
+            self.flush();
+        }
+        if !self.transport.confirms_delivery() {
+            StageStats::add(&self.stats.output, written);
+        }
+        StageStats::add(&self.stats.filtered, filtered);
+        StageStats::add(&self.stats.export_errors, errors);
+    }
+
+    /// Sends the messages of one event under its key. When the transport drops one that
+    /// carries an entity (counted there only for records), the record is dropped with it and
+    /// the encoder starts the key's stream over, so no consumer sees a record whose entities
+    /// went missing.
+    fn send_messages(&mut self, ev: &Event) -> io::Result<()> {
+        let Some(k) = self.keyed.as_mut() else {
+            return Ok(());
+        };
+        k.keys.write(ev, &mut k.key);
+        k.out.clear();
+        k.ends.clear();
+        k.enc
+            .encode_messages(ev, &k.key, &mut k.doc, &mut k.out, &mut k.ends);
+        let mut start = 0;
+        for &(end, record) in &k.ends {
+            if !self
+                .transport
+                .send_keyed(&k.key, &k.out[start..end], record)?
+            {
+                if !record {
+                    StageStats::add(&self.stats.dropped, 1);
+                }
+                k.enc.restart(&k.key);
+                break;
+            }
+            start = end;
+        }
+        Ok(())
     }
 
     /// Flushes a partial batch that has waited for the time bound.
@@ -169,18 +321,7 @@ impl Exporter {
         self.oldest_pending = None;
         if let Err(e) = self.transport.flush() {
             StageStats::add(&self.stats.export_errors, 1);
-            self.report(&e);
-        }
-    }
-
-    fn report(&self, e: &io::Error) {
-        let n = self
-            .stats
-            .export_errors
-            .load(std::sync::atomic::Ordering::Relaxed);
-        // The first few errors and then one in a thousand: a dead disk must not flood the log.
-        if n < 10 || n.is_multiple_of(1000) {
-            tracing::error!("{}: write failed: {e}", self.stats.label);
+            report(&self.stats, &e);
         }
     }
 

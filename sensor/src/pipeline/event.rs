@@ -28,6 +28,9 @@ pub struct Event {
     pub rules: Vec<Arc<RuleInfo>>,
     /// Tags added by rule actions (exported before the rules' own tags).
     pub tags: Vec<Arc<str>>,
+    /// The driver's token of the batch this event came from ([`super::Ack`]); `None` for
+    /// drivers that need no acknowledgement.
+    pub ack: Option<super::Ack>,
 }
 
 impl Event {
@@ -36,6 +39,7 @@ impl Event {
             rec,
             rules: Vec::new(),
             tags: Vec::new(),
+            ack: None,
         }
     }
 

@@ -23,6 +23,9 @@ pub struct StageStats {
     /// Records lost on purpose (a full backlog, undelivered at shutdown, a damaged disk
     /// buffer) or because a consumer died; the `dropped_*` counters say why.
     pub dropped: AtomicU64,
+    /// Produce requests a Kafka exporter sent again after a failed attempt (librdkafka's
+    /// `txretries`, summed over brokers); the records in them were not lost.
+    pub retried: AtomicU64,
     /// Peers connected now (a gauge, not a counter; the socket driver's collectors). Not in
     /// [`StageStats::counters`]: it is not cumulative.
     pub connections: AtomicU64,
@@ -73,7 +76,7 @@ impl StageStats {
 
     /// Every counter of the stage, in log order. The log line and the metrics endpoint both
     /// read this list, so a counter added here shows in both.
-    pub fn counters(&self) -> [Counter<'_>; 7] {
+    pub fn counters(&self) -> [Counter<'_>; 8] {
         let c = |key, metric, help, value| Counter {
             key,
             metric,
@@ -117,6 +120,12 @@ impl StageStats {
                 "dropped",
                 "Records lost on purpose (full backlog) or because a consumer stopped.",
                 &self.dropped,
+            ),
+            c(
+                "retried",
+                "retried",
+                "Produce requests a Kafka exporter sent again after a failed attempt.",
+                &self.retried,
             ),
         ]
     }

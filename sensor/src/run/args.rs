@@ -45,7 +45,9 @@ pub struct RunArgs {
     /// Check the configuration, print the resolved pipeline as JSON and exit.
     #[arg(long)]
     pub check: bool,
-    /// Trace file or directory (`file`), or socket path (`socket`, default /sock/sysflow.sock).
+    /// Trace file or directory (`file`), socket path (`socket`, default /sock/sysflow.sock),
+    /// or `BROKERS/TOPIC[,TOPIC]` (`kafka`, e.g. `k1:9092,k2:9092/sysflow`; default: the
+    /// kafka driver entry's `kafka.config` and `kafka.topics`).
     pub path: Option<PathBuf>,
     /// With `--input ebpf`: keep every capability after the probes are attached (for
     /// debugging; by default all but what the collector still needs are dropped).

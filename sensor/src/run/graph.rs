@@ -53,12 +53,12 @@ pub fn spawn(root: &Stage, registry: &Registry) -> anyhow::Result<(Sender<Record
     };
     let outs = children(root, registry, &mut running)?;
     let stats = registry.stage(&root.label);
-    let flat = flatten::build(cfg);
+    let cfg = cfg.clone();
     let (tx, rx) = bounded::<RecordBatch>(CHANNEL_BATCHES);
     let queue = watch(registry, &root.label, &rx);
     let h = thread(&root.label, move || {
         let _queue = queue;
-        flatten::run(flat, rx, outs, stats)
+        flatten::run(cfg, rx, outs, stats)
     })?;
     running.handles.push((root.label.clone(), h));
     Ok((tx, running))

@@ -1,6 +1,6 @@
 //! `sensor run`: the SysFlow processor daemon (drop-in for sf-processor).
 //!
-//! Source (file, socket or eBPF driver) → `sysflowreader` (flattener) → `policyengine` →
+//! Source (file, socket, Kafka or eBPF driver) → `sysflowreader` (flattener) → `policyengine` →
 //! `exporter`s, as configured by a `pipeline.json` or the built-in pipeline. Each stage runs in
 //! its own thread with bounded channels in between ([`graph`]). SIGINT/SIGTERM stop intake,
 //! everything already read is drained and flushed, and the exit status is 0.
@@ -150,7 +150,24 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
             ))
             .context(Failure::Usage)
         }
-        (DriverKind::Ebpf, None) => None,
+        (DriverKind::Ebpf | DriverKind::Kafka, None) => None,
+    };
+    // The Kafka driver's settings: the entry's, with the command line's BROKERS/TOPIC over.
+    let kafka = match input {
+        DriverKind::Kafka => {
+            let entry = driver
+                .filter(|d| d.driver == DriverKind::Kafka)
+                .and_then(|d| d.kafka.clone())
+                .unwrap_or_default();
+            let target = path.as_ref().map(|p| p.to_string_lossy().into_owned());
+            Some(
+                entry
+                    .with_target(target.as_deref())
+                    .map_err(|e| anyhow::anyhow!("--input kafka: {e}"))
+                    .context(Failure::Usage)?,
+            )
+        }
+        _ => None,
     };
     // Bound before the probes load: a taken port fails before anything else starts, and a
     // port below 1024 can still be had before the capabilities are dropped.
@@ -200,30 +217,36 @@ pub fn main(a: RunArgs) -> anyhow::Result<u8> {
     if let Some(e) = &endpoint {
         e.running();
     }
-    let res = match (input, &path) {
-        (DriverKind::File, Some(p)) => source::file::run(p, &mut intake, &stop),
-        (DriverKind::Socket, Some(p)) => {
-            let opts = SocketOptions {
-                path: p.clone(),
-                // The command line wins over the pipeline's driver entry.
-                mode: a
-                    .socket_mode
-                    .or(driver.and_then(|d| d.mode))
-                    .unwrap_or(defaults::SOCKET_MODE),
-                owner: a.socket_owner.or(driver.and_then(|d| d.owner)),
-            };
-            source::socket::run(&opts, &mut intake, &stop).map(|()| true)
-        }
-        _ => match collector {
-            Some(c) => ebpf_driver::run(c, &mut intake, &stop, &registry).map(|()| true),
-            None => Ok(true),
-        },
+    let res = if let Some(k) = &kafka {
+        // The Kafka driver owns the intake: its rebalance callbacks hand batches on too.
+        source::kafka::run(k, intake, &stop).map(|()| true)
+    } else {
+        let res = match (input, &path) {
+            (DriverKind::File, Some(p)) => source::file::run(p, &mut intake, &stop),
+            (DriverKind::Socket, Some(p)) => {
+                let opts = SocketOptions {
+                    path: p.clone(),
+                    // The command line wins over the pipeline's driver entry.
+                    mode: a
+                        .socket_mode
+                        .or(driver.and_then(|d| d.mode))
+                        .unwrap_or(defaults::SOCKET_MODE),
+                    owner: a.socket_owner.or(driver.and_then(|d| d.owner)),
+                };
+                source::socket::run(&opts, &mut intake, &stop).map(|()| true)
+            }
+            _ => match collector {
+                Some(c) => ebpf_driver::run(c, &mut intake, &stop, &registry).map(|()| true),
+                None => Ok(true),
+            },
+        };
+        // Closing the first channel drains the pipeline stage by stage.
+        drop(intake);
+        res
     };
     if let Some(e) = &endpoint {
         e.finished();
     }
-    // Closing the first channel drains the pipeline stage by stage.
-    drop(intake);
     running.join();
     registry.log("exit");
     match res {

@@ -11,7 +11,7 @@ use crossbeam_channel::Receiver;
 use super::parallel::{self, Ordered, WorkerGone};
 use super::{ecs, falco, json, Encoder};
 use crate::config::{defaults, ExportFormat, ExportKind, ExporterConfig, RecordKind};
-use crate::pipeline::{EventBatch, StageStats};
+use crate::pipeline::{Ack, EventBatch, StageStats};
 
 /// Batches in flight per encoding thread.
 const PER_THREAD: usize = 2;
@@ -27,6 +27,9 @@ pub struct Encoded {
     /// Per exported event, how many documents in `ends` precede the end of its own.
     event_ends: Vec<usize>,
     scratch: Vec<u8>,
+    /// The acknowledgement tokens of the encoded events (one per run of events that share
+    /// one), held until the documents are sent ([`Encoded::release_acks`]).
+    acks: Vec<Ack>,
     /// Events left out by `type: alert`.
     pub filtered: u64,
 }
@@ -44,7 +47,14 @@ impl Encoded {
             .map(move |(a, b)| (a..b).map(doc))
     }
 
-    /// Encodes the events that pass the `type` filter, and drops the events.
+    /// Drops the acknowledgement tokens of the events (once their documents are sent: a
+    /// driver that commits on the last token, Kafka's, then knows the exporter has them).
+    pub fn release_acks(&mut self) {
+        self.acks.clear();
+    }
+
+    /// Encodes the events that pass the `type` filter, and drops the events (keeping their
+    /// acknowledgement tokens).
     fn encode(&mut self, enc: &mut dyn Encoder, alerts_only: bool) {
         self.out.clear();
         self.ends.clear();
@@ -57,6 +67,13 @@ impl Encoded {
             }
             enc.encode_batch(ev, &mut self.out, &mut self.ends, &mut self.scratch);
             self.event_ends.push(self.ends.len());
+        }
+        for ev in &mut self.events {
+            if let Some(a) = ev.ack.take() {
+                if !self.acks.last().is_some_and(|l| Arc::ptr_eq(l, &a)) {
+                    self.acks.push(a);
+                }
+            }
         }
         self.events.clear();
     }

@@ -3,7 +3,8 @@
 //! [`falco`] (Falco's JSON alerts); the attribute table of the JSON encoder is in [`attrs`].
 //! Encoders copy the parts of a document that read one entity from a [`fragment`] cache;
 //! [`parallel`] spreads batches over threads with the output order kept, which [`batches`]
-//! does for the exporter stage.
+//! does for the exporter stage. [`sysflow`] turns events back into the SysFlow stream they
+//! came from (Kafka's `sysflow` encoding).
 
 mod attrs;
 pub mod batches;
@@ -13,6 +14,7 @@ pub mod fragment;
 pub mod json;
 pub(crate) mod jsonw;
 pub mod parallel;
+pub mod sysflow;
 #[cfg(test)]
 mod testutil;
 
@@ -46,6 +48,32 @@ pub trait Encoder: Send {
             out.extend_from_slice(doc);
             ends.push(out.len());
         });
+    }
+
+    /// The messages of one event for a transport that sends each on its own under a key
+    /// (Kafka), appended to `out`: each ends at an offset pushed to `ends` with whether it
+    /// is a record's own message. Documents are one message each ([`Encoder::encode_each`],
+    /// with `doc` as its scratch space); the SysFlow stream is the entities the stream of
+    /// `key` has not carried yet, then the record.
+    fn encode_messages(
+        &mut self,
+        ev: &Event,
+        key: &[u8],
+        doc: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        ends: &mut Vec<(usize, bool)>,
+    ) {
+        let _ = key;
+        self.encode_each(ev, doc, &mut |d| {
+            out.extend_from_slice(d);
+            ends.push((out.len(), true));
+        });
+    }
+
+    /// A message of `key`'s stream was lost: start it over (the SysFlow stream sends its
+    /// header and entities again). Documents need nothing.
+    fn restart(&mut self, key: &[u8]) {
+        let _ = key;
     }
 }
 

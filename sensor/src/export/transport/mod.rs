@@ -1,7 +1,9 @@
 //! Transports: where encoded documents go. [`terminal`] (stdout), [`file`], [`syslog`]
-//! (UDP, TCP, TLS with reconnection and a bounded backlog) and [`NullTransport`].
+//! (UDP, TCP, TLS with reconnection and a bounded backlog), [`kafka`] (keyed messages,
+//! delivery reports) and [`NullTransport`].
 
 pub mod file;
+pub mod kafka;
 pub mod syslog;
 pub mod terminal;
 
@@ -16,6 +18,18 @@ pub trait Transport: Send {
     /// Final flush at shutdown (a syslog transport waits for its backlog here).
     fn close(&mut self) -> io::Result<()> {
         self.flush()
+    }
+    /// Queues one message under `key` (a transport with keys: Kafka). `record` is false for
+    /// a message that carries an entity a record needs rather than the record. Returns false
+    /// when the transport dropped the message (and counted it, if a record).
+    fn send_keyed(&mut self, key: &[u8], doc: &[u8], record: bool) -> io::Result<bool> {
+        let _ = (key, record);
+        self.send(doc).map(|()| true)
+    }
+    /// True when the transport counts `out` itself, from the receiver's confirmations,
+    /// rather than the exporter on each `send`.
+    fn confirms_delivery(&self) -> bool {
+        false
     }
 }
 

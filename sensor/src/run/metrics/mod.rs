@@ -63,6 +63,7 @@ impl State {
             DriverKind::File => "file",
             DriverKind::Socket => "socket",
             DriverKind::Ebpf => "ebpf",
+            DriverKind::Kafka => "kafka",
         }
     }
 

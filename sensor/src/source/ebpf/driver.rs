@@ -123,6 +123,7 @@ mod tests {
             cpus_per_ring: None,
             exclude_comms: Vec::new(),
             events: None,
+            kafka: None,
         }
     }
 
