@@ -185,7 +185,9 @@ impl Exporter {
 
     /// Exports the records of one arriving batch.
     pub fn export(&mut self, batch: EventBatch) {
-        StageStats::add(&self.stats.input, batch.len() as u64);
+        if self.discard || self.keyed.is_some() {
+            StageStats::add(&self.stats.input, batch.len() as u64);
+        }
         if self.discard {
             let kept = batch
                 .iter()
@@ -214,6 +216,10 @@ impl Exporter {
     }
 
     fn send(&mut self, j: &Encoded) {
+        // Counted in only now that the transport gets them: `in` is what the stage has
+        // handled, not what waits with the encoding threads (a transport's backlog counters
+        // then add up with it at any moment).
+        StageStats::add(&self.stats.input, j.len() as u64);
         let mut written = 0u64;
         let mut errors = 0u64;
         for docs in j.events() {

@@ -47,6 +47,16 @@ impl Encoded {
             .map(move |(a, b)| (a..b).map(doc))
     }
 
+    /// The events of the batch: exported ones and those `type: alert` left out.
+    pub fn len(&self) -> usize {
+        self.event_ends.len() + self.filtered as usize
+    }
+
+    /// True for a batch without events.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Drops the acknowledgement tokens of the events (once their documents are sent: a
     /// driver that commits on the last token, Kafka's, then knows the exporter has them).
     pub fn release_acks(&mut self) {
