@@ -313,10 +313,7 @@ impl Kafka {
                 return;
             }
             Lost::Full => (&s.backlog.dropped_full, "backlog full (backlog.whenfull)"),
-            Lost::Shutdown => (
-                &s.backlog.dropped_shutdown,
-                "stopping with a full backlog",
-            ),
+            Lost::Shutdown => (&s.backlog.dropped_shutdown, "stopping with a full backlog"),
         };
         StageStats::add(&s.dropped, 1);
         let n = counter.fetch_add(1, Relaxed) + 1;
