@@ -22,6 +22,9 @@ pub const BACKLOG_DISK_MAX_BYTES: u64 = 1 << 30;
 pub const BACKLOG_DISK_MIN_BYTES: u64 = 1 << 20;
 /// `backlog.whenfull`: drop the oldest, so that the freshest alerts get through.
 pub const BACKLOG_WHEN_FULL: WhenFull = WhenFull::DropOldest;
+/// `backlog.whenfull` of `export: kafka`: librdkafka's queue cannot give up its oldest
+/// message, so the arriving one goes.
+pub const KAFKA_BACKLOG_WHEN_FULL: WhenFull = WhenFull::DropNewest;
 /// How long a network exporter keeps delivering at shutdown before it persists the rest to
 /// its disk buffer or counts it as dropped.
 pub const BACKLOG_CLOSE_DEADLINE: Duration = Duration::from_secs(10);
@@ -59,8 +62,9 @@ pub const SOCKET_MODE: u32 = 0o600;
 /// (idempotence would too, without the duplicates a retry can make, but an idempotent
 /// producer stalls for good when a broker comes back having lost its producer state, as
 /// tansu's memory storage does; `docs/fleet.md`); lz4 batches; a backlog of at most
-/// 100,000 messages or 64 MiB while the brokers are away (librdkafka's own default is
-/// 1 GiB); statistics every second, for the `retried` counter.
+/// 100,000 messages while the brokers are away (its bytes, `queue.buffering.max.kbytes`,
+/// come from `backlog.maxbytes`; librdkafka's own default is 1 GiB); statistics every
+/// second, for the `retried` counter and the backlog's byte gauge.
 pub const KAFKA_PRODUCER: &[(&str, &str)] = &[
     ("client.id", "sysflow-sensor"),
     ("acks", "all"),
@@ -68,7 +72,6 @@ pub const KAFKA_PRODUCER: &[(&str, &str)] = &[
     ("compression.type", "lz4"),
     ("linger.ms", "5"),
     ("queue.buffering.max.messages", "100000"),
-    ("queue.buffering.max.kbytes", "65536"),
     ("statistics.interval.ms", "1000"),
 ];
 /// librdkafka properties the `kafka` driver sets unless `kafka.config` does (as

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::defaults;
 use super::keys::Keys;
-use super::ConfigError;
+use super::{BacklogConfig, ConfigError};
 
 /// librdkafka properties in the order given. Printed (`sensor run --check`) with the values
 /// of secrets (`*password*`, `*secret*`, `*.key.pem`, …) hidden.
@@ -126,9 +126,33 @@ fn props(k: &Keys<'_>, defaults: &[(&str, &str)]) -> Result<KafkaProps, ConfigEr
     Ok(p)
 }
 
-/// The exporter's Kafka keys (only read with `export: kafka`).
-pub(super) fn parse_export(k: &Keys<'_>) -> Result<KafkaExport, ConfigError> {
-    let props = props(k, defaults::KAFKA_PRODUCER)?;
+/// librdkafka's bound on the bytes it queues: the Kafka exporter's `backlog.maxbytes`.
+const QUEUE_KBYTES: &str = "queue.buffering.max.kbytes";
+
+/// The exporter's Kafka keys (only read with `export: kafka`). `backlog.maxbytes` becomes
+/// librdkafka's `queue.buffering.max.kbytes`; one given under `kafka.config` instead becomes
+/// the backlog's bound (both given is an error), so the two always agree.
+pub(super) fn parse_export(
+    k: &Keys<'_>,
+    backlog: &mut BacklogConfig,
+) -> Result<KafkaExport, ConfigError> {
+    let mut props = props(k, defaults::KAFKA_PRODUCER)?;
+    match props.get(QUEUE_KBYTES).map(|v| v.trim().parse::<u64>()) {
+        Some(_) if k.str("backlog.maxbytes", &[])?.is_some() => {
+            return Err(k.bad(
+                "backlog.maxbytes",
+                "kafka.config also sets \"queue.buffering.max.kbytes\"; give only one of them",
+            ))
+        }
+        Some(Ok(kb)) if kb > 0 => backlog.max_bytes = kb.saturating_mul(1024),
+        Some(_) => {
+            return Err(k.bad(
+                "kafka.config",
+                "\"queue.buffering.max.kbytes\" must be a positive whole number",
+            ))
+        }
+        None => props.set(QUEUE_KBYTES, &(backlog.max_bytes / 1024).to_string()),
+    }
     if props.get("bootstrap.servers").is_none_or(str::is_empty) {
         return Err(k.bad(
             "kafka.config",

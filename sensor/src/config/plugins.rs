@@ -436,6 +436,11 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
         };
         Ok(k.str(key, aliases)?.map(|(_, v)| v.trim().to_string()))
     };
+    let mut backlog = parse_backlog(k, export)?;
+    let kafka = match export {
+        ExportKind::Kafka => Some(kafka::parse_export(k, &mut backlog)?),
+        _ => None,
+    };
     let cfg = ExporterConfig {
         export,
         records,
@@ -463,11 +468,8 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
             .filter(|s| !s.is_empty())
             .map(PathBuf::from),
         syslog_insecure: k.flag("syslog.insecure", d.syslog_insecure)?,
-        backlog: parse_backlog(k, export)?,
-        kafka: match export {
-            ExportKind::Kafka => Some(kafka::parse_export(k)?),
-            _ => None,
-        },
+        backlog,
+        kafka,
         version: k.parse("version", &[], "an integer", d.version)?,
         encoders: k.parse("encoders", &[], "a positive integer", d.encoders)?,
     };
@@ -506,9 +508,19 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
     Ok(cfg)
 }
 
-/// The `backlog.*` keys; an error where the transport has no backlog.
+/// The `backlog.*` keys; an error where the transport has no backlog. `export: kafka` has
+/// the memory bound and the when-full policy (librdkafka's queue holds the records, so
+/// `drop_oldest` is not possible) and no disk buffer yet.
 fn parse_backlog(k: &Keys<'_>, export: ExportKind) -> Result<BacklogConfig, ConfigError> {
-    let d = BacklogConfig::default();
+    let kafka = export == ExportKind::Kafka;
+    let d = BacklogConfig {
+        when_full: if kafka {
+            defaults::KAFKA_BACKLOG_WHEN_FULL
+        } else {
+            defaults::BACKLOG_WHEN_FULL
+        },
+        ..BacklogConfig::default()
+    };
     if let Some((key, _)) = k.str("syslog.backlog", &[])? {
         tracing::warn!(
             "{}: key {key:?} (a record count) is replaced by \"backlog.maxbytes\" (bytes); ignored",
@@ -547,6 +559,24 @@ fn parse_backlog(k: &Keys<'_>, export: ExportKind) -> Result<BacklogConfig, Conf
             d.disk_max_bytes,
         )?,
     };
+    if kafka {
+        if cfg.when_full == WhenFull::DropOldest {
+            return Err(k.bad(
+                "backlog.whenfull",
+                "export: kafka cannot drop its oldest record (librdkafka's queue holds them); use drop_newest or block",
+            ));
+        }
+        if let Some(key) = ["backlog.path", "backlog.disk.maxbytes"]
+            .into_iter()
+            .find(|key| matches!(k.str(key, &[]), Ok(Some(_))))
+        {
+            return Err(k.bad(
+                key,
+                "export: kafka has no disk buffer yet (docs/fleet.md, \"Not yet\"); only backlog.maxbytes and backlog.whenfull apply",
+            ));
+        }
+        return Ok(cfg);
+    }
     if cfg != d && export != ExportKind::Syslog {
         let key = [
             "backlog.maxbytes",
@@ -559,7 +589,7 @@ fn parse_backlog(k: &Keys<'_>, export: ExportKind) -> Result<BacklogConfig, Conf
         .unwrap_or("backlog.maxbytes");
         return Err(k.bad(
             key,
-            "only network transports (export: syslog) have a backlog",
+            "only network transports (export: syslog, kafka) have a backlog",
         ));
     }
     Ok(cfg)

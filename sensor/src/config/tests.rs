@@ -421,6 +421,59 @@ fn kafka_exporter_settings_are_checked() {
 }
 
 #[test]
+fn kafka_exporter_backlog_is_librdkafkas_queue() {
+    let brokers = r#","kafka.topic":"t","kafka.config":{"bootstrap.servers":"k:9092"}"#;
+    // Defaults: 64 MiB = 65536 KiB of librdkafka's queue, and drop_newest.
+    let p = kafka_exporter(brokers).unwrap();
+    let (b, k) = (&exporter(&p).backlog, exporter(&p).kafka.as_ref().unwrap());
+    assert_eq!(b.max_bytes, 64 << 20);
+    assert_eq!(b.when_full, WhenFull::DropNewest);
+    assert_eq!(k.props.get("queue.buffering.max.kbytes"), Some("65536"));
+    // backlog.maxbytes becomes the queue's bound; block is accepted.
+    let p = kafka_exporter(&format!(
+        r#"{brokers},"backlog.maxbytes":"2MiB","backlog.whenfull":"block""#
+    ))
+    .unwrap();
+    let (b, k) = (&exporter(&p).backlog, exporter(&p).kafka.as_ref().unwrap());
+    assert_eq!(b.when_full, WhenFull::Block);
+    assert_eq!(k.props.get("queue.buffering.max.kbytes"), Some("2048"));
+    // The queue's bound given under kafka.config becomes the backlog's.
+    let p = kafka_exporter(
+        r#","kafka.topic":"t","kafka.config":{"bootstrap.servers":"k:9092","queue.buffering.max.kbytes":"1024"}"#,
+    )
+    .unwrap();
+    assert_eq!(exporter(&p).backlog.max_bytes, 1 << 20);
+    for (keys, key, what) in [
+        (
+            r#","backlog.whenfull":"drop_oldest""#,
+            "backlog.whenfull",
+            "drop_newest or block",
+        ),
+        (
+            r#","backlog.path":"/var/lib/b""#,
+            "backlog.path",
+            "no disk buffer yet",
+        ),
+        (
+            r#","backlog.disk.maxbytes":"1GiB""#,
+            "backlog.disk.maxbytes",
+            "no disk buffer yet",
+        ),
+    ] {
+        let e = kafka_exporter(&format!("{brokers}{keys}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key) && e.contains(what), "{keys}: {e}");
+    }
+    let e = kafka_exporter(
+        r#","kafka.topic":"t","backlog.maxbytes":"1MiB","kafka.config":{"bootstrap.servers":"k:9092","queue.buffering.max.kbytes":"1024"}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("only one"), "{e}");
+}
+
+#[test]
 fn kafka_driver_entry_and_command_line_target() {
     let p = load_str(
         &with_driver(

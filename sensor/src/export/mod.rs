@@ -152,7 +152,7 @@ impl Exporter {
                     doc: Vec::new(),
                 });
                 Box::new(
-                    kafka::Kafka::start(k, stats.clone())
+                    kafka::Kafka::start(k, &cfg.backlog, stats.clone(), stop)
                         .with_context(|| format!("{}: kafka exporter", stats.label))?,
                 )
             }
@@ -283,9 +283,9 @@ impl Exporter {
     }
 
     /// Sends the messages of one event under its key. When the transport drops one that
-    /// carries an entity (counted there only for records), the record is dropped with it and
-    /// the encoder starts the key's stream over, so no consumer sees a record whose entities
-    /// went missing.
+    /// carries an entity (and counts the record), the record is dropped with it and the
+    /// encoder starts the key's stream over, so no consumer sees a record whose entities went
+    /// missing.
     fn send_messages(&mut self, ev: &Event) -> io::Result<()> {
         let Some(k) = self.keyed.as_mut() else {
             return Ok(());
@@ -301,9 +301,6 @@ impl Exporter {
                 .transport
                 .send_keyed(&k.key, &k.out[start..end], record)?
             {
-                if !record {
-                    StageStats::add(&self.stats.dropped, 1);
-                }
                 k.enc.restart(&k.key);
                 break;
             }

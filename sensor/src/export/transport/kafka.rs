@@ -10,14 +10,20 @@
 //! The default sink counts: `out` = records the broker acknowledged, `export_errors` =
 //! records that failed (e.g. `message.timeout.ms`, 5 min, elapsed while the brokers were
 //! away), `dropped` = records never handed to the broker (backlog full, or still queued at
-//! shutdown), `retried` = produce requests librdkafka sent again.
+//! shutdown; also in `dropped_full`, `dropped_shutdown`), `retried` = produce requests
+//! librdkafka sent again.
 //!
-//! Backlog: librdkafka's queue holds at most `queue.buffering.max.messages` messages and
-//! `queue.buffering.max.kbytes` (100,000 and 64 MiB by default). When it is full the exporter
-//! waits while the brokers drain it (backpressure, up to [`FULL_WAIT`]); once that wait has
-//! run out, records that find the queue full are dropped and counted at once, until a send
-//! succeeds again, so a broker outage never stalls the pipeline nor grows memory.
-//! `close` flushes for up to [`CLOSE_DEADLINE`] and counts what is left as dropped.
+//! Backlog: librdkafka's queue is the exporter's memory backlog, bounded by
+//! `queue.buffering.max.kbytes` (= `backlog.maxbytes`, 64 MiB by default) and
+//! `queue.buffering.max.messages` (100,000). When it is full, `backlog.whenfull` says what
+//! happens: `drop_newest` (the default) waits while the brokers drain it (backpressure, up to
+//! [`FULL_WAIT`]); once that wait has run out, records that find the queue full are dropped
+//! and counted at once, until a send succeeds again, so a broker outage never stalls the
+//! pipeline nor grows memory. `block` waits for room as long as it takes (the pipeline slows
+//! down back to the source), until [`defaults::BACKLOG_CLOSE_DEADLINE`] after a stop
+//! request. librdkafka cannot give up its oldest queued message, so there is no
+//! `drop_oldest`. `close` flushes for up to [`CLOSE_DEADLINE`] and counts what is left as
+//! dropped.
 
 pub mod key;
 
@@ -33,7 +39,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::statistics::Statistics;
 
 use super::Transport;
-use crate::config::{kafka::librdkafka_log, KafkaExport};
+use crate::config::{defaults, kafka::librdkafka_log, BacklogConfig, KafkaExport, WhenFull};
 use crate::pipeline::StageStats;
 
 /// How long a record waits for room in a full backlog before records start to be dropped.
@@ -66,13 +72,15 @@ pub struct Counting {
 
 impl Delivery for Counting {
     fn report(&self, _seq: u64, record: bool, outcome: Outcome, err: Option<&KafkaError>) {
-        let c = match outcome {
-            Outcome::Delivered => &self.stats.output,
-            Outcome::Failed => &self.stats.export_errors,
-            Outcome::Purged => &self.stats.dropped,
-        };
         if record {
-            c.fetch_add(1, Relaxed);
+            match outcome {
+                Outcome::Delivered => StageStats::add(&self.stats.output, 1),
+                Outcome::Failed => StageStats::add(&self.stats.export_errors, 1),
+                Outcome::Purged => {
+                    StageStats::add(&self.stats.dropped, 1);
+                    StageStats::add(&self.stats.backlog.dropped_shutdown, 1);
+                }
+            }
         }
         if let (Outcome::Failed, Some(e)) = (outcome, err) {
             let n = self.stats.export_errors.load(Relaxed);
@@ -105,6 +113,11 @@ impl ClientContext for Ctx {
     fn stats(&self, s: Statistics) {
         let retries: u64 = s.brokers.values().map(|b| b.txretries).sum();
         self.stats.retried.fetch_max(retries, Relaxed);
+        // The backlog's gauges, once a second: records (their entity messages aside) and the
+        // bytes librdkafka holds.
+        let b = &self.stats.backlog;
+        b.records.store(self.queued.load(Relaxed), Relaxed);
+        b.bytes.store(s.msg_size, Relaxed);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -151,25 +164,77 @@ pub struct Kafka {
     producer: ThreadedProducer<Ctx>,
     topic: String,
     seq: u64,
-    /// Since when the backlog has been found full with no send succeeding, if it has.
-    full_since: Option<Instant>,
+    full: WhenFullState,
     stats: Arc<StageStats>,
+}
+
+/// `backlog.whenfull` (`DropNewest` or `Block`) and what it has to remember.
+struct WhenFullState {
+    when_full: WhenFull,
+    /// Since when the backlog has been found full with no send succeeding, if it has.
+    since: Option<Instant>,
+    /// The pipeline's stop flag, and when a blocked send first saw it set.
+    stop: Arc<AtomicBool>,
+    stop_seen: Option<Instant>,
+}
+
+impl WhenFullState {
+    /// The backlog is full: waits a little for room and returns `None` to try again, or
+    /// says why the message goes (`backlog.whenfull`).
+    fn wait(&mut self) -> Option<Lost> {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        match self.when_full {
+            // Wait for room while the brokers drain the backlog; drop once it has stayed
+            // full for FULL_WAIT (the brokers are away).
+            WhenFull::DropNewest | WhenFull::DropOldest => {
+                if since.elapsed() >= FULL_WAIT {
+                    return Some(Lost::Full);
+                }
+            }
+            WhenFull::Block => {
+                if self.stop.load(Relaxed) {
+                    let seen = *self.stop_seen.get_or_insert_with(Instant::now);
+                    if seen.elapsed() >= defaults::BACKLOG_CLOSE_DEADLINE {
+                        return Some(Lost::Shutdown);
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        None
+    }
+}
+
+/// Why a message was not queued; the record it belongs to is counted once, by reason.
+enum Lost {
+    Full,
+    Shutdown,
+    Refused,
 }
 
 impl Kafka {
     /// Creates the producer with the default counting sink; brokers are connected lazily, so
-    /// one that is not up yet only delays delivery.
-    pub fn start(cfg: &KafkaExport, stats: Arc<StageStats>) -> anyhow::Result<Kafka> {
+    /// one that is not up yet only delays delivery. `backlog` is the exporter's (its bytes
+    /// are already librdkafka's `queue.buffering.max.kbytes`); `stop` the pipeline's stop
+    /// flag, which ends a blocked wait after the close deadline.
+    pub fn start(
+        cfg: &KafkaExport,
+        backlog: &BacklogConfig,
+        stats: Arc<StageStats>,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Kafka> {
         let sink = Arc::new(Counting {
             stats: stats.clone(),
         });
-        Kafka::with_sink(cfg, stats, sink)
+        Kafka::with_sink(cfg, backlog, stats, stop, sink)
     }
 
     /// Creates the producer with delivery reports going to `sink`.
     pub fn with_sink(
         cfg: &KafkaExport,
+        backlog: &BacklogConfig,
         stats: Arc<StageStats>,
+        stop: Arc<AtomicBool>,
         sink: Arc<dyn Delivery>,
     ) -> anyhow::Result<Kafka> {
         let ctx = Ctx {
@@ -183,17 +248,24 @@ impl Kafka {
             .client_config()
             .create_with_context(ctx)
             .map_err(|e| anyhow::anyhow!("cannot create the Kafka producer: {e}"))?;
+        stats.backlog.enabled.store(true, Relaxed);
         Ok(Kafka {
             producer,
             topic: cfg.topic.clone(),
             seq: 0,
-            full_since: None,
+            full: WhenFullState {
+                when_full: backlog.when_full,
+                since: None,
+                stop,
+                stop_seen: None,
+            },
             stats,
         })
     }
 
-    /// Queues one message; `record` as in [`Delivery::report`]. Returns false when it was
-    /// dropped (counted) because the backlog stayed full.
+    /// Queues one message; `record` as in [`Delivery::report`]. Returns false when it was not
+    /// queued: the backlog stayed full, or it is refused. The record it belongs to (this
+    /// message, or the record that follows this entity) is then counted, once, here.
     fn produce(&mut self, key: &[u8], payload: &[u8], record: bool) -> bool {
         self.seq += 1;
         let opaque = (self.seq as usize) << 1 | usize::from(record);
@@ -205,44 +277,48 @@ impl Kafka {
         if record {
             ctx.queued.fetch_add(1, Relaxed);
         }
-        loop {
+        let lost = loop {
             match self.producer.send(rec) {
                 Ok(()) => {
-                    self.full_since = None;
+                    self.full.since = None;
                     return true;
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // Wait for room while the brokers drain the backlog; drop once it has
-                    // stayed full for FULL_WAIT (the brokers are away).
-                    let since = *self.full_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() < FULL_WAIT {
-                        std::thread::sleep(Duration::from_millis(5));
-                        rec = back;
-                        continue;
+                    if let Some(why) = self.full.wait() {
+                        break why;
                     }
+                    rec = back;
                 }
                 Err((e, _)) => {
                     // Too large, unknown topic, …: this message can never go.
                     tracing::error!("{}: Kafka message refused: {e}", self.stats.label);
-                    if record {
-                        ctx.queued.fetch_sub(1, Relaxed);
-                        StageStats::add(&self.stats.export_errors, 1);
-                    }
-                    return false;
+                    break Lost::Refused;
                 }
             }
-            if record {
-                ctx.queued.fetch_sub(1, Relaxed);
-                let before = self.stats.dropped.fetch_add(1, Relaxed);
-                if before == 0 || (before + 1).is_multiple_of(10_000) {
-                    tracing::warn!(
-                        "{}: Kafka backlog full, dropped {} records so far",
-                        self.stats.label,
-                        before + 1
-                    );
-                }
+        };
+        if record {
+            ctx.queued.fetch_sub(1, Relaxed);
+        }
+        self.count_lost(lost);
+        false
+    }
+
+    /// Counts a record lost before librdkafka took it, and logs the first and every
+    /// 10,000th.
+    fn count_lost(&self, lost: Lost) {
+        let s = &self.stats;
+        let (counter, what) = match lost {
+            Lost::Refused => {
+                StageStats::add(&s.export_errors, 1);
+                return;
             }
-            return false;
+            Lost::Full => (&s.backlog.dropped_full, "backlog full (backlog.whenfull)"),
+            Lost::Shutdown => (&s.backlog.dropped_shutdown, "stopping with a full backlog"),
+        };
+        StageStats::add(&s.dropped, 1);
+        let n = counter.fetch_add(1, Relaxed) + 1;
+        if n == 1 || n.is_multiple_of(10_000) {
+            tracing::warn!("{}: Kafka {what}: {n} records dropped so far", s.label);
         }
     }
 }
@@ -286,6 +362,9 @@ impl Transport for Kafka {
         // Reports that never came (the polling thread gone): count their records too.
         let lost = self.producer.context().queued.swap(0, Relaxed);
         StageStats::add(&self.stats.dropped, lost);
+        StageStats::add(&self.stats.backlog.dropped_shutdown, lost);
+        self.stats.backlog.records.store(0, Relaxed);
+        self.stats.backlog.bytes.store(0, Relaxed);
         let d = self.stats.dropped.load(Relaxed);
         if d > 0 {
             tracing::warn!("{}: {d} records were dropped in total", self.stats.label);

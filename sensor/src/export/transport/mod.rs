@@ -21,7 +21,8 @@ pub trait Transport: Send {
     }
     /// Queues one message under `key` (a transport with keys: Kafka). `record` is false for
     /// a message that carries an entity a record needs rather than the record. Returns false
-    /// when the transport dropped the message (and counted it, if a record).
+    /// when the transport dropped the message; it has then counted the record (this one, or
+    /// the one the entity was for, which the caller must not send).
     fn send_keyed(&mut self, key: &[u8], doc: &[u8], record: bool) -> io::Result<bool> {
         let _ = (key, record);
         self.send(doc).map(|()| true)
