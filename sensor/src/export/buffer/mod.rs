@@ -40,6 +40,26 @@ use disk::segment::{FRAME_HEADER, MAX_RECORD};
 use disk::Disk;
 use mem::MemQueue;
 
+/// What a backlog's records hold; the disk buffer keeps it in its `format` file and refuses a
+/// directory of the other kind (its records would be misread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Records {
+    /// Syslog messages, each framed as it goes on the wire.
+    SyslogLines,
+    /// Kafka messages: the key's length (u32, little-endian), the key, the payload.
+    KafkaMessages,
+}
+
+impl Records {
+    /// The `format` file's line.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Records::SyslogLines => "syslog-lines 1",
+            Records::KafkaMessages => "kafka-messages 1",
+        }
+    }
+}
+
 /// Records handed to the transport at a time, and bytes (one record may exceed it).
 pub const CHUNK_RECORDS: usize = 256;
 pub const CHUNK_BYTES: usize = 1 << 20;
@@ -187,18 +207,19 @@ pub struct Buffer {
 }
 
 impl Buffer {
-    /// Opens a backlog (recovering its disk buffer, when configured). `stop` is the pipeline's
+    /// Opens a backlog of `records` (recovering its disk buffer, when configured). `stop` is the pipeline's
     /// stop flag: an exporter blocked on a full backlog stops waiting
     /// [`defaults::BACKLOG_CLOSE_DEADLINE`] after it is set.
     pub fn open(
         cfg: &BacklogConfig,
+        records: Records,
         stats: Arc<StageStats>,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<(Buffer, Outbox)> {
         let mut disk = None;
         let mut confirmed = 0;
         if let Some(dir) = &cfg.path {
-            let (d, rec) = Disk::open(dir, cfg.disk_max_bytes)
+            let (d, rec) = Disk::open(dir, cfg.disk_max_bytes, records)
                 .with_context(|| format!("backlog.path {}", dir.display()))?;
             for note in &rec.notes {
                 tracing::warn!("{}: disk buffer: {note}", stats.label);

@@ -19,7 +19,13 @@ fn cfg(max: u64, when_full: WhenFull, disk: Option<&Path>) -> BacklogConfig {
 
 fn open(c: &BacklogConfig) -> (Buffer, Outbox, Arc<StageStats>) {
     let stats = Arc::new(StageStats::default());
-    let (b, o) = Buffer::open(c, stats.clone(), Arc::new(AtomicBool::new(false))).unwrap();
+    let (b, o) = Buffer::open(
+        c,
+        Records::SyslogLines,
+        stats.clone(),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
     (b, o, stats)
 }
 
@@ -170,10 +176,47 @@ fn a_second_backlog_on_the_same_directory_is_refused() {
     let c = cfg(64 << 10, WhenFull::Block, Some(dir.path()));
     let _first = open(&c);
     let stats = Arc::new(StageStats::default());
-    let e = Buffer::open(&c, stats, Arc::new(AtomicBool::new(false)))
-        .err()
-        .unwrap();
+    let e = Buffer::open(
+        &c,
+        Records::SyslogLines,
+        stats,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .err()
+    .unwrap();
     assert!(format!("{e:#}").contains("in use"), "{e:#}");
+}
+
+#[test]
+fn a_directory_of_the_other_record_kind_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(64 << 10, WhenFull::Block, Some(dir.path()));
+    let stop = || Arc::new(AtomicBool::new(false));
+    let open_as = |r: Records| Buffer::open(&c, r, Arc::new(StageStats::default()), stop());
+    // A syslog backlog leaves a record on disk (the server is down).
+    {
+        let (mut b, mut o) = open_as(Records::SyslogLines).unwrap();
+        o.set_reachable(false);
+        b.push(&batch(0, 1));
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("format")).unwrap(),
+        "syslog-lines 1\n"
+    );
+    let e = format!("{:#}", open_as(Records::KafkaMessages).err().unwrap());
+    assert!(
+        e.contains("another kind")
+            && e.contains("syslog-lines 1")
+            && e.contains("kafka-messages 1"),
+        "{e}"
+    );
+    // Segments from before the format file: a syslog exporter's.
+    std::fs::remove_file(dir.path().join("format")).unwrap();
+    assert!(open_as(Records::KafkaMessages).is_err());
+    let (_b, mut o) = open_as(Records::SyslogLines).unwrap();
+    let mut f = Frames::default();
+    assert_eq!(o.take(&mut f), Take::Records);
+    assert_eq!(numbers(&f), [0]);
 }
 
 #[test]

@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 
 use super::Transport;
 use crate::config::ExporterConfig;
-use crate::export::buffer::{deliver, Buffer, Frames};
+use crate::export::buffer::{deliver, Buffer, Frames, Records};
 use crate::pipeline::StageStats;
 
 /// The syslog transport: formats on the exporter thread, writes on its own thread.
@@ -43,7 +43,8 @@ impl Syslog {
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Syslog> {
         let sink = conn::SyslogSink::new(conn::Target::new(cfg)?);
-        let (buffer, outbox) = Buffer::open(&cfg.backlog, stats.clone(), stop)?;
+        let (buffer, outbox) =
+            Buffer::open(&cfg.backlog, Records::SyslogLines, stats.clone(), stop)?;
         let writer = std::thread::Builder::new()
             .name("syslog-writer".into())
             .spawn(move || deliver::run(sink, outbox, stats))?;

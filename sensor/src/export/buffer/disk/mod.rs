@@ -8,6 +8,11 @@
 //! data and the ledger every second, which bounds what a power loss can take. The ledger is
 //! written after every confirmed write; if it is lost or damaged, delivery starts again at the
 //! oldest segment (duplicates, never a loss).
+//!
+//! The `format` file names what the records hold ([`Records`]), so that a directory written
+//! by one kind of exporter is never delivered by another; a directory with segments and no
+//! `format` file was written before there was one, by a syslog exporter (the only one that
+//! had a disk buffer then).
 
 pub mod reader;
 pub mod segment;
@@ -19,6 +24,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::Records;
 use segment::{Parsed, FRAME_HEADER, MAGIC};
 
 /// The ledger: magic, the first unconfirmed record's number, CRC-32 of the 16 bytes before.
@@ -81,8 +87,8 @@ pub struct Disk {
 impl Disk {
     /// Opens (creating) the buffer directory, takes its lock, and recovers what an earlier
     /// run left: the ledger, the segments, and a last record cut short by a crash, which is
-    /// cut off.
-    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<(Disk, Recovered)> {
+    /// cut off. Refuses a directory whose records are of another kind than `records`.
+    pub fn open(dir: &Path, max_bytes: u64, records: Records) -> io::Result<(Disk, Recovered)> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -115,11 +121,12 @@ impl Disk {
             let name = e.file_name();
             match name.to_str().and_then(segment::parse_name) {
                 Some(first) => firsts.push((first, e.metadata()?.len())),
-                None if matches!(name.to_str(), Some("lock" | "ledger")) => {}
+                None if matches!(name.to_str(), Some("lock" | "ledger" | "format")) => {}
                 None => notes.push(format!("ignoring {:?}", e.path())),
             }
         }
         firsts.sort_unstable();
+        check_format(dir, records, !firsts.is_empty())?;
         let mut disk = Disk {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -461,6 +468,38 @@ impl Disk {
 
 /// Segment size: an eighth of the buffer (so that confirmed data is freed in steps), between
 /// 64 KiB and 8 MiB.
+/// Checks (or, in a new directory, writes) the `format` file against `records`.
+fn check_format(dir: &Path, records: Records, has_segments: bool) -> io::Result<()> {
+    let path = dir.join("format");
+    let found = match fs::read_to_string(&path) {
+        Ok(s) => s.trim_end().to_string(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && has_segments => {
+            Records::SyslogLines.tag().to_string()
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut f = OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(&path)?;
+            f.write_all(format!("{}\n", records.tag()).as_bytes())?;
+            f.sync_all()?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if found == records.tag() {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "holds records of another kind ({found:?}; this exporter writes {:?}): give each exporter its own directory, or empty this one once its records are no longer needed",
+            records.tag()
+        ),
+    ))
+}
+
 fn segment_bytes(max_bytes: u64) -> u64 {
     (max_bytes / 8).clamp(64 << 10, 8 << 20)
 }
