@@ -200,6 +200,18 @@ impl Daemon {
         }
     }
 
+    /// `sensor run --input socket --config CFG SOCK` (`sensor` is the binary's command),
+    /// once it listens (and so handles SIGUSR1: before, the signal would kill it).
+    pub fn socket(mut sensor: Command, cfg: &Path, sock: &Path) -> Daemon {
+        sensor
+            .args(["run", "--log", "info", "--input", "socket", "--config"])
+            .arg(cfg)
+            .arg(sock);
+        let mut d = Daemon::spawn(sensor);
+        d.wait_log("listening on");
+        d
+    }
+
     /// Waits (30 s at most) for a log line after the first `from` lines that contains `pat`.
     pub fn wait_log_after(&mut self, from: usize, pat: &str) -> String {
         use std::time::{Duration, Instant};

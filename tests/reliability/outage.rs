@@ -85,13 +85,7 @@ fn config(dir: &Path, port: u16, backlog: &[(&str, String)]) -> PathBuf {
 
 /// The daemon, once it listens (and so handles SIGUSR1: before, the signal would kill it).
 fn daemon(cfg: &Path, sock: &Path) -> Daemon {
-    let mut c = sensor();
-    c.args(["run", "--log", "info", "--input", "socket", "--config"])
-        .arg(cfg)
-        .arg(sock);
-    let mut d = Daemon::spawn(c);
-    d.wait_log("listening on");
-    d
+    Daemon::socket(sensor(), cfg, sock)
 }
 
 /// Waits (bounded) until the exporter has taken `n` records (`in=`); returns its counters.

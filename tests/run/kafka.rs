@@ -22,6 +22,8 @@ use testkit::shared_dir;
 
 use super::sensor;
 
+mod disk;
+
 /// The Kafka tests run one at a time: each starts a broker, sensors and Python clients, and
 /// on two cores their timing (reconnection after the restart above all) suffers when all
 /// four share them.

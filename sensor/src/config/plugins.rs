@@ -566,15 +566,7 @@ fn parse_backlog(k: &Keys<'_>, export: ExportKind) -> Result<BacklogConfig, Conf
                 "export: kafka cannot drop its oldest record (librdkafka's queue holds them); use drop_newest or block",
             ));
         }
-        if let Some(key) = ["backlog.path", "backlog.disk.maxbytes"]
-            .into_iter()
-            .find(|key| matches!(k.str(key, &[]), Ok(Some(_))))
-        {
-            return Err(k.bad(
-                key,
-                "export: kafka has no disk buffer yet (docs/fleet.md, \"Not yet\"); only backlog.maxbytes and backlog.whenfull apply",
-            ));
-        }
+        // backlog.path with the sysflow encoding is refused with kafka.encoding.
         return Ok(cfg);
     }
     if cfg != d && export != ExportKind::Syslog {

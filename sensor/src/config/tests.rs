@@ -450,14 +450,14 @@ fn kafka_exporter_backlog_is_librdkafkas_queue() {
             "drop_newest or block",
         ),
         (
-            r#","backlog.path":"/var/lib/b""#,
+            r#","kafka.encoding":"sysflow","backlog.path":"/var/lib/b""#,
             "backlog.path",
-            "no disk buffer yet",
+            "json encoding only",
         ),
         (
-            r#","backlog.disk.maxbytes":"1GiB""#,
+            r#","kafka.encoding":"avro","backlog.disk.maxbytes":"1GiB""#,
             "backlog.disk.maxbytes",
-            "no disk buffer yet",
+            "json encoding only",
         ),
     ] {
         let e = kafka_exporter(&format!("{brokers}{keys}"))
@@ -465,6 +465,17 @@ fn kafka_exporter_backlog_is_librdkafkas_queue() {
             .to_string();
         assert!(e.contains(key) && e.contains(what), "{keys}: {e}");
     }
+    // With the json encoding (the default), backlog.path is the disk buffer's directory.
+    let p = kafka_exporter(&format!(
+        r#"{brokers},"backlog.path":"/var/lib/sensor/kafka","backlog.disk.maxbytes":"2GiB""#
+    ))
+    .unwrap();
+    let b = &exporter(&p).backlog;
+    assert_eq!(
+        b.path.as_deref(),
+        Some(std::path::Path::new("/var/lib/sensor/kafka"))
+    );
+    assert_eq!(b.disk_max_bytes, 2 << 30);
     let e = kafka_exporter(
         r#","kafka.topic":"t","backlog.maxbytes":"1MiB","kafka.config":{"bootstrap.servers":"k:9092","queue.buffering.max.kbytes":"1024"}"#,
     )

@@ -151,10 +151,18 @@ impl Exporter {
                     ends: Vec::new(),
                     doc: Vec::new(),
                 });
-                Box::new(
-                    kafka::Kafka::start(k, &cfg.backlog, stats.clone(), stop)
-                        .with_context(|| format!("{}: kafka exporter", stats.label))?,
-                )
+                let what = || format!("{}: kafka exporter", stats.label);
+                if cfg.backlog.path.is_some() {
+                    Box::new(
+                        kafka::buffered::Buffered::start(k, &cfg.backlog, stats.clone(), stop)
+                            .with_context(what)?,
+                    )
+                } else {
+                    Box::new(
+                        kafka::Kafka::start(k, &cfg.backlog, stats.clone(), stop)
+                            .with_context(what)?,
+                    )
+                }
             }
             ExportKind::Null => Box::new(NullTransport),
         };

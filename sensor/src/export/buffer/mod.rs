@@ -18,12 +18,14 @@
 //! out; `backlog.whenfull` then applies when the disk is full. Records on disk are delivered
 //! first, so order is kept.
 
+mod backlog;
 pub mod deliver;
 mod disk;
 mod frames;
 mod mem;
 mod outbox;
 
+pub use backlog::Backlog;
 pub use frames::Frames;
 pub use outbox::{Outbox, Take};
 

@@ -24,7 +24,11 @@
 //! request. librdkafka cannot give up its oldest queued message, so there is no
 //! `drop_oldest`. `close` flushes for up to [`CLOSE_DEADLINE`] and counts what is left as
 //! dropped.
+//!
+//! With `backlog.path` (document encodings only) the exporter uses [`buffered`] instead: the
+//! backlog of `export::buffer`, with a disk buffer, released by the delivery reports.
 
+pub mod buffered;
 pub mod key;
 
 use std::io;
@@ -94,6 +98,12 @@ impl Delivery for Counting {
     }
 }
 
+/// `retried` = the produce requests librdkafka sent again, from its statistics.
+fn note_retries(stats: &StageStats, s: &Statistics) {
+    let retries: u64 = s.brokers.values().map(|b| b.txretries).sum();
+    stats.retried.fetch_max(retries, Relaxed);
+}
+
 /// The producer's context: delivery reports to the sink, statistics to `retried`, client
 /// errors to the log once per outage.
 struct Ctx {
@@ -111,8 +121,7 @@ impl ClientContext for Ctx {
     }
 
     fn stats(&self, s: Statistics) {
-        let retries: u64 = s.brokers.values().map(|b| b.txretries).sum();
-        self.stats.retried.fetch_max(retries, Relaxed);
+        note_retries(&self.stats, &s);
         // The backlog's gauges, once a second: records (their entity messages aside) and the
         // bytes librdkafka holds.
         let b = &self.stats.backlog;

@@ -17,20 +17,16 @@ mod stamp;
 use std::io;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use super::Transport;
 use crate::config::ExporterConfig;
-use crate::export::buffer::{deliver, Buffer, Frames, Records};
+use crate::export::buffer::{Backlog, Records};
 use crate::pipeline::StageStats;
 
 /// The syslog transport: formats on the exporter thread, writes on its own thread.
 pub struct Syslog {
-    buffer: Buffer,
-    writer: Option<JoinHandle<()>>,
+    backlog: Backlog,
     header: stamp::Header,
-    /// Messages formatted since the last flush.
-    local: Frames,
 }
 
 impl Syslog {
@@ -43,16 +39,17 @@ impl Syslog {
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Syslog> {
         let sink = conn::SyslogSink::new(conn::Target::new(cfg)?);
-        let (buffer, outbox) =
-            Buffer::open(&cfg.backlog, Records::SyslogLines, stats.clone(), stop)?;
-        let writer = std::thread::Builder::new()
-            .name("syslog-writer".into())
-            .spawn(move || deliver::run(sink, outbox, stats))?;
+        let backlog = Backlog::start(
+            &cfg.backlog,
+            Records::SyslogLines,
+            sink,
+            stats,
+            stop,
+            "syslog-writer",
+        )?;
         Ok(Syslog {
-            buffer,
-            writer: Some(writer),
+            backlog,
             header: stamp::Header::new(cfg),
-            local: Frames::default(),
         })
     }
 }
@@ -60,7 +57,7 @@ impl Syslog {
 impl Transport for Syslog {
     fn send(&mut self, doc: &[u8]) -> io::Result<()> {
         let header = &mut self.header;
-        self.local.push_with(|b| {
+        self.backlog.local().push_with(|b| {
             header.write(b);
             b.extend_from_slice(doc);
             b.push(b'\n');
@@ -69,25 +66,12 @@ impl Transport for Syslog {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.buffer.push(&self.local);
-        self.local.clear();
+        self.backlog.flush();
         Ok(())
     }
 
     fn close(&mut self) -> io::Result<()> {
-        self.flush()?;
-        self.buffer.close();
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
+        self.backlog.close();
         Ok(())
-    }
-}
-
-impl Drop for Syslog {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            let _ = self.close();
-        }
     }
 }
