@@ -2,7 +2,8 @@
 //! loopback port started here), read back and checked by an independent client (Python
 //! confluent-kafka, librdkafka 2.x): every record of a real trace arrives once and in order
 //! per key, in JSON and as the SysFlow stream; a broker killed and restarted mid-stream loses
-//! nothing the sensor accepted (or it counts the loss); two consumers in one group over a
+//! nothing the sensor accepted (or it counts the loss); with a disk buffer (`disk`), a frozen
+//! broker and a `kill -9` lose nothing accepted; two consumers in one group over a
 //! partitioned topic, fed by two producer sensors and rebalanced mid-stream, raise the
 //! alerts one `sensor run` raises over the same traces.
 
