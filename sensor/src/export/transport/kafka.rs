@@ -6,7 +6,8 @@
 //! reconnects on its own threads; with one request in flight per broker (the default) each
 //! partition keeps its order across retries (a retry may deliver a message twice). Each message carries a sequence number and whether it is a record's
 //! own message (not an entity of the `sysflow` stream); its delivery report goes to a
-//! [`Delivery`] sink — the seam a disk buffer can use to release what the broker confirmed.
+//! [`Delivery`] sink (the disk buffer, [`buffered`], has a producer of its own that awaits
+//! each chunk's reports instead).
 //! The default sink counts: `out` = records the broker acknowledged, `export_errors` =
 //! records that failed (e.g. `message.timeout.ms`, 5 min, elapsed while the brokers were
 //! away), `dropped` = records never handed to the broker (backlog full, or still queued at

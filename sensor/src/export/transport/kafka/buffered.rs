@@ -32,7 +32,7 @@ use rdkafka::statistics::Statistics;
 use super::super::Transport;
 use crate::config::{kafka::librdkafka_log, BacklogConfig, KafkaExport};
 use crate::export::buffer::deliver::{Sent, Sink};
-use crate::export::buffer::{Backlog, Frames, Records};
+use crate::export::buffer::{Backlog, Frames, Records, CHUNK_RECORDS};
 use crate::pipeline::StageStats;
 
 /// How long a chunk may wait with no delivery report before the brokers count as away.
@@ -44,6 +44,7 @@ const POLL: Duration = Duration::from_millis(5);
 /// A record's index in its chunk takes the low bits of the message's opaque value, the
 /// chunk's number the rest (late reports of an earlier chunk are ignored).
 const INDEX_BITS: u32 = 16;
+const _: () = assert!(CHUNK_RECORDS < 1 << INDEX_BITS);
 
 /// Appends one message as a backlog record: the key's length (u32, little-endian), the key,
 /// the payload ([`Records::KafkaMessages`]).
