@@ -378,4 +378,37 @@ mod tests {
         assert_eq!(unpack(b"abc"), None);
         assert_eq!(unpack(&[5, 0, 0, 0, b'k']), None);
     }
+
+    /// No broker on the port: `connect` fails within its timeout (so the backlog goes to
+    /// disk), and a record that is not a packed message is rejected, not sent.
+    #[test]
+    fn without_a_broker_the_sink_does_not_connect() {
+        use crate::config::{KafkaEncoding, KafkaKey, KafkaProps};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut props = KafkaProps::default();
+        props.set("bootstrap.servers", &format!("127.0.0.1:{port}"));
+        let cfg = KafkaExport {
+            props,
+            topic: "t".into(),
+            encoding: KafkaEncoding::Json,
+            key: KafkaKey::Node,
+            node: None,
+            epoch: Duration::from_secs(60),
+        };
+        let mut sink = KafkaSink::new(&cfg, Arc::new(StageStats::default())).unwrap();
+        let t = Instant::now();
+        assert!(sink.connect().is_err());
+        assert!(!sink.is_up());
+        assert!(t.elapsed() < CONNECT_TIMEOUT + Duration::from_secs(2));
+        let mut f = Frames::default();
+        f.push(b"ab");
+        match sink.send(&f) {
+            Sent::Rejected { index: 0, .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
 }
