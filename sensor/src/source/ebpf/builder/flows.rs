@@ -148,6 +148,7 @@ impl Builder {
             Op::Accept | Op::Accept4 => f.op_flags |= OpFlags::ACCEPT,
             Op::Shutdown => f.op_flags |= OpFlags::SHUTDOWN,
             Op::Mmap => f.op_flags |= OpFlags::MMAP,
+            Op::Setns => f.op_flags |= OpFlags::SETNS,
             _ if op.is_read() => {
                 f.op_flags |= OpFlags::READ;
                 f.rops += 1;
