@@ -282,12 +282,19 @@ fn image_runs_unprivileged_for_files_and_sockets_and_watches_another_container_w
     }
     let _probes = testkit::ebpf::lock();
     let c = docker.container("sysflow-ebpf");
+    // The daemon's API socket where the sensor looks for it, for container names.
+    let api = format!(
+        "{}:/var/run/docker.sock",
+        docker.host().trim_start_matches("unix://")
+    );
     detached(
         &docker,
         &c.name,
         &[
             "--user",
             "0",
+            "-v",
+            &api,
             "--pid=host",
             "--cap-drop=ALL",
             "--cap-add=SYS_ADMIN",
@@ -333,7 +340,9 @@ fn image_runs_unprivileged_for_files_and_sockets_and_watches_another_container_w
             &base.tag,
             "sh",
             "-c",
-            &format!("echo x > {marker}; sleep 30"),
+            // A second first: names come from the runtime asynchronously (records are never
+            // held back for them), and the write must come after the lookup.
+            &format!("sleep 2; echo x > {marker}; sleep 30"),
         ],
     );
     let victim_id = docker.ok(&["inspect", "-f", "{{.Id}}", &victim.name]);
@@ -351,10 +360,10 @@ fn image_runs_unprivileged_for_files_and_sockets_and_watches_another_container_w
     );
     let a = alert().unwrap();
     assert_eq!(a["container"]["id"], victim_id[..12], "{a}");
-    // The collector's placeholder until the runtime is asked for names (issue 17), then the
-    // container's name; never another container's.
-    let name = a["container"]["name"].as_str().unwrap_or_default();
-    assert!(name == "incomplete" || name == victim.name, "{a}");
+    // Named by the runtime the sensor asks through the mounted socket: the victim's name
+    // and image, never the sensor's own container.
+    assert_eq!(a["container"]["name"], victim.name.as_str(), "{a}");
+    assert_eq!(a["container"]["image"], base.tag.as_str(), "{a}");
     // The collector's own counters reach the endpoint inside the container (published
     // once a second).
     let metrics = || {
