@@ -146,10 +146,13 @@ pub enum Op {
     CopyFileRangeOut,
     /// A process moved to another cgroup (`cgroup_attach_task`).
     CgroupAttach,
+    /// setns(2) on a namespace descriptor (`/proc/<pid>/ns/*`): SysFlow's SETNS, a file
+    /// flow op of that descriptor as in the original collector.
+    Setns,
 }
 
 impl Op {
-    const ALL: [Op; 57] = [
+    const ALL: [Op; 58] = [
         Op::Read,
         Op::Write,
         Op::Pread64,
@@ -207,6 +210,7 @@ impl Op {
         Op::CopyFileRangeIn,
         Op::CopyFileRangeOut,
         Op::CgroupAttach,
+        Op::Setns,
     ];
 
     /// The op for a raw header value.

@@ -9,7 +9,10 @@
 //! of bash under that name doing the same syscalls; `ModifyBinaryDirs` renames a file it
 //! created in /bin rather than /bin/true; the network actions talk to listeners of this
 //! test on the host's own address (the rules exclude loopback and private networks, and no
-//! remote host is reachable here). Actions event-generator skips on this host (no
+//! remote host is reachable here); `ChangeThreadNamespace` enters its own network namespace
+//! where event-generator calls `setns(0, 0)`, which fails (SysFlow records no failed
+//! calls); `FilelessExecutionViaMemfdCreate` runs a memfd copy of /bin/true from perl where
+//! event-generator runs a copy of itself. Actions event-generator skips on this host (no
 //! `crontab`, `sudoedit` or `pkexec` installed) and those that only run in a container are
 //! not ported. Actions whose syscalls SysFlow does not see are run too and counted as
 //! misses: they are listed in docs/policy-language.md with the reason.
@@ -398,6 +401,45 @@ const ACTIONS: &[Action] = &[
             io(rx.recv(&mut b), "udp recv")
         },
     },
+    Action {
+        name: "ChangeThreadNamespace",
+        rule: "Change thread namespace",
+        visible: true,
+        // setns(2) (308) into the process's own network namespace.
+        run: |_| {
+            run(Command::new("perl").args([
+                "-e",
+                "open(my $f, '<', '/proc/self/ns/net') or die; syscall(308, fileno($f), 0);",
+            ]))
+        },
+    },
+    Action {
+        name: "FilelessExecutionViaMemfdCreate",
+        rule: "Fileless execution via memfd_create",
+        visible: true,
+        // memfd_create (319; perl passes a string argument by pointer only from a
+        // variable), copy /bin/true in unbuffered, execute it from /proc/self/fd. Its exit
+        // status is checked: the exec must have happened.
+        run: |_| {
+            let status = Command::new("perl")
+                .args([
+                    "-e",
+                    "my $n = 'program'; my $fd = syscall(319, $n, 0); die \"memfd: $!\" if $fd < 0; \
+                     open(my $m, '>&=', $fd) or die; open(my $t, '<', '/bin/true') or die; \
+                     binmode $t; my $b = do { local $/; <$t> }; \
+                     syswrite($m, $b) == length($b) or die \"write: $!\"; \
+                     exec {\"/proc/self/fd/$fd\"} 'true' or die \"exec: $!\";",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .status()
+                .map_err(|e| format!("perl: {e}"))?;
+            status
+                .success()
+                .then_some(())
+                .ok_or_else(|| format!("memfd execution failed: {status}"))
+        },
+    },
     // Gaps: the syscalls or data these rules need are not in SysFlow records (see
     // docs/policy-language.md, "Falco's event-generator under SysFlow").
     Action {
@@ -438,17 +480,6 @@ const ACTIONS: &[Action] = &[
         },
     },
     Action {
-        name: "ChangeThreadNamespace",
-        rule: "Change thread namespace",
-        visible: false,
-        run: |_| {
-            run(Command::new("perl").args([
-                "-e",
-                "open(my $f, '<', '/proc/self/ns/net') or die; syscall(308, fileno($f), 0);",
-            ]))
-        },
-    },
-    Action {
         name: "PtraceAttachedToProcess",
         rule: "PTRACE attached to process",
         visible: false,
@@ -467,20 +498,6 @@ const ACTIONS: &[Action] = &[
         visible: false,
         // PTRACE_TRACEME (0).
         run: |_| run(Command::new("perl").args(["-e", "syscall(101, 0, 0, 0, 0);"])),
-    },
-    Action {
-        name: "FilelessExecutionViaMemfdCreate",
-        rule: "Fileless execution via memfd_create",
-        visible: false,
-        // memfd_create (319), copy /bin/true in, execute it from /proc/self/fd.
-        run: |_| {
-            run(Command::new("perl").args([
-                "-e",
-                "my $fd = syscall(319, 'x', 0); open(my $m, '>&=', $fd) or die; \
-                 open(my $t, '<', '/bin/true') or die; binmode $t; my $b = do { local $/; <$t> }; \
-                 print {$m} $b; close $t; exec {\"/proc/self/fd/$fd\"} 'true';",
-            ]))
-        },
     },
     Action {
         name: "UnprivilegedDelegationOfPageFaultsHandlingToAUserspaceProcess",
@@ -530,13 +547,14 @@ fn host_ip() -> Option<String> {
 }
 
 /// Writes the pipeline: eBPF driver → reader → alert-mode policy engine → Falco's JSON on
-/// the terminal. The driver keeps every file flow (`filereadmode` 0): Falco's rules look at
-/// opens under /dev and /proc that the default mode drops when nothing was written.
+/// the terminal. The driver keeps its defaults (`filereadmode` 2, read-only flows under
+/// /proc, /dev, /sys and the library directories dropped): a file created empty below /dev
+/// and a setns through /proc/self/ns must come through it.
 fn falco_pipeline(dir: &Path) -> String {
     let config = dir.join("pipeline.json");
     std::fs::write(
         &config,
-        r#"{"drivers":[{"driver":"ebpf","filereadmode":"0"}],"pipeline":[
+        r#"{"drivers":[{"driver":"ebpf"}],"pipeline":[
   {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
   {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"alert"},
   {"processor":"exporter","in":"evt eventchan","export":"terminal","format":"falco"}]}"#,
@@ -667,13 +685,11 @@ fn event_generator_actions_fire_falco_rules() {
         missed.is_empty(),
         "actions SysFlow sees that did not fire: {missed:?}\n{table}\n{log}"
     );
-    // The issue's goal is 80 % of all ported actions; the gaps wait for collector work
-    // (docs/policy-language.md lists each), so what is asserted is that every action
-    // SysFlow records fires (above) and that no gap is miscounted as visible.
-    let visible = ACTIONS.iter().filter(|a| a.visible).count();
+    // The issue's goal: at least 80 % of the ported actions fire their rule (the gaps are
+    // listed with their reasons in docs/policy-language.md).
     assert!(
-        n >= visible,
-        "{n} of {} actions fired\n{table}",
+        n * 100 >= ACTIONS.len() * 80,
+        "{n} of {} actions fired, under 80 %\n{table}",
         ACTIONS.len()
     );
 }

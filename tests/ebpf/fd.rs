@@ -1,6 +1,7 @@
 //! Descriptor bookkeeping of the eBPF collector: duplicated descriptors (dup, dup2, dup3,
 //! fcntl F_DUPFD_CLOEXEC) join the flow of their file or socket, dup2 onto an open descriptor
-//! ends what was there; mmap of a file is a flow operation.
+//! ends what was there; mmap and setns on a file are flow operations; the default
+//! `filereadmode` drops reads under /dev but keeps a file created there unwritten.
 //!
 //! Needs root and the embedded probes; otherwise prints `SKIPPED: ...` and returns.
 
@@ -215,5 +216,79 @@ fn ebpf_mmap_of_a_file_is_a_flow_operation() {
             OpenFlags::RDONLY | OpenFlags::CLOEXEC
         )),
         "flows on m.bin: {flows:?}"
+    );
+}
+
+#[test]
+fn ebpf_setns_is_a_flow_operation_kept_by_the_read_filter() {
+    let _g = lock();
+    // `sensor record`'s default filereadmode (2): read-only flows under /proc are dropped.
+    let Some(rec) = start("setns", &[]) else {
+        return;
+    };
+    let me = tid();
+    let ns = Path::new("/proc/self/ns/net");
+    let fd = open(ns, libc::O_RDONLY | libc::O_CLOEXEC);
+    // SAFETY: joins the network namespace the thread is already in (needs CAP_SYS_ADMIN).
+    assert_eq!(unsafe { libc::setns(fd, libc::CLONE_NEWNET) }, 0, "setns");
+    close(fd);
+    let (files, _) = rec.stop();
+    let recs = all(files);
+    let flows: Vec<_> = file_flows(&recs, Path::new("/proc/"), me)
+        .into_iter()
+        .filter(|f| f.0.ends_with("/ns/net"))
+        .map(|f| (f.1, f.2, f.3))
+        .collect();
+    assert_eq!(
+        flows,
+        [(
+            fd,
+            OpFlags::OPEN | OpFlags::SETNS | OpFlags::CLOSE,
+            OpenFlags::RDONLY | OpenFlags::CLOEXEC
+        )],
+        "flows on /proc/self/ns/net"
+    );
+}
+
+#[test]
+fn ebpf_default_read_filter_keeps_files_created_below_dev() {
+    let _g = lock();
+    let Some(rec) = start("devcreate", &[]) else {
+        return;
+    };
+    let me = tid();
+    let w = Path::new("/dev/shm").join(format!("sensor-devcreate-{}", pid()));
+    fs::create_dir(&w).expect("mkdir below /dev/shm");
+    let (made, read) = (w.join("made"), w.join("read"));
+    fs::write(&read, b"x").expect("write read");
+    // Created and closed unwritten (touch): kept. Opened read-only and read: dropped.
+    close(open(
+        &made,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC,
+    ));
+    let mut b = Vec::new();
+    fs::File::open(&read)
+        .and_then(|mut f| f.read_to_end(&mut b))
+        .expect("read");
+    let (files, _) = rec.stop();
+    let _ = fs::remove_dir_all(&w);
+    let recs = all(files);
+    let flows: Vec<_> = file_flows(&recs, &w, me)
+        .into_iter()
+        .map(|f| (f.0, f.2, f.3))
+        .collect();
+    let made = made.to_string_lossy().to_string();
+    let read = read.to_string_lossy().to_string();
+    let wr = OpenFlags::WRONLY | OpenFlags::CLOEXEC;
+    assert!(
+        flows.contains(&(made, OpFlags::OPEN | OpFlags::CLOSE, wr | OpenFlags::CREAT)),
+        "no flow of the created file: {flows:?}"
+    );
+    // The write that made `read` is kept; its read-only open is not.
+    assert!(
+        !flows
+            .iter()
+            .any(|f| f.0 == read && f.1 & OpFlags::WRITE == 0),
+        "a read-only flow below /dev was kept: {flows:?}"
     );
 }

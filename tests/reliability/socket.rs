@@ -25,26 +25,12 @@ struct Daemon {
 /// `sensor run --input socket` in enrich mode (every record goes on) to a file exporter.
 fn start() -> Daemon {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let rules = tmp.path().join("r.yaml");
-    std::fs::write(
-        &rules,
-        "- rule: exec\n  desc: exec\n  condition: sf.type = PE and sf.opflags = EXEC\n  priority: low\n",
-    )
-    .expect("rules");
     let out = tmp.path().join("out.json");
-    let cfg = tmp.path().join("p.json");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"{{"pipeline":[
-  {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
-  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"enrich"}},
-  {{"processor":"exporter","in":"evt eventchan","export":"file","file.path":"{}"}}]}}"#,
-            rules.display(),
-            out.display()
-        ),
-    )
-    .expect("config");
+    let cfg = testkit::run::enrich_pipeline(
+        tmp.path(),
+        "p",
+        &format!(r#","export":"file","file.path":"{}""#, out.display()),
+    );
     let sock = tmp.path().join("sysflow.sock");
     let child = sensor()
         .args(["run", "--log", "info", "--input", "socket", "--config"])

@@ -35,26 +35,12 @@ struct Daemon {
 /// file.
 fn start(extra: &[&str], prepare: impl FnOnce(&Path)) -> Daemon {
     let tmp = tempfile::tempdir().unwrap();
-    let rules = tmp.path().join("r.yaml");
-    std::fs::write(
-        &rules,
-        "- rule: exec\n  desc: process started\n  condition: sf.type = PE and sf.opflags = EXEC\n  priority: low\n",
-    )
-    .unwrap();
     let out = tmp.path().join("out.json");
-    let cfg = tmp.path().join("p.json");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"{{"pipeline":[
-  {{"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"}},
-  {{"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","policies":"{}","mode":"enrich"}},
-  {{"processor":"exporter","in":"evt eventchan","export":"file","file.path":"{}"}}]}}"#,
-            rules.display(),
-            out.display()
-        ),
-    )
-    .unwrap();
+    let cfg = testkit::run::enrich_pipeline(
+        tmp.path(),
+        "p",
+        &format!(r#","export":"file","file.path":"{}""#, out.display()),
+    );
     let sock = tmp.path().join("run/sub/sysflow.sock");
     prepare(&sock);
     let child = sensor()

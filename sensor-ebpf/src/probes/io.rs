@@ -1,5 +1,5 @@
 //! Descriptor I/O on exit: read/write and their positional and vectored forms, the
-//! send/recv family, mmap, close, and the socket calls connect/accept/shutdown.
+//! send/recv family, mmap, setns, close, and the socket calls connect/accept/shutdown.
 //!
 //! Only regular files and inet sockets are reported (the collector's `fileOnly` default);
 //! pipes, ttys, unix sockets and the like are filtered here to keep the ring quiet.
@@ -47,7 +47,7 @@ pub(crate) unsafe fn io_exit(regs: Args, ret: i64, op: Op) {
             }
             fd = ret;
         }
-        Op::Close if ret < 0 => {
+        Op::Close | Op::Setns if ret < 0 => {
             failed(op, pt, ret);
             return;
         }
@@ -110,7 +110,7 @@ unsafe fn report_fd(task: Task, pt: u64, regs: Args, ret: i64, op: Op, fd: i64) 
             return;
         }
         if i_mode & mode::S_IFMT == mode::S_IFSOCK {
-            if op == Op::Mmap {
+            if op == Op::Mmap || op == Op::Setns {
                 return;
             }
             unsafe { sock_tuple(file, &mut sock) };

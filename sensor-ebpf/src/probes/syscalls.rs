@@ -98,6 +98,7 @@ fn x64_call(nr: u64) -> Option<(H, Op)> {
         296 => (H::Io, Op::Pwritev),
         299 => (H::Io, Op::Recvmmsg),
         307 => (H::Io, Op::Sendmmsg),
+        308 => (H::Io, Op::Setns),
         316 => (H::Path, Op::Renameat2),
         326 => (H::Xfer, Op::CopyFileRangeIn),
         327 => (H::Io, Op::Preadv2),
@@ -156,6 +157,7 @@ fn ia32_call(nr: u64) -> Option<Ia32> {
         334 => Call(H::Io, Op::Pwritev),
         337 | 417 => Call(H::Io, Op::Recvmmsg),
         345 => Call(H::Io, Op::Sendmmsg),
+        346 => Call(H::Io, Op::Setns),
         353 => Call(H::Path, Op::Renameat2),
         362 => Call(H::Io, Op::Connect),
         364 => Call(H::Io, Op::Accept4),
@@ -237,7 +239,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     // once the descriptor's type is known (`io::report_fd`).
     let class = match (h, op) {
         (H::Cred, _) => classes::SETUID,
-        (H::Open | H::Path, _) | (H::Io, Op::Mmap) => classes::FILE,
+        (H::Open | H::Path, _) | (H::Io, Op::Mmap | Op::Setns) => classes::FILE,
         _ => classes::FILE | classes::NET,
     };
     if !reports(class) {

@@ -242,13 +242,19 @@ impl Exporter {
             }
             self.count_pending();
         }
+        self.sent(written, j.filtered, errors);
+    }
+
+    /// After a batch: flushes with `buffer: 0`, and counts what it wrote (unless the
+    /// transport counts confirmations itself), filtered out and failed to write.
+    fn sent(&mut self, written: u64, filtered: u64, errors: u64) {
         if self.buffer == 0 && self.pending > 0 {
             self.flush();
         }
         if !self.transport.confirms_delivery() {
             StageStats::add(&self.stats.output, written);
         }
-        StageStats::add(&self.stats.filtered, j.filtered);
+        StageStats::add(&self.stats.filtered, filtered);
         StageStats::add(&self.stats.export_errors, errors);
     }
 
@@ -280,14 +286,7 @@ impl Exporter {
             }
             self.count_pending();
         }
-        if self.buffer == 0 && self.pending > 0 {
-            self.flush();
-        }
-        if !self.transport.confirms_delivery() {
-            StageStats::add(&self.stats.output, written);
-        }
-        StageStats::add(&self.stats.filtered, filtered);
-        StageStats::add(&self.stats.export_errors, errors);
+        self.sent(written, filtered, errors);
     }
 
     /// Sends the messages of one event under its key. When the transport drops one that

@@ -28,7 +28,7 @@ const NO_ARGS: &str = "SysFlow records no syscall arguments beyond paths, flags 
 const NO_CAPS: &str = "SysFlow records no capability sets";
 const NO_NS: &str = "SysFlow records host process ids only, no namespace-relative ids or sessions";
 const NO_LOGIN: &str = "SysFlow records no audit login uid or user database entries";
-const NO_INODE: &str = "SysFlow records no executable inode, overlay layer or memfd origin";
+const NO_INODE: &str = "SysFlow records no executable inode or overlay layer";
 const NO_DNS: &str = "SysFlow records addresses, not the DNS names they were resolved from";
 const NO_MOUNTS: &str = "SysFlow's container entity has no mounts, labels or start time";
 const NO_K8S: &str = "SysFlow's pod entity has name, namespace, id and node only";
@@ -97,7 +97,7 @@ pub const FIELDS: &[(&str, Source)] = &[
     ("proc.vpgid.exe", M(NO_NS)),
     ("proc.is_vpgid_leader", M(NO_NS)),
     ("proc.is_exe_upper_layer", M(NO_INODE)),
-    ("proc.is_exe_from_memfd", M(NO_INODE)),
+    ("proc.is_exe_from_memfd", C(exe_from_memfd)),
     ("proc.is_exe_writable", M(NO_INODE)),
     ("proc.exe_ino", M(NO_INODE)),
     ("proc.exe_ino.ctime", M(NO_INODE)),
@@ -281,4 +281,16 @@ fn open_flags<'r>(r: &'r FlatRecord, s: &'r mut String) -> Value<'r> {
         }
     }
     Value::Str(s.as_str())
+}
+
+/// `proc.is_exe_from_memfd`: the process runs a file created by memfd_create. Such a file
+/// has no path, only its name, `memfd:<name>` (`/memfd:<name>` as the kernel's `d_path`
+/// and the eBPF collector's walk of the executed file spell it), which is what SysFlow's
+/// exe holds: the flag follows from it as Falco's follows from the same name.
+fn exe_from_memfd<'r>(r: &'r FlatRecord, _: &'r mut String) -> Value<'r> {
+    let Some(p) = r.proc.as_deref() else {
+        return Value::Missing;
+    };
+    let exe = p.exe.trim();
+    Value::Bool(exe.starts_with("/memfd:") || exe.starts_with("memfd:"))
 }

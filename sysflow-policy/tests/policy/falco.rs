@@ -203,6 +203,80 @@ fn falco_fields_read_what_the_records_hold() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
+/// [0] EXEC of a file created by memfd_create (`/memfd:program`, as the eBPF collector and
+/// the kernel's `d_path` name it), [1] EXEC of `/usr/bin/true`, [2] a FileFlow of the
+/// latter that entered a namespace (OPEN|SETNS|CLOSE on /proc/self/ns/net, read-only).
+fn exec_records() -> Vec<FlatRecord> {
+    let mut fl = Flattener::new(TableConfig::default());
+    let ns = File {
+        oid: Foid::of("", "/proc/self/ns/net"),
+        restype: 'f' as i32,
+        path: "/proc/self/ns/net".into(),
+        ..File::default()
+    };
+    let exec = |h: i64| {
+        SysFlow::ProcessEvent(ProcessEvent {
+            proc_oid: oid(h),
+            ts: h * 1_000 + 10,
+            tid: h,
+            op_flags: OpFlags(OpFlags::EXEC),
+            ..ProcessEvent::default()
+        })
+    };
+    let input = vec![
+        SysFlow::Process(Process {
+            oid: oid(1),
+            exe: "/memfd:program".into(),
+            ..Process::default()
+        }),
+        SysFlow::Process(Process {
+            oid: oid(2),
+            exe: "/usr/bin/true".into(),
+            ..Process::default()
+        }),
+        SysFlow::File(ns.clone()),
+        exec(1),
+        exec(2),
+        SysFlow::FileFlow(FileFlow {
+            proc_oid: oid(2),
+            ts: 2_020,
+            op_flags: OpFlags(OpFlags::OPEN | OpFlags::SETNS | OpFlags::CLOSE),
+            open_flags: OpenFlags(OpenFlags::RDONLY),
+            file_oid: ns.oid,
+            fd: 3,
+            ..FileFlow::default()
+        }),
+    ];
+    input.into_iter().filter_map(|r| fl.push(r)).collect()
+}
+
+#[test]
+fn memfd_executions_and_namespace_changes_match_falcos_fields() {
+    let records = exec_records();
+    for (cond, want) in [
+        ("spawned_process and proc.is_exe_from_memfd=true", &[0][..]),
+        ("spawned_process and proc.is_exe_from_memfd=false", &[1]),
+        ("evt.type=setns", &[2]),
+        ("evt.type=setns and fd.name startswith /proc/", &[2]),
+    ] {
+        let header = format!(
+            "{FALCO}- macro: spawned_process\n  condition: evt.type in (execve, execveat)\n"
+        );
+        let e = engine(&header, cond);
+        let mut m = Matches::new();
+        let got: Vec<usize> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                e.process(r, &mut m);
+                !m.is_empty()
+            })
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(got, want, "{cond}");
+    }
+}
+
 #[test]
 fn pmatch_is_a_path_prefix_in_falco_files_and_a_substring_in_sysflow_files() {
     assert_eq!(hits("fd.name pmatch (/etc, /usr)"), [0]);

@@ -148,6 +148,7 @@ impl Builder {
             Op::Accept | Op::Accept4 => f.op_flags |= OpFlags::ACCEPT,
             Op::Shutdown => f.op_flags |= OpFlags::SHUTDOWN,
             Op::Mmap => f.op_flags |= OpFlags::MMAP,
+            Op::Setns => f.op_flags |= OpFlags::SETNS,
             _ if op.is_read() => {
                 f.op_flags |= OpFlags::READ;
                 f.rops += 1;
@@ -208,8 +209,7 @@ impl Builder {
         }
         match &f.kind {
             FlowKind::File { foid, open_flags } => {
-                let read_only = f.op_flags & OpFlags::WRITE == 0;
-                if read_only {
+                if is_read_only(f.op_flags, *open_flags) {
                     let suppress = match self.cfg.file_read_mode {
                         0 => false,
                         1 => true,
@@ -286,6 +286,24 @@ impl Builder {
     }
 }
 
+/// Whether `filereadmode` may drop a file flow: the original collector's `SHOULD_WRITE`
+/// test: opened read-only, or read without writing or mapping. A file created or opened for
+/// writing and closed unwritten (`touch /dev/x`, Falco's "Create files below dev") is
+/// therefore kept, where judging by the absence of WRITE dropped it. Two deliberate
+/// differences: the
+/// collector tests the read-only bit as a mask, which `O_RDWR` also matches (a file opened
+/// read-write and written under /dev would be dropped), where the access mode is compared
+/// here; and a flow that entered a namespace (SETNS on `/proc/<pid>/ns/*`, always opened
+/// read-only) is never a mere read.
+fn is_read_only(op_flags: u32, open_flags: u32) -> bool {
+    if op_flags & OpFlags::SETNS != 0 {
+        return false;
+    }
+    let access = open_flags & OpenFlags::RDWR;
+    access == OpenFlags::RDONLY
+        || (op_flags & OpFlags::READ != 0 && op_flags & (OpFlags::WRITE | OpFlags::MMAP) == 0)
+}
+
 /// IPv4 address bytes (network order) as SysFlow stores them: read as little-endian i32.
 fn ip4(a: &[u8; 16]) -> i32 {
     i32::from_le_bytes([a[0], a[1], a[2], a[3]])
@@ -297,4 +315,38 @@ fn peer_hash(t: &SockTuple) -> u64 {
         h = (h ^ *b as u64).wrapping_mul(0x100_0000_01b3);
     }
     h | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPEN_CLOSE: u32 = OpFlags::OPEN | OpFlags::CLOSE;
+
+    #[test]
+    fn read_only_follows_the_open_mode_and_the_ops() {
+        let (ro, wo, rw) = (OpenFlags::RDONLY, OpenFlags::WRONLY, OpenFlags::RDWR);
+        // Opened read-only: a read whether or not it read.
+        assert!(is_read_only(OPEN_CLOSE, ro));
+        assert!(is_read_only(
+            OPEN_CLOSE | OpFlags::READ,
+            ro | OpenFlags::CLOEXEC
+        ));
+        // Created and closed unwritten (`touch`): not a read.
+        assert!(!is_read_only(OPEN_CLOSE, wo | OpenFlags::CREAT));
+        assert!(!is_read_only(OPEN_CLOSE, rw | OpenFlags::CREAT));
+        // Read-write: judged by what was done.
+        assert!(is_read_only(OPEN_CLOSE | OpFlags::READ, rw));
+        assert!(!is_read_only(OPEN_CLOSE | OpFlags::WRITE, rw));
+        assert!(!is_read_only(
+            OPEN_CLOSE | OpFlags::READ | OpFlags::MMAP,
+            rw
+        ));
+        // Flags unknown (descriptor from before the sensor).
+        assert!(is_read_only(OpFlags::READ, 0));
+        assert!(!is_read_only(OpFlags::READ | OpFlags::WRITE, 0));
+        assert!(!is_read_only(OpFlags::MMAP, 0));
+        // Entering a namespace through a read-only /proc/<pid>/ns file.
+        assert!(!is_read_only(OPEN_CLOSE | OpFlags::SETNS, ro));
+    }
 }
