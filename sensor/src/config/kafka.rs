@@ -177,17 +177,6 @@ pub(super) fn parse_export(
             _ => return Err(k.bad(key, format!("expected json or sysflow, got {v:?}"))),
         },
     };
-    if encoding == KafkaEncoding::Sysflow {
-        if let Some(key) = ["backlog.path", "backlog.disk.maxbytes"]
-            .into_iter()
-            .find(|key| matches!(k.str(key, &[]), Ok(Some(_))))
-        {
-            return Err(k.bad(
-                key,
-                "the disk buffer takes the json encoding only: the sysflow encoding sends each key's header and entities once per epoch, so a record delivered from disk after an outage or a restart would reach consumers without the entities it refers to (docs/run.md, \"Delivery guarantees\")",
-            ));
-        }
-    }
     let key = k.choice(
         "kafka.key",
         &[],

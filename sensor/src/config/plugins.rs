@@ -509,8 +509,8 @@ fn parse_exporter(k: &Keys<'_>) -> Result<ExporterConfig, ConfigError> {
 }
 
 /// The `backlog.*` keys; an error where the transport has no backlog. `export: kafka` has
-/// the memory bound and the when-full policy (librdkafka's queue holds the records, so
-/// `drop_oldest` is not possible) and no disk buffer yet.
+/// the memory bound, the when-full policy (`drop_oldest` is not possible: without a disk
+/// buffer librdkafka's queue holds the records) and the disk buffer, for every encoding.
 fn parse_backlog(k: &Keys<'_>, export: ExportKind) -> Result<BacklogConfig, ConfigError> {
     let kafka = export == ExportKind::Kafka;
     let d = BacklogConfig {
@@ -566,7 +566,6 @@ fn parse_backlog(k: &Keys<'_>, export: ExportKind) -> Result<BacklogConfig, Conf
                 "export: kafka cannot drop its oldest record (librdkafka's queue holds them); use drop_newest or block",
             ));
         }
-        // backlog.path with the sysflow encoding is refused with kafka.encoding.
         return Ok(cfg);
     }
     if cfg != d && export != ExportKind::Syslog {

@@ -133,7 +133,12 @@ impl Exporter {
                     .as_ref()
                     .with_context(|| format!("{}: no kafka settings", stats.label))?;
                 let node = k.node.clone().unwrap_or_else(kafka::key::hostname);
+                let buffered = cfg.backlog.path.is_some();
                 let enc: Box<dyn Encoder> = match (k.encoding, cfg.format) {
+                    // The disk buffer holds each event as a self-contained group.
+                    (KafkaEncoding::Sysflow, _) if buffered => {
+                        Box::new(sysflow::SysflowEncoder::grouped(&node, k.epoch))
+                    }
                     (KafkaEncoding::Sysflow, _) => {
                         Box::new(sysflow::SysflowEncoder::new(&node, k.epoch))
                     }
@@ -152,7 +157,7 @@ impl Exporter {
                     doc: Vec::new(),
                 });
                 let what = || format!("{}: kafka exporter", stats.label);
-                if cfg.backlog.path.is_some() {
+                if buffered {
                     Box::new(
                         kafka::buffered::Buffered::start(k, &cfg.backlog, stats.clone(), stop)
                             .with_context(what)?,

@@ -50,6 +50,9 @@ pub enum Records {
     SyslogLines,
     /// Kafka messages: the key's length (u32, little-endian), the key, the payload.
     KafkaMessages,
+    /// Kafka messages whose payload is a self-contained group of the `sysflow` encoding
+    /// (`export::encode::sysflow::group`).
+    KafkaSysflow,
 }
 
 impl Records {
@@ -58,6 +61,7 @@ impl Records {
         match self {
             Records::SyslogLines => "syslog-lines 1",
             Records::KafkaMessages => "kafka-messages 1",
+            Records::KafkaSysflow => "kafka-sysflow 1",
         }
     }
 }

@@ -11,8 +11,16 @@
 //! entities again as events need them — at least every `kafka.epoch`, so a consumer that
 //! takes a partition over rebuilds the tables from the last epoch instead of the stream's
 //! first message.
+//!
+//! For the Kafka disk buffer the encoder writes each event as one self-contained [`group`]
+//! instead ([`SysflowEncoder::grouped`]): the header, every entity the event needs, then the
+//! event; the delivery thread sends of it only what the key's stream has not carried since
+//! it last started over. Each entity is encoded once per version and copied into the groups.
+
+pub mod group;
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -26,8 +34,15 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Sent entities are remembered by allocation: the flattener replaces an entity's `Arc` when
 /// a new record arrives, and a `Weak` keeps the old allocation from being reused meanwhile.
-fn same<T>(sent: Option<&Weak<T>>, now: &Arc<T>) -> bool {
-    sent.is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(now)))
+fn same<T>(sent: Option<&Sent<T>>, now: &Arc<T>) -> bool {
+    sent.is_some_and(|s| std::ptr::eq(s.at.as_ptr(), Arc::as_ptr(now)))
+}
+
+/// One entity as the stream last carried it: its allocation and, in grouped mode, its datum
+/// (encoded once per version, copied into every group that needs it).
+struct Sent<T> {
+    at: Weak<T>,
+    datum: Vec<u8>,
 }
 
 /// What one key's stream has carried in its current epoch.
@@ -36,15 +51,19 @@ struct Stream {
     started: Option<Instant>,
     last_used: Option<Instant>,
     header: Option<Arc<SfHeader>>,
-    procs: FastMap<Oid, Weak<Process>>,
-    files: FastMap<Foid, Weak<File>>,
-    containers: FastMap<String, Weak<Container>>,
-    pods: FastMap<String, Weak<Pod>>,
+    /// The header's datum (grouped mode).
+    header_datum: Vec<u8>,
+    procs: FastMap<Oid, Sent<Process>>,
+    files: FastMap<Foid, Sent<File>>,
+    containers: FastMap<String, Sent<Container>>,
+    pods: FastMap<String, Sent<Pod>>,
 }
 
 impl Stream {
     fn new_epoch(&mut self, now: Instant, header: Arc<SfHeader>) {
         self.started = Some(now);
+        self.header_datum.clear();
+        encode_datum(&SysFlow::Header((*header).clone()), &mut self.header_datum);
         self.header = Some(header);
         self.procs.clear();
         self.files.clear();
@@ -56,6 +75,8 @@ impl Stream {
 /// Encodes events as the SysFlow stream of their key.
 pub struct SysflowEncoder {
     epoch: Duration,
+    /// Each event is one self-contained [`group`] message.
+    grouped: bool,
     /// The header of streams whose events carry none (the eBPF driver's): version 5, the
     /// node name as exporter.
     default_header: Arc<SfHeader>,
@@ -68,6 +89,7 @@ impl SysflowEncoder {
     pub fn new(node: &str, epoch: Duration) -> Self {
         SysflowEncoder {
             epoch,
+            grouped: false,
             default_header: Arc::new(SfHeader {
                 version: 5,
                 exporter: node.to_string(),
@@ -76,6 +98,16 @@ impl SysflowEncoder {
             }),
             streams: FastMap::default(),
             last_sweep: Instant::now(),
+        }
+    }
+
+    /// Writes each event as one message, a [`group`] with the header and every entity the
+    /// event needs (the Kafka disk buffer's records). `epoch` only bounds how long encoded
+    /// entities are kept.
+    pub fn grouped(node: &str, epoch: Duration) -> Self {
+        SysflowEncoder {
+            grouped: true,
+            ..SysflowEncoder::new(node, epoch)
         }
     }
 
@@ -96,6 +128,48 @@ impl SysflowEncoder {
 fn put(rec: &SysFlow, out: &mut Vec<u8>, ends: &mut Vec<(usize, bool)>) {
     encode_datum(rec, out);
     ends.push((out.len(), false));
+}
+
+/// Where the messages of one event go: messages of their own, or entries of one group.
+struct Out<'a> {
+    grouped: bool,
+    out: &'a mut Vec<u8>,
+    ends: &'a mut Vec<(usize, bool)>,
+}
+
+impl Out<'_> {
+    /// Entity `e` of kind `kind` (a [`group`] slot kind), filed under `id` in `map`: a
+    /// message when the stream has not carried this version; in a group, always (encoded
+    /// once per version).
+    fn entity<K, T>(
+        &mut self,
+        map: &mut FastMap<K, Sent<T>>,
+        kind: u8,
+        id: &K,
+        e: &Arc<T>,
+        wrap: fn(T) -> SysFlow,
+    ) where
+        K: Eq + Hash + Clone,
+        T: Clone,
+    {
+        if !same(map.get(id), e) {
+            let mut datum = Vec::new();
+            if self.grouped {
+                datum = map.remove(id).map(|s| s.datum).unwrap_or_default();
+                datum.clear();
+                encode_datum(&wrap((**e).clone()), &mut datum);
+            } else {
+                put(&wrap((**e).clone()), self.out, self.ends);
+            }
+            let at = Arc::downgrade(e);
+            map.insert(id.clone(), Sent { at, datum });
+        }
+        if self.grouped {
+            if let Some(s) = map.get(id) {
+                group::put(self.out, group::ENTITY, group::slot(kind, id), &s.datum);
+            }
+        }
+    }
 }
 
 impl Encoder for SysflowEncoder {
@@ -130,34 +204,43 @@ impl Encoder for SysflowEncoder {
             .is_none_or(|h| !Arc::ptr_eq(h, header) && **h != **header);
         if expired || changed {
             s.new_epoch(now, header.clone());
-            put(&SysFlow::Header((**header).clone()), out, ends);
-        }
-        if let Some(p) = &r.pod {
-            if !same(s.pods.get(&p.id), p) {
-                s.pods.insert(p.id.clone(), Arc::downgrade(p));
-                put(&SysFlow::Pod((**p).clone()), out, ends);
+            if !self.grouped {
+                out.extend_from_slice(&s.header_datum);
+                ends.push((out.len(), false));
             }
+        }
+        if self.grouped {
+            group::put(out, group::HEADER, 0, &s.header_datum);
+        }
+        let mut o = Out {
+            grouped: self.grouped,
+            out,
+            ends,
+        };
+        if let Some(p) = &r.pod {
+            o.entity(&mut s.pods, group::POD, &p.id, p, SysFlow::Pod);
         }
         if let Some(c) = &r.container {
-            if !same(s.containers.get(&c.id), c) {
-                s.containers.insert(c.id.clone(), Arc::downgrade(c));
-                put(&SysFlow::Container((**c).clone()), out, ends);
-            }
+            o.entity(
+                &mut s.containers,
+                group::CONTAINER,
+                &c.id,
+                c,
+                SysFlow::Container,
+            );
         }
         // Oldest ancestor first, so each parent is in the consumer's table before its child.
         for p in r.ancestry.iter().rev() {
-            if !same(s.procs.get(&p.oid), p) {
-                s.procs.insert(p.oid, Arc::downgrade(p));
-                put(&SysFlow::Process((**p).clone()), out, ends);
-            }
+            o.entity(&mut s.procs, group::PROCESS, &p.oid, p, SysFlow::Process);
         }
         for f in [&r.file, &r.newfile].into_iter().flatten() {
-            if !same(s.files.get(&f.oid), f) {
-                s.files.insert(f.oid, Arc::downgrade(f));
-                put(&SysFlow::File((**f).clone()), out, ends);
-            }
+            o.entity(&mut s.files, group::FILE, &f.oid, f, SysFlow::File);
         }
-        encode_datum(&r.rec, out);
+        if self.grouped {
+            group::put_with(out, group::RECORD, 0, |b| encode_datum(&r.rec, b));
+        } else {
+            encode_datum(&r.rec, out);
+        }
         ends.push((out.len(), true));
     }
 
@@ -247,8 +330,9 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn entities_go_once_per_epoch_and_stream_oldest_ancestor_first() {
+    /// Three events of process 2 (a child of 1) on one file; before the third, a new record
+    /// for process 2.
+    fn three_events() -> Vec<Event> {
         let mut src = Flattener::default();
         let mut evs = Vec::new();
         for r in [
@@ -258,7 +342,6 @@ mod tests {
             SysFlow::File(file(7, "/etc/passwd")),
             fe(2, 7, 10),
             fe(2, 7, 11),
-            // A new record for process 2: sent again, its unchanged parent not.
             SysFlow::Process(proc(2, Some(1), "/bin/cat")),
             fe(2, 7, 12),
         ] {
@@ -266,12 +349,19 @@ mod tests {
                 evs.push(Event::new(f));
             }
         }
+        evs
+    }
+
+    #[test]
+    fn entities_go_once_per_epoch_and_stream_oldest_ancestor_first() {
+        let evs = three_events();
         let mut enc = SysflowEncoder::new("node", Duration::from_secs(3600));
         assert_eq!(
             names(&messages(&mut enc, &evs[0], b"a")),
             ["H:h1", "P:/init", "P:/bin/sh", "F:/etc/passwd", "FE:10"]
         );
         assert_eq!(names(&messages(&mut enc, &evs[1], b"a")), ["FE:11"]);
+        // A new record for process 2: sent again, its unchanged parent not.
         assert_eq!(
             names(&messages(&mut enc, &evs[2], b"a")),
             ["P:/bin/cat", "FE:12"]
@@ -285,6 +375,80 @@ mod tests {
         let mut enc = SysflowEncoder::new("node", Duration::ZERO);
         messages(&mut enc, &evs[0], b"a");
         assert_eq!(messages(&mut enc, &evs[1], b"a").len(), 5);
+    }
+
+    /// The datums of one event's group (grouped mode: one message).
+    fn group_datums(enc: &mut SysflowEncoder, ev: &Event, key: &[u8]) -> Vec<u8> {
+        let (mut out, mut ends) = (Vec::new(), Vec::new());
+        enc.encode_messages(ev, key, &mut Vec::new(), &mut out, &mut ends);
+        assert_eq!(ends, [(out.len(), true)]);
+        assert!(group::valid(&out));
+        out
+    }
+
+    fn decoded(g: &[u8]) -> Vec<SysFlow> {
+        group::entries(g)
+            .map(|e| decode_datum(e.unwrap().datum).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn groups_carry_everything_and_streams_send_what_is_new() {
+        use crate::export::transport::kafka::streams::Streams;
+        let evs = three_events();
+        let mut enc = SysflowEncoder::grouped("node", Duration::from_secs(3600));
+        let groups: Vec<_> = evs
+            .iter()
+            .map(|ev| group_datums(&mut enc, ev, b"a"))
+            .collect();
+        let all = ["H:h1", "P:/init", "P:/bin/sh", "F:/etc/passwd"];
+        assert_eq!(names(&decoded(&groups[0]))[..4], all);
+        assert_eq!(names(&decoded(&groups[1]))[..4], all);
+        assert_eq!(
+            names(&decoded(&groups[2])),
+            ["H:h1", "P:/init", "P:/bin/cat", "F:/etc/passwd", "FE:12"]
+        );
+        // Sent through the key's stream, restarted before the second group (as after an
+        // outage): each record reaches a consumer with the entities it had at the source.
+        let mut streams = Streams::new(Duration::from_secs(3600));
+        let mut dst = Flattener::default();
+        let mut sent = Vec::new();
+        for (i, (g, ev)) in groups.iter().zip(&evs).enumerate() {
+            if i == 1 {
+                streams.clear();
+            }
+            let mut got = None;
+            streams
+                .send::<()>(b"a", g, Instant::now(), |e| {
+                    let r = decode_datum(e.datum).unwrap();
+                    sent.push(names(std::slice::from_ref(&r)).remove(0));
+                    got = dst.push(r).or(got.take());
+                    Ok(())
+                })
+                .unwrap();
+            let got = got.unwrap();
+            assert_eq!(got.rec, ev.rec.rec);
+            assert_eq!(got.proc.as_deref(), ev.rec.proc.as_deref());
+            assert_eq!(got.pproc.as_deref(), ev.rec.pproc.as_deref());
+            assert_eq!(got.file.as_deref(), ev.rec.file.as_deref());
+        }
+        assert_eq!(
+            sent,
+            [
+                "H:h1",
+                "P:/init",
+                "P:/bin/sh",
+                "F:/etc/passwd",
+                "FE:10", // first
+                "H:h1",
+                "P:/init",
+                "P:/bin/sh",
+                "F:/etc/passwd",
+                "FE:11", // restarted
+                "P:/bin/cat",
+                "FE:12",
+            ]
+        );
     }
 
     #[test]

@@ -26,11 +26,13 @@
 //! `drop_oldest`. `close` flushes for up to [`CLOSE_DEADLINE`] and counts what is left as
 //! dropped.
 //!
-//! With `backlog.path` (document encodings only) the exporter uses [`buffered`] instead: the
-//! backlog of `export::buffer`, with a disk buffer, released by the delivery reports.
+//! With `backlog.path` the exporter uses [`buffered`] instead: the backlog of
+//! `export::buffer`, with a disk buffer, released by the delivery reports (the `sysflow`
+//! encoding as self-contained groups, whose streams [`streams`] starts over after any gap).
 
 pub mod buffered;
 pub mod key;
+pub mod streams;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

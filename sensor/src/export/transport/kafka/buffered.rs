@@ -12,9 +12,13 @@
 //! buffer survives a broker outage, a restart and a `kill -9` of the sensor once it is on
 //! disk (docs/run.md, "Delivery guarantees").
 //!
-//! The `sysflow` encoding cannot use this: its messages are a stream per key whose entities
-//! go once per epoch, so a record delivered after a gap would need its header and entities
-//! again (the configuration refuses the combination).
+//! With the `sysflow` encoding a record is a self-contained group (`encode::sysflow::group`:
+//! the header, every entity the event needs, the event), and the sink sends of it only what
+//! the key's stream has not carried ([`Streams`]); a record counts as confirmed when its own
+//! message and the messages sent for it are. Whenever a chunk is not confirmed in full, or the
+//! brokers are lost, every stream starts over (header, then entities again), as it does after
+//! a restart: the sink cannot know then what consumers have. So no record reaches a consumer
+//! without its entities, whatever gap (outage, restart, skipped segment) came before it.
 
 use std::io;
 use std::sync::atomic::AtomicBool;
@@ -30,9 +34,11 @@ use rdkafka::producer::{
 use rdkafka::statistics::Statistics;
 
 use super::super::Transport;
-use crate::config::{kafka::librdkafka_log, BacklogConfig, KafkaExport};
+use super::streams::Streams;
+use crate::config::{kafka::librdkafka_log, BacklogConfig, KafkaEncoding, KafkaExport};
 use crate::export::buffer::deliver::{Sent, Sink};
 use crate::export::buffer::{Backlog, Frames, Records, CHUNK_RECORDS};
+use crate::export::encode::sysflow::group;
 use crate::pipeline::StageStats;
 
 /// How long a chunk may wait with no delivery report before the brokers count as away.
@@ -41,8 +47,9 @@ pub const STALL: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Delivery reports are collected this often while a chunk is out.
 const POLL: Duration = Duration::from_millis(5);
-/// A record's index in its chunk takes the low bits of the message's opaque value, the
-/// chunk's number the rest (late reports of an earlier chunk are ignored).
+/// A message's opaque value: whether it is a record's own message (the lowest bit), the
+/// record's index in its chunk (the next bits), the chunk's number (the rest: late reports
+/// of an earlier chunk are ignored).
 const INDEX_BITS: u32 = 16;
 const _: () = assert!(CHUNK_RECORDS < 1 << INDEX_BITS);
 
@@ -79,14 +86,11 @@ impl Buffered {
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Buffered> {
         let sink = KafkaSink::new(cfg, stats.clone())?;
-        let backlog = Backlog::start(
-            backlog,
-            Records::KafkaMessages,
-            sink,
-            stats,
-            stop,
-            "kafka-writer",
-        )?;
+        let records = match cfg.encoding {
+            KafkaEncoding::Sysflow => Records::KafkaSysflow,
+            KafkaEncoding::Json => Records::KafkaMessages,
+        };
+        let backlog = Backlog::start(backlog, records, sink, stats, stop, "kafka-writer")?;
         Ok(Buffered { backlog })
     }
 }
@@ -97,7 +101,7 @@ impl Transport for Buffered {
         Ok(())
     }
 
-    /// Every message is a record here (the `sysflow` encoding's entities never come).
+    /// Every message is a record here (the `sysflow` encoding's come as groups).
     fn send_keyed(&mut self, key: &[u8], doc: &[u8], _record: bool) -> io::Result<bool> {
         pack(key, doc, self.backlog.local());
         Ok(true)
@@ -126,6 +130,8 @@ struct Reports {
     chunk: u64,
     /// Per record: not reported yet, delivered, or failed with this error.
     outcomes: Vec<Option<Result<(), KafkaError>>>,
+    /// Per record: the first failure of a message sent for it (a header or an entity).
+    entity_failed: Vec<Option<KafkaError>>,
     /// Reports received.
     got: usize,
 }
@@ -161,14 +167,23 @@ impl ProducerContext for SinkCtx {
 
     fn delivery(&self, r: &DeliveryResult<'_>, opaque: usize) {
         let mut rep = lock(&self.reports);
-        if (opaque >> INDEX_BITS) as u64 != rep.chunk {
+        if (opaque >> (INDEX_BITS + 1)) as u64 != rep.chunk {
+            return;
+        }
+        let index = (opaque >> 1) & ((1 << INDEX_BITS) - 1);
+        if opaque & 1 == 0 {
+            // A message sent for record `index`: its failure is the record's. Reports come in
+            // the order of a partition, so before the record's own.
+            if let (Err((e, _)), Some(slot)) = (r, rep.entity_failed.get_mut(index)) {
+                slot.get_or_insert_with(|| e.clone());
+            }
             return;
         }
         let outcome = match r {
             Ok(_) => Ok(()),
             Err((e, _)) => Err(e.clone()),
         };
-        if let Some(slot) = rep.outcomes.get_mut(opaque & ((1 << INDEX_BITS) - 1)) {
+        if let Some(slot) = rep.outcomes.get_mut(index) {
             let first = slot.is_none();
             *slot = Some(outcome);
             rep.got += usize::from(first);
@@ -183,6 +198,8 @@ pub struct KafkaSink {
     peer: String,
     up: bool,
     chunk: u64,
+    /// The `sysflow` encoding's streams; `None` for documents.
+    streams: Option<Streams>,
     stats: Arc<StageStats>,
 }
 
@@ -208,6 +225,7 @@ impl KafkaSink {
             ),
             up: false,
             chunk: 0,
+            streams: (cfg.encoding == KafkaEncoding::Sysflow).then(|| Streams::new(cfg.epoch)),
             stats,
         })
     }
@@ -217,32 +235,36 @@ impl KafkaSink {
     }
 
     /// Produces the records of `chunk` in order; returns how many were queued and, when one
-    /// is refused before it could be queued (too large, not a packed message), which and why.
-    /// Gives up (leaving the rest unqueued) when librdkafka's queue stays full for [`STALL`].
+    /// is refused before it could be queued (too large, not a packed message or group), which
+    /// and why. Gives up (leaving the rest unqueued) when librdkafka's queue stays full for
+    /// [`STALL`].
     fn produce(&mut self, chunk: &Frames) -> (usize, Option<(usize, io::Error)>) {
-        let base = (self.chunk as usize) << INDEX_BITS;
+        let base = (self.chunk as usize) << (INDEX_BITS + 1);
+        let now = Instant::now();
         for (i, rec) in chunk.iter().enumerate() {
-            let Some((key, payload)) = unpack(rec) else {
-                let e = io::Error::new(io::ErrorKind::InvalidData, "not a packed Kafka message");
+            let grouped = self.streams.is_some();
+            let Some((key, payload)) = unpack(rec).filter(|(_, p)| !grouped || group::valid(p))
+            else {
+                let what = if grouped {
+                    "not a packed group of the sysflow encoding"
+                } else {
+                    "not a packed Kafka message"
+                };
+                let e = io::Error::new(io::ErrorKind::InvalidData, what);
                 return (i, Some((i, e)));
             };
-            let mut r = BaseRecord::with_opaque_to(&self.topic, base | i).payload(payload);
-            if !key.is_empty() {
-                r = r.key(key);
-            }
-            let since = Instant::now();
-            loop {
-                match self.producer.send(r) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        if since.elapsed() >= STALL {
-                            return (i, None);
-                        }
-                        self.producer.poll(POLL);
-                        r = back;
-                    }
-                    Err((e, _)) => return (i, Some((i, io::Error::other(e.to_string())))),
-                }
+            let (producer, topic, opaque) = (&self.producer, self.topic.as_str(), base | i << 1);
+            let queued = match &mut self.streams {
+                None => queue(producer, topic, key, payload, opaque | 1),
+                Some(streams) => streams.send(key, payload, now, |e| {
+                    let own = usize::from(e.tag == group::RECORD);
+                    queue(producer, topic, key, e.datum, opaque | own)
+                }),
+            };
+            match queued {
+                Ok(()) => {}
+                Err(None) => return (i, None),
+                Err(Some(e)) => return (i, Some((i, e))),
             }
         }
         (chunk.len(), None)
@@ -267,6 +289,44 @@ impl KafkaSink {
             }
             self.producer.poll(POLL);
         }
+    }
+}
+
+/// Queues one message: `Err(None)` when librdkafka's queue stayed full for [`STALL`],
+/// `Err(Some(_))` when the message is refused (too large, …).
+fn queue(
+    producer: &BaseProducer<SinkCtx>,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    opaque: usize,
+) -> Result<(), Option<io::Error>> {
+    let mut r = BaseRecord::with_opaque_to(topic, opaque).payload(payload);
+    if !key.is_empty() {
+        r = r.key(key);
+    }
+    let since = Instant::now();
+    loop {
+        match producer.send(r) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                if since.elapsed() >= STALL {
+                    return Err(None);
+                }
+                producer.poll(POLL);
+                r = back;
+            }
+            Err((e, _)) => return Err(Some(io::Error::other(e.to_string()))),
+        }
+    }
+}
+
+/// The outcome of record `i`: its own report, unless a message sent for it failed.
+fn outcome(rep: &Reports, i: usize) -> Option<Result<(), &KafkaError>> {
+    match (rep.entity_failed.get(i)?, rep.outcomes.get(i)?) {
+        (_, None) => None,
+        (Some(e), Some(_)) | (None, Some(Err(e))) => Some(Err(e)),
+        (None, Some(Ok(()))) => Some(Ok(())),
     }
 }
 
@@ -304,9 +364,26 @@ impl Sink for KafkaSink {
 
     fn disconnect(&mut self) {
         self.up = false;
+        if let Some(s) = &mut self.streams {
+            s.clear();
+        }
     }
 
+    /// Every stream starts over after a chunk not confirmed in full: what the consumers got
+    /// of it is unknown.
     fn send(&mut self, chunk: &Frames) -> Sent {
+        let sent = self.send_chunk(chunk);
+        if !matches!(sent, Sent::All) {
+            if let Some(s) = &mut self.streams {
+                s.clear();
+            }
+        }
+        sent
+    }
+}
+
+impl KafkaSink {
+    fn send_chunk(&mut self, chunk: &Frames) -> Sent {
         self.chunk += 1;
         {
             let chunk_no = self.chunk;
@@ -314,14 +391,15 @@ impl Sink for KafkaSink {
             rep.chunk = chunk_no;
             rep.outcomes.clear();
             rep.outcomes.resize(chunk.len(), None);
+            rep.entity_failed.clear();
+            rep.entity_failed.resize(chunk.len(), None);
             rep.got = 0;
         }
         let (queued, refused) = self.produce(chunk);
         let complete = self.await_reports(queued);
         let rep = self.reports();
-        let ok = rep.outcomes[..queued]
-            .iter()
-            .take_while(|o| matches!(o, Some(Ok(()))))
+        let ok = (0..queued)
+            .take_while(|&i| matches!(outcome(&rep, i), Some(Ok(()))))
             .count();
         StageStats::add(&self.stats.output, ok as u64);
         if ok == queued {
@@ -331,19 +409,19 @@ impl Sink for KafkaSink {
                 None => {}
             }
         }
-        let error = match rep.outcomes.get(ok) {
+        let error = match outcome(&rep, ok) {
             // Reports of what the stall purged say only that.
             _ if !complete => io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("no delivery report for {} s", STALL.as_secs()),
             ),
-            Some(Some(Err(e))) if permanent(e) => {
+            Some(Err(e)) if permanent(e) => {
                 return Sent::Rejected {
                     index: ok,
                     error: io::Error::other(e.to_string()),
                 }
             }
-            Some(Some(Err(e))) => io::Error::other(e.to_string()),
+            Some(Err(e)) => io::Error::other(e.to_string()),
             _ => io::Error::new(io::ErrorKind::TimedOut, "the backlog's queue stayed full"),
         };
         drop(rep);
