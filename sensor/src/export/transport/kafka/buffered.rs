@@ -1,4 +1,4 @@
-//! `export: kafka` with `backlog.path` (the document encodings: each message stands alone).
+//! `export: kafka` with `backlog.path`.
 //!
 //! The exporter packs each message (key and payload, [`pack`]) into the backlog of
 //! `export::buffer` — memory, and the disk buffer's segments while the brokers are away — and
