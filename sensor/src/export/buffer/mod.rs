@@ -57,6 +57,16 @@ pub enum Records {
 
 impl Records {
     /// The `format` file's line.
+    /// The most records and bytes handed to the transport at a time.
+    pub fn chunk(self) -> (usize, usize) {
+        match self {
+            Records::SyslogLines => (CHUNK_RECORDS, CHUNK_BYTES),
+            Records::KafkaMessages | Records::KafkaSysflow => {
+                (ACKED_CHUNK_RECORDS, ACKED_CHUNK_BYTES)
+            }
+        }
+    }
+
     pub fn tag(self) -> &'static str {
         match self {
             Records::SyslogLines => "syslog-lines 1",
@@ -66,9 +76,15 @@ impl Records {
     }
 }
 
-/// Records handed to the transport at a time, and bytes (one record may exceed it).
+/// Records handed to the transport at a time, and bytes (one record may exceed it), for a
+/// transport that writes a chunk at once (syslog: the TCP write confirms it).
 pub const CHUNK_RECORDS: usize = 256;
 pub const CHUNK_BYTES: usize = 1 << 20;
+/// The same for a transport that waits for acknowledgements of the whole chunk (Kafka's
+/// delivery reports, a broker round trip plus `linger.ms` per chunk): large enough that the
+/// wait is paid once per many records, and the most a broker outage can send twice.
+pub const ACKED_CHUNK_RECORDS: usize = 8192;
+pub const ACKED_CHUNK_BYTES: usize = 8 << 20;
 /// How often the disk buffer's new data is synced to the device.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// A blocked exporter checks for a stop request this often.
@@ -264,7 +280,7 @@ impl Buffer {
             stop,
             close_deadline: defaults::BACKLOG_CLOSE_DEADLINE,
         });
-        let outbox = Outbox::new(shared.clone());
+        let outbox = Outbox::new(shared.clone(), records.chunk());
         Ok((
             Buffer {
                 shared,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::disk;
 use super::disk::reader::{Damage, DiskReader, Read};
-use super::{lock, Frames, Shared, State, CHUNK_BYTES, CHUNK_RECORDS, SYNC_EVERY};
+use super::{lock, Frames, Shared, State, SYNC_EVERY};
 use crate::pipeline::StageStats;
 
 /// The delivery thread's side of a backlog.
@@ -20,6 +20,8 @@ pub struct Outbox {
     last_sync: Instant,
     /// The furthest damage reported ([`Damage::at`]).
     reported: Option<(u64, usize)>,
+    /// The most records and bytes in a chunk ([`super::Records::chunk`]).
+    chunk: (usize, usize),
 }
 
 /// What [`Outbox::take`] got.
@@ -32,8 +34,9 @@ pub enum Take {
 }
 
 impl Outbox {
-    pub(super) fn new(shared: Arc<Shared>) -> Outbox {
+    pub(super) fn new(shared: Arc<Shared>, chunk: (usize, usize)) -> Outbox {
         Outbox {
+            chunk,
             shared,
             reader: DiskReader::default(),
             ends: Vec::new(),
@@ -43,8 +46,8 @@ impl Outbox {
         }
     }
 
-    /// Waits for records and puts the next ones in order into `out` (at most
-    /// [`CHUNK_RECORDS`] or about [`CHUNK_BYTES`]). They stay in the backlog until
+    /// Waits for records and puts the next ones in order into `out` (at most the chunk's
+    /// records or about its bytes, [`super::Records::chunk`]). They stay in the backlog until
     /// [`Outbox::confirm`]ed.
     pub fn take(&mut self, out: &mut Frames) -> Take {
         out.clear();
@@ -83,7 +86,7 @@ impl Outbox {
                     &mut handed,
                     out,
                     &mut self.ends,
-                    (CHUNK_RECORDS, CHUNK_BYTES),
+                    self.chunk,
                     &mut |d| damage.push(d),
                 );
                 st.handed = handed;
@@ -96,7 +99,7 @@ impl Outbox {
                 }
             }
             // Then memory.
-            while out.len() < CHUNK_RECORDS && out.byte_len() < CHUNK_BYTES {
+            while out.len() < self.chunk.0 && out.byte_len() < self.chunk.1 {
                 let next = st.next_seq;
                 let Some((seq, fresh)) = st.mem.hand_out(next, out) else {
                     break;

@@ -37,7 +37,7 @@ use super::super::Transport;
 use super::streams::Streams;
 use crate::config::{kafka::librdkafka_log, BacklogConfig, KafkaEncoding, KafkaExport};
 use crate::export::buffer::deliver::{Sent, Sink};
-use crate::export::buffer::{Backlog, Frames, Records, CHUNK_RECORDS};
+use crate::export::buffer::{Backlog, Frames, Records, ACKED_CHUNK_RECORDS};
 use crate::export::encode::sysflow::group;
 use crate::pipeline::StageStats;
 
@@ -51,7 +51,7 @@ const POLL: Duration = Duration::from_millis(5);
 /// record's index in its chunk (the next bits), the chunk's number (the rest: late reports
 /// of an earlier chunk are ignored).
 const INDEX_BITS: u32 = 16;
-const _: () = assert!(CHUNK_RECORDS < 1 << INDEX_BITS);
+const _: () = assert!(ACKED_CHUNK_RECORDS < 1 << INDEX_BITS);
 
 /// Appends one message as a backlog record: the key's length (u32, little-endian), the key,
 /// the payload ([`Records::KafkaMessages`]).
