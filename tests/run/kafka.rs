@@ -75,21 +75,10 @@ fn run_to_end(args: &[&str], cfg: Option<&Path>, input: &Path) -> String {
     log
 }
 
-fn is_entity(r: &SysFlow) -> bool {
-    matches!(
-        r,
-        SysFlow::Header(_)
-            | SysFlow::Container(_)
-            | SysFlow::Process(_)
-            | SysFlow::File(_)
-            | SysFlow::Pod(_)
-    )
-}
-
 /// The datums of a trace's events and flows (what the flattener passes on), in order.
 fn event_datums(recs: &[SysFlow]) -> Vec<Vec<u8>> {
     recs.iter()
-        .filter(|r| !is_entity(r))
+        .filter(|r| r.record_type().is_event_or_flow())
         .map(|r| {
             let mut b = Vec::new();
             encode_datum(r, &mut b);
@@ -100,7 +89,12 @@ fn event_datums(recs: &[SysFlow]) -> Vec<Vec<u8>> {
 
 fn decoded_events(msgs: &[Msg]) -> Vec<Vec<u8>> {
     msgs.iter()
-        .filter(|m| !is_entity(&decode_datum(&m.value).expect("a SysFlow datum")))
+        .filter(|m| {
+            decode_datum(&m.value)
+                .expect("a SysFlow datum")
+                .record_type()
+                .is_event_or_flow()
+        })
         .map(|m| m.value.clone())
         .collect()
 }

@@ -34,7 +34,6 @@ use crossbeam_channel::Receiver;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use sysflow_model::SysFlow;
 
 use super::decode;
 use crate::config::KafkaSource;
@@ -219,7 +218,7 @@ impl Shared {
                 None => false,
             };
             let forward = rec.map(|r| {
-                if replaying && !is_entity(&r) {
+                if replaying && r.record_type().is_event_or_flow() {
                     StageStats::add(&self.stats.filtered, 1);
                     None
                 } else {
@@ -243,18 +242,6 @@ impl Shared {
         }
         Ok(())
     }
-}
-
-/// Headers and entities: what a replay forwards to rebuild the tables.
-fn is_entity(r: &SysFlow) -> bool {
-    matches!(
-        r,
-        SysFlow::Header(_)
-            | SysFlow::Container(_)
-            | SysFlow::Process(_)
-            | SysFlow::File(_)
-            | SysFlow::Pod(_)
-    )
 }
 
 /// Reads the topics into the pipeline until `stop` is set or the pipeline goes away; then

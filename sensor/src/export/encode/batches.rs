@@ -26,7 +26,6 @@ pub struct Encoded {
     ends: Vec<usize>,
     /// Per exported event, how many documents in `ends` precede the end of its own.
     event_ends: Vec<usize>,
-    scratch: Vec<u8>,
     /// The acknowledgement tokens of the encoded events (one per run of events that share
     /// one), held until the documents are sent ([`Encoded::release_acks`]).
     acks: Vec<Ack>,
@@ -75,7 +74,7 @@ impl Encoded {
                 self.filtered += 1;
                 continue;
             }
-            enc.encode_batch(ev, &mut self.out, &mut self.ends, &mut self.scratch);
+            enc.encode_batch(ev, &mut self.out, &mut self.ends);
             self.event_ends.push(self.ends.len());
         }
         for ev in &mut self.events {

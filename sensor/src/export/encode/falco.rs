@@ -193,6 +193,14 @@ impl Encoder for FalcoEncoder {
             send(out);
         }
     }
+
+    /// One alert per matched rule, each written in place.
+    fn encode_batch(&mut self, ev: &Event, out: &mut Vec<u8>, ends: &mut Vec<usize>) {
+        for r in &ev.rules {
+            self.alert(ev, r, out);
+            ends.push(out.len());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -273,16 +273,6 @@ pub(super) fn write_policies(out: &mut Vec<u8>, ev: &Event) {
 }
 
 impl Encoder for JsonEncoder {
-    fn encode_batch(
-        &mut self,
-        ev: &Event,
-        out: &mut Vec<u8>,
-        ends: &mut Vec<usize>,
-        _scratch: &mut Vec<u8>,
-    ) {
-        super::encode_one_in_place(self, ev, out, ends);
-    }
-
     fn encode(&mut self, ev: &Event, out: &mut Vec<u8>) {
         let JsonEncoder {
             attrs,

@@ -34,20 +34,11 @@ pub trait Encoder: Send {
     }
 
     /// Appends every document of an event to `out`, back to back, and where each ends to
-    /// `ends` (how the exporter encodes whole batches; `scratch` is scratch space). By default
-    /// the documents of [`Encoder::encode_each`], copied; one-document encoders override it
-    /// to write in place.
-    fn encode_batch(
-        &mut self,
-        ev: &Event,
-        out: &mut Vec<u8>,
-        ends: &mut Vec<usize>,
-        scratch: &mut Vec<u8>,
-    ) {
-        self.encode_each(ev, scratch, &mut |doc| {
-            out.extend_from_slice(doc);
-            ends.push(out.len());
-        });
+    /// `ends` (how the exporter encodes whole batches): in place. One document by default;
+    /// an encoder with several per event overrides this with [`Encoder::encode_each`].
+    fn encode_batch(&mut self, ev: &Event, out: &mut Vec<u8>, ends: &mut Vec<usize>) {
+        self.encode(ev, out);
+        ends.push(out.len());
     }
 
     /// The messages of one event for a transport that sends each on its own under a key
@@ -75,15 +66,4 @@ pub trait Encoder: Send {
     fn restart(&mut self, key: &[u8]) {
         let _ = key;
     }
-}
-
-/// [`Encoder::encode_batch`] for an encoder of one document per event: written in place.
-fn encode_one_in_place(
-    enc: &mut impl Encoder,
-    ev: &Event,
-    out: &mut Vec<u8>,
-    ends: &mut Vec<usize>,
-) {
-    enc.encode(ev, out);
-    ends.push(out.len());
 }

@@ -577,16 +577,6 @@ impl Rec<'_> {
 }
 
 impl Encoder for EcsEncoder {
-    fn encode_batch(
-        &mut self,
-        ev: &Event,
-        out: &mut Vec<u8>,
-        ends: &mut Vec<usize>,
-        _scratch: &mut Vec<u8>,
-    ) {
-        super::encode_one_in_place(self, ev, out, ends);
-    }
-
     fn encode(&mut self, ev: &Event, out: &mut Vec<u8>) {
         let ty = ev.rec.rec.record_type();
         let ops = match &ev.rec.rec {
