@@ -269,6 +269,16 @@ impl Daemon {
     }
 }
 
+/// A test that fails before stopping its daemon must not leave it running.
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// The value of counter `name` in a counters log line (`… name=N …`).
 pub fn counter(line: &str, name: &str) -> u64 {
     line.split(&format!(" {name}="))
