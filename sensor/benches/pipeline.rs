@@ -19,7 +19,8 @@
 //! joinable. Timings include process start-up and rule compilation (a few ms).
 //!
 //! Run: `cargo bench -p sensor --bench pipeline` (`BENCH_RECORDS` changes the record count,
-//! `BENCH_EXPORT=FILE` the exporter's output file, default in the temporary directory,
+//! `BENCH_EXPORT=FILE` the exporter's output file, default in the temporary directory
+//! (`/dev/null` or a tmpfs file takes the disk out of the measurement),
 //! `BENCH_KEEP_TRACE=FILE` keeps a copy of the trace, e.g. for `perf record`, `BENCH_ONLY=file`,
 //! `socket` or `syslog` runs one part). Besides wall
 //! time, the daemon's CPU time (user + system, from `getrusage`) is shown: on a loaded
@@ -189,7 +190,10 @@ fn file_bench(shared: &Path, trace: &Path, n: usize, tmp: &Path) {
             }
         }
     }
-    let _ = std::fs::remove_file(&out);
+    // Only a file the bench made: `BENCH_EXPORT=/dev/null` must survive it.
+    if std::fs::symlink_metadata(&out).is_ok_and(|m| m.is_file()) {
+        let _ = std::fs::remove_file(&out);
+    }
     for (bin, ci, best, best_cpu, written, bytes) in &runs {
         let c = &cases[*ci];
         let who = if bin == &ours { "ours    " } else { "baseline" };
