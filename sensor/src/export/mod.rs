@@ -172,17 +172,8 @@ impl Exporter {
             ExportKind::Null => Box::new(NullTransport),
         };
         // A keyed transport encodes on this thread: no encoding threads for it.
-        let batches = if keyed.is_some() {
-            Batches::new(
-                &ExporterConfig {
-                    encoders: 1,
-                    ..cfg.clone()
-                },
-                stats.clone(),
-            )
-        } else {
-            Batches::new(cfg, stats.clone())
-        };
+        let encoders = if keyed.is_some() { 1 } else { cfg.encoders };
+        let batches = Batches::new(cfg, encoders, stats.clone());
         Ok(Exporter {
             batches,
             keyed,

@@ -127,16 +127,16 @@ pub struct Batches {
 }
 
 impl Batches {
-    /// Inline encoding, or `cfg.encoders` threads (at most the available cores: more only
-    /// contend). An exporter that discards (`export: null`) encodes nothing.
-    pub fn new(cfg: &ExporterConfig, stats: Arc<StageStats>) -> Batches {
+    /// Inline encoding, or `encoders` encoding threads (at most the available cores: more
+    /// only contend). An exporter that discards (`export: null`) encodes nothing.
+    pub fn new(cfg: &ExporterConfig, encoders: usize, stats: Arc<StageStats>) -> Batches {
         let spec = Spec {
             format: cfg.format,
             version: cfg.version,
             flat: cfg.flat,
             alerts_only: cfg.records == RecordKind::Alert,
         };
-        let n = cfg.encoders.min(defaults::concurrency()).max(1);
+        let n = encoders.min(defaults::concurrency()).max(1);
         let mode = if n > 1 && cfg.export != ExportKind::Null {
             threads(spec, n, &stats.label)
         } else {
