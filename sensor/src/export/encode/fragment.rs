@@ -27,7 +27,10 @@
 //!    the encoder's own settings), or the record itself. Which attribute reads which entity
 //!    is the encoder's to declare (e.g. `attrs::entity_of` for the `sf.*` attributes); read
 //!    the attribute readers (`sysflow_model::flat`, `print::render`) when you declare it.
-//! 2. Give each entity part its own [`FragmentCache`].
+//! 2. Give each entity part its own [`FragmentCache`] — where it pays: a part of a few dozen
+//!    bytes whose entity changes from record to record (a file's) costs more through the
+//!    cache (a miss copies it into a slot and pins the entity) than encoded afresh
+//!    (`json::worth_caching`).
 //! 3. Per record and entity part:
 //!
 //! ```ignore
