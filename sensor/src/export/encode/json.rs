@@ -117,7 +117,7 @@ impl JsonEncoder {
 /// few dozen bytes (path, name, type, OID) and files change from record to record (44 % of
 /// lookups missed on the bench trace), so the lookup, the copy into the slot and the pinned
 /// `Arc` of every miss (dropped later, cold, on this thread) cost more than encoding the
-/// part: enrich mode took 11–16 % more CPU with file parts cached (`BENCHMARKS.md`, issue 19).
+/// part: enrich mode took 12–34 % more CPU with file parts cached (`BENCHMARKS.md`, issue 19).
 /// `print` and the ECS encoder do not cache files either.
 fn worth_caching(e: Entity) -> bool {
     !matches!(e, Entity::File | Entity::NewFile)
