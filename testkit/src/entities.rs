@@ -293,8 +293,6 @@ pub enum Shared {
     Proc,
     PProc,
     Ancestry,
-    File,
-    NewFile,
     Container,
     Pod,
     Header,
@@ -473,22 +471,6 @@ pub fn sharing(
             }
         }
         Shared::Ancestry => r.ancestry = base.ancestry.clone(),
-        Shared::File => {
-            r.file = base.file.clone();
-            if let Some(f) = &base.file {
-                match &mut r.rec {
-                    SysFlow::FileFlow(x) => x.file_oid = f.oid,
-                    SysFlow::FileEvent(x) => x.file_oid = f.oid,
-                    _ => {}
-                }
-            }
-        }
-        Shared::NewFile => {
-            r.newfile = base.newfile.clone();
-            if let (SysFlow::FileEvent(x), Some(f)) = (&mut r.rec, &base.newfile) {
-                x.new_file_oid = Some(f.oid);
-            }
-        }
         Shared::Container => r.container = base.container.clone(),
         Shared::Pod => r.pod = base.pod.clone(),
         Shared::Header => r.header = base.header.clone(),

@@ -191,9 +191,9 @@ pub fn resolve_all() -> Vec<Exported> {
 ///
 /// This follows the readers in `sysflow_model::flat` (`read.rs`): `sf.proc.pid`, `oid` and
 /// `createts` come from the record's process OID, `sf.pproc.pid`, `oid` and `createts` from
-/// the process's parent OID and `sf.file.oid`, `newoid` from the record's file OIDs, which
-/// [`Entity::key`] checks are the entity's own. An attribute
-/// not listed here is simply encoded per record.
+/// the process's parent OID, which [`Entity::key`] checks are the entity's own. An attribute
+/// not listed here is simply encoded per record: the file attributes too, cheaper so than
+/// cached (`super::fragment`).
 pub fn entity_of(a: &Exported) -> Option<Entity> {
     if matches!(a.kind, PodHostIp | PodInternalIp | PodServices) {
         return Some(Entity::Pod);
@@ -245,17 +245,6 @@ pub fn entity_of(a: &Exported) -> Option<Entity> {
         | Attr::PodNamespace
         | Attr::PodTs
         | Attr::PodRestartCnt => Entity::Pod,
-        Attr::FilePath
-        | Attr::FileSymlink
-        | Attr::FileName
-        | Attr::FileDirectory
-        | Attr::FileType
-        | Attr::FileOid => Entity::File,
-        Attr::FileNewPath
-        | Attr::FileNewName
-        | Attr::FileNewDirectory
-        | Attr::FileNewSymlink
-        | Attr::FileNewOid => Entity::NewFile,
         Attr::NodeId | Attr::NodeIp | Attr::MetaSchema | Attr::MetaTraceName => Entity::Header,
         _ => return None,
     })
@@ -278,15 +267,13 @@ mod tests {
     /// record: two records that share only that entity render it the same.
     #[test]
     fn entity_attributes_read_only_their_entity() {
-        // FileEvents with a new file, so that every entity is there.
+        // FileEvents (RENAME): every entity is there, and the most attributes.
         let (a, b) = (distinct_rename(1), distinct_rename(2));
         let attrs = resolve_all();
         for (e, shared) in [
             (Entity::Proc, Shared::Proc),
             (Entity::Ancestry, Shared::Ancestry),
             (Entity::PProc, Shared::PProc),
-            (Entity::File, Shared::File),
-            (Entity::NewFile, Shared::NewFile),
             (Entity::Container, Shared::Container),
             (Entity::Pod, Shared::Pod),
             (Entity::Header, Shared::Header),

@@ -1,12 +1,15 @@
 //! Entity fragments: the encoded bytes of one entity (a process, its ancestry, its parent, a
-//! file, a container, a pod, a trace header), written once and copied into every later record of that
-//! entity until the entity changes.
+//! container, a pod, a trace header), written once and copied into every later record of that
+//! entity until the entity changes. Files are not among them: a file's parts are a few dozen
+//! bytes and files change from record to record (44 % of lookups missed on the bench trace),
+//! so a miss's copy into a slot and its pinned `Arc`, dropped later and cold, cost more than
+//! encoding the part (enrich mode took 12–34 % more CPU with file parts cached, issue 19 in
+//! `BENCHMARKS.md`).
 //!
 //! # Why an entity's identity is its version
 //!
 //! The flattener's entities are immutable `Arc`s. A process re-emitted by the collector (it
-//! emits a `MODIFIED` Process record after EXEC and SETUID), a re-emitted file, an updated
-//! container or pod and a
+//! emits a `MODIFIED` Process record after EXEC and SETUID), an updated container or pod and a
 //! new trace header (which also resets every table) each come as a new `Arc`; the ancestry is
 //! a new `Arc` whenever a process on its chain is re-emitted or a missing parent arrives. So
 //! the bytes encoded from an `Arc` stay right for as long as that `Arc` lives. A
@@ -27,10 +30,7 @@
 //!    the encoder's own settings), or the record itself. Which attribute reads which entity
 //!    is the encoder's to declare (e.g. `attrs::entity_of` for the `sf.*` attributes); read
 //!    the attribute readers (`sysflow_model::flat`, `print::render`) when you declare it.
-//! 2. Give each entity part its own [`FragmentCache`] — where it pays: a part of a few dozen
-//!    bytes whose entity changes from record to record (a file's) costs more through the
-//!    cache (a miss copies it into a slot and pins the entity) than encoded afresh
-//!    (`json::worth_caching`).
+//! 2. Give each entity part its own [`FragmentCache`].
 //! 3. Per record and entity part:
 //!
 //! ```ignore
@@ -50,7 +50,7 @@
 use std::sync::Arc;
 
 use sysflow_model::flat::FlatRecord;
-use sysflow_model::record::{Container, File, Pod, Process, SfHeader, SysFlow};
+use sysflow_model::record::{Container, Pod, Process, SfHeader};
 
 /// Slots of a cache (a power of two).
 pub const SLOTS: usize = 1024;
@@ -70,11 +70,6 @@ pub enum Entity {
     /// The parent process (`FlatRecord::pproc`), including what the process's parent OID
     /// gives (`sf.pproc.pid`, …).
     PProc,
-    /// The file of a FileFlow or FileEvent (`FlatRecord::file`), including what the
-    /// record's file OID gives (`sf.file.oid`).
-    File,
-    /// The new file of a FileEvent (`FlatRecord::newfile`: LINK, SYMLINK, RENAME).
-    NewFile,
     Container,
     Pod,
     /// The trace header (`sf.node.*`, `sf.meta.*`, sysprint's `node.*`, `filename`, `schema`).
@@ -86,7 +81,6 @@ pub enum Entity {
 pub enum Key<'a> {
     Proc(&'a Arc<Process>),
     Ancestry(&'a Arc<[Arc<Process>]>),
-    File(&'a Arc<File>),
     Container(&'a Arc<Container>),
     Pod(&'a Arc<Pod>),
     Header(&'a Arc<SfHeader>),
@@ -109,22 +103,6 @@ impl Entity {
                 let p = r.proc.as_ref()?;
                 (p.poid == Some(pp.oid)).then_some(Key::Proc(pp))
             }
-            Entity::File => {
-                let f = r.file.as_ref()?;
-                let oid = match &r.rec {
-                    SysFlow::FileFlow(x) => x.file_oid,
-                    SysFlow::FileEvent(x) => x.file_oid,
-                    _ => return None,
-                };
-                (oid == f.oid).then_some(Key::File(f))
-            }
-            Entity::NewFile => {
-                let f = r.newfile.as_ref()?;
-                match &r.rec {
-                    SysFlow::FileEvent(x) if x.new_file_oid == Some(f.oid) => Some(Key::File(f)),
-                    _ => None,
-                }
-            }
             Entity::Container => r.container.as_ref().map(Key::Container),
             Entity::Pod => r.pod.as_ref().map(Key::Pod),
             Entity::Header => r.header.as_ref().map(Key::Header),
@@ -138,7 +116,6 @@ impl Entity {
 enum Pin {
     Proc(Arc<Process>),
     Ancestry(Arc<[Arc<Process>]>),
-    File(Arc<File>),
     Container(Arc<Container>),
     Pod(Arc<Pod>),
     Header(Arc<SfHeader>),
@@ -149,7 +126,6 @@ impl Key<'_> {
         match self {
             Key::Proc(a) => Arc::as_ptr(a) as *const () as usize,
             Key::Ancestry(a) => Arc::as_ptr(a) as *const () as usize,
-            Key::File(a) => Arc::as_ptr(a) as *const () as usize,
             Key::Container(a) => Arc::as_ptr(a) as *const () as usize,
             Key::Pod(a) => Arc::as_ptr(a) as *const () as usize,
             Key::Header(a) => Arc::as_ptr(a) as *const () as usize,
@@ -160,7 +136,6 @@ impl Key<'_> {
         match self {
             Key::Proc(a) => Pin::Proc(a.clone()),
             Key::Ancestry(a) => Pin::Ancestry(a.clone()),
-            Key::File(a) => Pin::File(a.clone()),
             Key::Container(a) => Pin::Container(a.clone()),
             Key::Pod(a) => Pin::Pod(a.clone()),
             Key::Header(a) => Pin::Header(a.clone()),

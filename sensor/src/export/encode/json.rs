@@ -76,7 +76,7 @@ impl JsonEncoder {
             }
             jsonw::key(&mut prefix, if flat { a.name } else { a.key });
             prefixes.push(prefix.into());
-            let entity = entity_of(a).filter(|&e| worth_caching(e));
+            let entity = entity_of(a);
             match parts.last_mut() {
                 Some(p) if !new_section && p.entity == entity => p.attrs.end = i + 1,
                 _ => parts.push(Part {
@@ -111,16 +111,6 @@ impl JsonEncoder {
     pub fn cache_stats(&self) -> CacheStats {
         self.caches.stats()
     }
-}
-
-/// Whether the parts of an entity go through a fragment cache. Not a file's: its parts are a
-/// few dozen bytes (path, name, type, OID) and files change from record to record (44 % of
-/// lookups missed on the bench trace), so the lookup, the copy into the slot and the pinned
-/// `Arc` of every miss (dropped later, cold, on this thread) cost more than encoding the
-/// part: enrich mode took 12–34 % more CPU with file parts cached (`BENCHMARKS.md`, issue 19).
-/// `print` and the ECS encoder do not cache files either.
-fn worth_caching(e: Entity) -> bool {
-    !matches!(e, Entity::File | Entity::NewFile)
 }
 
 /// Appends the attributes of one part, each as its prefix (`,"key":`) and value.
